@@ -21,6 +21,10 @@ public final class Main {
 
     static {
         // name -> (one-line summary, implementation); keep in the order the README presents them.
+        COMMANDS.put("convert", new Entry("convert a PyTorch checkpoint into a Skipjack model file",
+                dev.skipjack.weights.ConvertCommand::run));
+        COMMANDS.put("inspect", new Entry("list the tensors of a model file or a PyTorch checkpoint",
+                dev.skipjack.weights.InspectCommand::run));
     }
 
     private Main() {}
