@@ -80,21 +80,26 @@ final class SyntheticCheckpoint {
         if (wrapperKey != null) {
             w.emptyDict().mark().str(wrapperKey);
         }
-        writeStateDict(w, namePrefix);
+        writeStateDict(w, namePrefix, false);
         if (wrapperKey != null) {
             w.str("epoch").integer(7).setItems();
         }
         return w.stop().bytes();
     }
 
-    void writeStateDict(PickleWriter w, String namePrefix) {
+    /** Legacy persistent ids have a sixth item, the view metadata (None here). */
+    void writeStateDict(PickleWriter w, String namePrefix, boolean legacy) {
         w.global("collections", "OrderedDict").emptyTuple().reduce().mark();
         tensors.forEach((name, v) -> {
             Storage s = storages.get(v.key());
             w.str(namePrefix + name);
             w.global("torch._utils", "_rebuild_tensor_v2").mark();
             w.mark().str("storage").global("torch", s.className()).str(Integer.toString(v.key())).str("cpu")
-                    .integer(s.numel()).tuple().binPersId();
+                    .integer(s.numel());
+            if (legacy) {
+                w.none();
+            }
+            w.tuple().binPersId();
             w.integer(v.offset()).intTuple(v.shape()).intTuple(v.stride()).bool(false);
             w.global("collections", "OrderedDict").emptyTuple().reduce();
             w.tuple().reduce();
@@ -112,6 +117,36 @@ final class SyntheticCheckpoint {
             data.add(s.data());
         }
         return TestZip.build(TestZip.torchEntries("archive", pickle, data, deflate), zip64);
+    }
+
+    /**
+     * The legacy (pre-1.6) stream: magic, protocol, sys info, {@code objectPickle} (or the state_dict's), the
+     * storage keys, then each storage as an 8-byte element count and its bytes.
+     */
+    byte[] legacy(byte[] objectPickle) {
+        var out = new java.io.ByteArrayOutputStream();
+        // 0x1950a86a20f9469cfc6c as a 10-byte little-endian LONG1
+        out.writeBytes(new PickleWriter().proto(2).op(0x8a).raw(10)
+                .raw(0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19).stop().bytes());
+        out.writeBytes(new PickleWriter().proto(2).integer(1001).stop().bytes());
+        out.writeBytes(new PickleWriter().proto(2).emptyDict().mark().str("protocol_version").integer(1001)
+                .str("little_endian").bool(true).str("type_sizes").emptyDict().setItems().stop().bytes());
+        if (objectPickle == null) {
+            var w = new PickleWriter().proto(2);
+            writeStateDict(w, "", true);
+            objectPickle = w.stop().bytes();
+        }
+        out.writeBytes(objectPickle);
+        var keys = new PickleWriter().proto(2).emptyList().mark();
+        for (int i = 0; i < storages.size(); i++) {
+            keys.str(Integer.toString(i));
+        }
+        out.writeBytes(keys.appends().stop().bytes());
+        for (Storage s : storages) {
+            out.writeBytes(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(s.numel()).array());
+            out.writeBytes(s.data());
+        }
+        return out.toByteArray();
     }
 
     Path write(Path dir, String fileName) throws IOException {
