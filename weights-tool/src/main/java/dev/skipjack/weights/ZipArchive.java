@@ -5,7 +5,6 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -121,9 +120,13 @@ final class ZipArchive {
                     if (!dst.hasRemaining()) {
                         // Declared size reached but the stream goes on: probe for one more byte.
                         byte[] probe = new byte[1];
-                        if (inflater.inflate(probe) > 0 || !inflater.finished()) {
+                        if (inflater.inflate(probe) > 0) {
                             throw new CheckpointException(where + " inflates to more than its declared "
                                     + e.size() + " bytes");
+                        }
+                        if (!inflater.finished()) {
+                            throw new CheckpointException(where + ": deflate stream is truncated (no end after "
+                                    + e.size() + " bytes)");
                         }
                     } else if (inflater.needsInput() || inflater.needsDictionary()) {
                         throw new CheckpointException(where + ": deflate stream is truncated after "
@@ -323,10 +326,5 @@ final class ZipArchive {
             }
             return u64(q, what);
         }
-    }
-
-    /** Names for messages and inspection. */
-    List<String> names() {
-        return new ArrayList<>(entries.keySet());
     }
 }
