@@ -117,7 +117,8 @@ public final class Converter {
         for (String tensorName : spec.expectedTensors().keySet()) {
             TensorRef ref = sd.tensors().get(tensorName);
             if (ref != null) {
-                TensorData t = TensorAssembler.assemble(ck, tensorName, ref, arena);
+                TensorData t = TensorAssembler.assemble(ck, tensorName, ref, arena,
+                        options.limits().maxTensorBytes());
                 tensors.add(t);
                 parameters += t.dtype() == DType.FLOAT32 ? t.data().byteSize() / 4 : 0;
                 bytes += t.data().byteSize();

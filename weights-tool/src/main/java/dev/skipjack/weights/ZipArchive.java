@@ -53,6 +53,8 @@ final class ZipArchive {
     private final MemorySegment file;
     private final Limits limits;
     private final Map<String, Entry> entries;
+    /** Bytes inflated so far, against {@link Limits#maxInflatedBytes()}. */
+    private long inflated;
 
     private ZipArchive(String fileName, MemorySegment file, Limits limits, Map<String, Entry> entries) {
         this.fileName = fileName;
@@ -101,14 +103,15 @@ final class ZipArchive {
 
     private MemorySegment inflate(Entry e, Arena arena) throws CheckpointException {
         String where = fileName + ": zip entry " + e.name();
-        if (e.size() > limits.maxInflatedBytes()) {
+        if (e.size() > limits.maxInflatedBytes() - inflated) {
             throw new CheckpointException(where + " inflates to " + e.size() + " bytes, over the limit of "
-                    + limits.maxInflatedBytes());
+                    + limits.maxInflatedBytes() + " for all deflated entries together (" + inflated + " used)");
         }
         if (e.size() > Math.max(1, e.compressedSize()) * (long) limits.maxDeflateRatio()) {
             throw new CheckpointException(where + " claims a compression ratio over " + limits.maxDeflateRatio()
                     + ":1 (" + e.compressedSize() + " -> " + e.size() + " bytes); refusing a possible zip bomb");
         }
+        inflated += e.size();
         MemorySegment out = arena.allocate(Math.max(1, e.size()), 64).asSlice(0, e.size());
         var inflater = new Inflater(true);
         try {

@@ -57,7 +57,7 @@ class TensorAssemblyTest {
         LoadedCheckpoint ck = CheckpointReader.read("t.pt", MemorySegment.ofArray(checkpoint), arena, Limits.defaults());
         var out = new java.util.LinkedHashMap<String, TensorData>();
         for (var e : StateDict.locate(ck).tensors().entrySet()) {
-            out.put(e.getKey(), TensorAssembler.assemble(ck, e.getKey(), e.getValue(), arena));
+            out.put(e.getKey(), TensorAssembler.assemble(ck, e.getKey(), e.getValue(), arena, 1 << 20));
         }
         return out;
     }
@@ -149,6 +149,20 @@ class TensorAssemblyTest {
             long at = t.get("contiguous").data().address();
             assertTrue(t.get("contiguous").data().heapBase().isPresent() && at >= base && at < base + zip.length);
         }
+    }
+
+    @Test
+    void broadcastViewCannotAllocateWithoutLimit() throws CheckpointException {
+        var c = new SyntheticCheckpoint();
+        c.storages.add(SyntheticCheckpoint.floats(1));
+        c.tensors.put("huge", new SyntheticCheckpoint.View(0, 0, new long[] {1L << 40}, new long[] {0}));
+        String msg = assertThrows(CheckpointException.class, () -> {
+            try (Arena arena = Arena.ofConfined()) {
+                assemble(c.zip(), arena);
+            }
+        }).getMessage();
+        assertTrue(msg.contains("t.pt: tensor huge of shape [1099511627776] would need 4398046511104 bytes, "
+                + "over the limit of 1048576"), msg);
     }
 
     @Test

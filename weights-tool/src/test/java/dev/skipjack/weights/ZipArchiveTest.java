@@ -143,7 +143,12 @@ class ZipArchiveTest {
         assertTrue(failure(zip).contains("claims a compression ratio over 200:1"));
         byte[] ok = TestZip.build(List.of(new TestZip.Entry("r", random(5000), true)), false);
         assertTrue(failure(ok, Limits.defaults().withMaxInflatedBytes(4000))
-                .contains("zip entry r inflates to 5000 bytes, over the limit of 4000"));
+                .contains("zip entry r inflates to 5000 bytes, over the limit of 4000 for all deflated entries"));
+        byte[] two = TestZip.build(List.of(new TestZip.Entry("r", random(3000), true),
+                new TestZip.Entry("s", random(3000), true)), false);
+        assertTrue(failure(two, Limits.defaults().withMaxInflatedBytes(5000))
+                .contains("zip entry s inflates to 3000 bytes, over the limit of 5000 for all deflated entries "
+                        + "together (3000 used)"));
     }
 
     @Test
