@@ -1,5 +1,6 @@
 package dev.skipjack.bench;
 
+import dev.skipjack.engine.kernels.Simd;
 import java.util.concurrent.CountDownLatch;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
@@ -13,7 +14,7 @@ import jdk.incubator.vector.VectorSpecies;
  */
 public final class PeakFlops {
     /** The species the engine's kernels use, so the peak is for the vector width they can reach. */
-    static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_PREFERRED;
+    static final VectorSpecies<Float> SPECIES = Simd.FLOAT;
     /**
      * Independent FMA chains per thread. x86 cores since Haswell retire two FMAs per cycle with a latency of
      * 4-5 cycles, so at least 10 chains must be in flight to fill both pipes; 12 chains plus the two constant
@@ -57,7 +58,7 @@ public final class PeakFlops {
         double best = 0;
         for (int r = 0; r < REPETITIONS; r++) {
             long nanos = timeOnThreads(threads, iterations);
-            double flops = (double) iterations * CHAINS * SPECIES.length() * 2 * threads;
+            double flops = flopsPerCall(iterations) * threads;
             best = Math.max(best, flops / nanos);
         }
         return new Result(best, threads, SPECIES.length());
@@ -97,11 +98,16 @@ public final class PeakFlops {
         return nanos;
     }
 
+    /** Floating-point operations of one {@link #fmaChains} call (an FMA counts as two). */
+    public static double flopsPerCall(int iterations) {
+        return (double) iterations * CHAINS * SPECIES.length() * 2;
+    }
+
     /**
      * {@link #CHAINS} independent chains c = c * a + b. With a < 1 each chain converges to b / (1 - a), so the
      * values stay normal (no overflow, no denormal slow path) however long it runs.
      */
-    static float fmaChains(int iterations) {
+    public static float fmaChains(int iterations) {
         FloatVector a = FloatVector.broadcast(SPECIES, 0.999f);
         FloatVector b = FloatVector.broadcast(SPECIES, 0.001f);
         FloatVector c0 = FloatVector.broadcast(SPECIES, 0.01f);
