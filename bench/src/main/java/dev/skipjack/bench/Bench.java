@@ -130,6 +130,7 @@ final class Bench {
         p.put("width", o.width());
         p.put("warmup", o.warmup().describe());
         p.put("iterations", o.measure().describe());
+        p.put("settle_ms", o.settleNanos() / 1e6);
         r.put("params", p);
         var pk = new LinkedHashMap<String, Object>();
         pk.put("gflops", peak.gflops());

@@ -17,13 +17,14 @@ import java.util.List;
  * @param width    input width
  * @param warmup   warm-up after the first call, per batch size
  * @param measure  measured rounds, per batch size
+ * @param settleNanos untimed pause before each call, so the other runtime's threads are idle (see Harness)
  * @param json     print the run as JSON on stdout instead of the table
  * @param history  the file each run appends one JSON line to, or null for none
  * @param help     only print the usage
  */
 public record BenchOptions(Path model, String arch, long seed, Path onnx, List<Integer> batches, int threads,
-                           int height, int width, Budget warmup, Budget measure, boolean json, Path history,
-                           boolean help) {
+                           int height, int width, Budget warmup, Budget measure, long settleNanos, boolean json,
+                           Path history, boolean help) {
     public static final String DEFAULT_ARCH = "resnet50";
     public static final long DEFAULT_SEED = 42;
     public static final Budget DEFAULT_WARMUP = Budget.ofRounds(10);
@@ -38,6 +39,7 @@ public record BenchOptions(Path model, String arch, long seed, Path onnx, List<I
 
     static final String USAGE = """
             usage: ./skipjack bench [OPTIONS]
+                   ./skipjack bench jmh [JMH OPTIONS]   (kernel benchmarks, e.g. ConvBenchmark; see bench/README.md)
 
             Measures Skipjack's inference speed; with --onnx, side by side with ONNX Runtime in one process.
             Without --model it runs a ResNet-50 with seeded random weights built in memory.
@@ -53,11 +55,14 @@ public record BenchOptions(Path model, String arch, long seed, Path onnx, List<I
               --size HxW          input height x width (default 224x224; --size 256 means 256x256)
               --warmup N|TIME     warm-up rounds after the first call (default 10), or a time like 5s
               --iterations N|TIME measured rounds (default 30), or a time like 20s (at least %d rounds)
+              --settle MS         untimed pause before each call so the other runtime's threads go idle
+                                  (default %s ms; 0 runs calls back to back)
               --json              print the results as JSON on stdout instead of the table
               --history FILE      append one JSON line per run to FILE (default bench/history-local/history.jsonl
                                   under the working directory); --history none turns it off
               -h, --help          this text
-            """.formatted(Runtime.getRuntime().availableProcessors(), Budget.MIN_MEASURED_ROUNDS);
+            """.formatted(Runtime.getRuntime().availableProcessors(), Budget.MIN_MEASURED_ROUNDS,
+                    Report.trimNumber(Harness.DEFAULT_SETTLE_NANOS / 1e6));
 
     /**
      * Parses the command line ({@code --opt value} or {@code --opt=value}).
@@ -75,6 +80,7 @@ public record BenchOptions(Path model, String arch, long seed, Path onnx, List<I
         int width = 224;
         Budget warmup = DEFAULT_WARMUP;
         Budget measure = DEFAULT_MEASURE;
+        long settle = Harness.DEFAULT_SETTLE_NANOS;
         boolean json = false;
         Path history = DEFAULT_HISTORY;
 
@@ -90,11 +96,11 @@ public record BenchOptions(Path model, String arch, long seed, Path onnx, List<I
             switch (name) {
                 case "-h", "--help" -> {
                     return new BenchOptions(model, DEFAULT_ARCH, seed, onnx, batches, threads, height, width,
-                            warmup, measure, json, history, true);
+                            warmup, measure, settle, json, history, true);
                 }
                 case "--json" -> json = true;
                 case "--model", "--arch", "--seed", "--onnx", "--batch", "--threads", "--size", "--warmup",
-                     "--iterations", "--history" -> {
+                     "--iterations", "--settle", "--history" -> {
                     String v;
                     if (inline != null) {
                         v = inline;
@@ -124,6 +130,7 @@ public record BenchOptions(Path model, String arch, long seed, Path onnx, List<I
                         }
                         case "--warmup" -> warmup = Budget.parse(name, v, true, 0);
                         case "--iterations" -> measure = Budget.parse(name, v, false, Budget.MIN_MEASURED_ROUNDS);
+                        case "--settle" -> settle = parseMillis(name, v);
                         case "--history" -> history = v.equals("none") ? null : Path.of(v);
                         default -> throw new AssertionError(name);
                     }
@@ -140,7 +147,7 @@ public record BenchOptions(Path model, String arch, long seed, Path onnx, List<I
                     + "random weights would make the logit comparison meaningless");
         }
         return new BenchOptions(model, arch == null ? DEFAULT_ARCH : arch, seed, onnx, batches, threads, height,
-                width, warmup, measure, json, history, false);
+                width, warmup, measure, settle, json, history, false);
     }
 
     private static List<Integer> parseBatches(String v) {
@@ -164,6 +171,18 @@ public record BenchOptions(Path model, String arch, long seed, Path onnx, List<I
             return n;
         } catch (NumberFormatException e) {
             throw new IllegalArgumentException(option + " takes a whole number; got '" + v + "'");
+        }
+    }
+
+    private static long parseMillis(String option, String v) {
+        try {
+            double ms = Double.parseDouble(v.strip());
+            if (!(ms >= 0) || ms > 10_000) {
+                throw new IllegalArgumentException(option + " must be between 0 and 10000 ms; got " + v);
+            }
+            return Math.round(ms * 1e6);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(option + " takes milliseconds, e.g. 5 or 0.5; got '" + v + "'");
         }
     }
 

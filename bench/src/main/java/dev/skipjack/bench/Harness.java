@@ -8,8 +8,22 @@ import java.util.function.LongSupplier;
  * Runs the runtimes under test on one bound input and times them, interleaved: a round runs each runtime once,
  * and the order flips every round (A B, B A, A B, ...), so slow drifts of a shared machine (another job, the
  * clock, a noisy neighbour) land on both alike and neither always runs right after the other.
+ *
+ * <p>Before every timed call the harness pauses briefly (untimed). Both runtimes keep their worker threads
+ * spinning for a while after a call so the next one starts fast; run back to back, the other runtime's
+ * spinning workers hold cores the next call needs. On a 2-core machine a 0.5 ms two-thread job started right
+ * after an ONNX Runtime call took a median of 5-6 ms instead of 0.5 ms; after a 1 ms pause, 0.55 ms. The pause
+ * lets every pool go idle, so each call starts from the same state whichever runtime ran before it.
  */
 final class Harness {
+    /** Waits, untimed, between calls; tests substitute one that only moves a fake clock. */
+    interface Sleeper {
+        void sleep(long nanos) throws InterruptedException;
+    }
+
+    /** Default pause before each timed call: several times the longest pool spin seen (about 1 ms). */
+    static final long DEFAULT_SETTLE_NANOS = 5_000_000L;
+
     /**
      * The timings of one runtime at one batch size.
      *
@@ -22,10 +36,23 @@ final class Harness {
 
     private final LongSupplier clock;
     private final Progress progress;
+    private final long settleNanos;
+    private final Sleeper sleeper;
 
-    Harness(LongSupplier clock, Progress progress) {
+    /**
+     * @param settleNanos pause before each timed call (0: back to back)
+     */
+    Harness(LongSupplier clock, Progress progress, long settleNanos, Sleeper sleeper) {
         this.clock = clock;
         this.progress = progress;
+        this.settleNanos = settleNanos;
+        this.sleeper = sleeper;
+    }
+
+    /** On the real clock. */
+    static Harness real(Progress progress, long settleNanos) {
+        return new Harness(System::nanoTime, progress, settleNanos,
+                nanos -> Thread.sleep(nanos / 1_000_000, (int) (nanos % 1_000_000)));
     }
 
     /**
@@ -84,6 +111,9 @@ final class Harness {
     }
 
     private double timeOne(Runner runner) throws Exception {
+        if (settleNanos > 0) {
+            sleeper.sleep(settleNanos);
+        }
         long t0 = clock.getAsLong();
         runner.run();
         return (clock.getAsLong() - t0) / 1e6;

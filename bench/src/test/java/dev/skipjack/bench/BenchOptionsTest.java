@@ -32,6 +32,7 @@ class BenchOptionsTest {
         assertEquals(Budget.ofRounds(10), o.warmup());
         assertEquals(Budget.ofRounds(30), o.measure());
         assertFalse(o.json());
+        assertEquals(5_000_000L, o.settleNanos());
         assertEquals(Path.of("bench", "history-local", "history.jsonl"), o.history());
         assertFalse(o.help());
     }
@@ -40,7 +41,7 @@ class BenchOptionsTest {
     void everyOptionInBothSpellings() {
         BenchOptions o = parse("--model", "m.skj", "--onnx=m.onnx", "--batch", "1,8", "--threads=2",
                 "--size", "197x263", "--warmup", "5s", "--iterations=40", "--json", "--history", "h.jsonl",
-                "--seed", "7");
+                "--seed", "7", "--settle", "0.5");
         assertEquals(Path.of("m.skj"), o.model());
         assertEquals(Path.of("m.onnx"), o.onnx());
         assertEquals(List.of(1, 8), o.batches());
@@ -52,6 +53,8 @@ class BenchOptionsTest {
         assertTrue(o.json());
         assertEquals(Path.of("h.jsonl"), o.history());
         assertEquals(7, o.seed());
+        assertEquals(500_000L, o.settleNanos());
+        assertEquals(0, parse("--settle=0").settleNanos());
     }
 
     @Test
@@ -92,6 +95,8 @@ class BenchOptionsTest {
         assertTrue(error("--size", "224x").startsWith("--size takes a whole number"));
         assertTrue(error("--size", "0x224").startsWith("--size must be between 1"));
         assertTrue(error("--history=").contains("non-empty"));
+        assertTrue(error("--settle", "-1").startsWith("--settle must be between 0"));
+        assertTrue(error("--settle", "soon").startsWith("--settle takes milliseconds"));
     }
 
     @Test
@@ -107,7 +112,7 @@ class BenchOptionsTest {
     @Test
     void usageMentionsEveryOption() {
         for (String opt : List.of("--model", "--arch", "--seed", "--onnx", "--batch", "--threads", "--size",
-                "--warmup", "--iterations", "--json", "--history", "--help")) {
+                "--warmup", "--iterations", "--settle", "--json", "--history", "--help")) {
             assertTrue(BenchOptions.USAGE.contains(opt), opt);
         }
     }

@@ -25,7 +25,8 @@ class BenchTest {
     private final FakeClock clock = new FakeClock();
     private final List<String> log = new ArrayList<>();
     private final Harness harness =
-            new Harness(clock, new Progress(new PrintStream(new ByteArrayOutputStream()), false, clock));
+            new Harness(clock, new Progress(new PrintStream(new ByteArrayOutputStream()), false, clock), 0,
+                    nanos -> { });
 
     private static BenchOptions options(String... args) {
         String[] all = new String[args.length + 2];
@@ -129,7 +130,7 @@ class BenchTest {
                 + "\"os\":\"Linux 6.1\"},\"jdk\":\"25.0.1 (OpenJDK)\",\"params\":{\"model\":\"resnet50\","
                 + "\"model_file\":\"m.skj\",\"seeded\":false,\"seed\":42,\"num_classes\":1000,"
                 + "\"onnx_file\":\"m.onnx\",\"onnxruntime_version\":\"1.29.0\",\"batches\":[1,8],\"threads\":2,"
-                + "\"height\":8,\"width\":6,\"warmup\":\"10 rounds\",\"iterations\":\"30 rounds\"},"
+                + "\"height\":8,\"width\":6,\"warmup\":\"10 rounds\",\"iterations\":\"30 rounds\",\"settle_ms\":5},"
                 + "\"fp32_peak\":{\"gflops\":200,\"threads\":2,\"vector_lanes\":8},"
                 + "\"load_ms\":{\"skipjack\":12},\"results\":[{\"batch\":1,\"runtime\":\"skipjack\""), line);
     }

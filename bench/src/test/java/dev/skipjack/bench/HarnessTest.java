@@ -15,7 +15,7 @@ class HarnessTest {
     private final List<String> log = new ArrayList<>();
     private final ByteArrayOutputStream progressText = new ByteArrayOutputStream();
     private final Harness harness =
-            new Harness(clock, new Progress(new PrintStream(progressText), false, clock));
+            new Harness(clock, new Progress(new PrintStream(progressText), false, clock), 0, nanos -> { });
 
     private List<Harness.Timing> measure(List<ScriptedRunner> runners, int n, Budget warmup, Budget measure)
             throws Exception {
@@ -62,6 +62,33 @@ class HarnessTest {
         assertEquals(4, t.get(0).warmupRounds());
         assertEquals(5, t.get(0).samplesMs().length);
         assertEquals(5, t.get(1).samplesMs().length);
+    }
+
+    @Test
+    void pausesBeforeEveryCallWithoutTimingThePause() throws Exception {
+        List<Long> pauses = new ArrayList<>();
+        var paused = new Harness(clock, new Progress(new PrintStream(progressText), false, clock), 5_000_000L,
+                nanos -> {
+                    pauses.add(nanos);
+                    log.add("pause");
+                    clock.advanceMillis(nanos / 1e6);
+                });
+        var a = new ScriptedRunner("A", clock, 100, 10, 0, 3, log);
+        var b = new ScriptedRunner("B", clock, 100, 20, 0, 3, log);
+        try (Arena arena = Arena.ofConfined()) {
+            var input = Bench.seededInput(arena, 1, 4, 4, 1);
+            a.bind(input, 1, 4, 4);
+            b.bind(input, 1, 4, 4);
+            log.clear();
+            // Each 30 ms round spends 10 ms more in pauses: a 70 ms budget is spent after 2 rounds, not 3.
+            List<Harness.Timing> t = paused.measure(List.of(a, b), "batch 1", Budget.ofRounds(1),
+                    Budget.ofNanos(70_000_000L, 1));
+            assertEquals(List.of("pause", "A", "pause", "B", "pause", "A", "pause", "B"), log.subList(0, 8));
+            assertArrayEquals(new double[] {10, 10}, t.get(0).samplesMs(), 1e-9);
+            assertArrayEquals(new double[] {20, 20}, t.get(1).samplesMs(), 1e-9);
+            assertEquals(2 + 2 + 4, pauses.size());
+            assertEquals(5_000_000L, pauses.get(0));
+        }
     }
 
     @Test
