@@ -24,6 +24,12 @@ public final class ArchitectureDetector {
 
     private ArchitectureDetector() {}
 
+    /**
+     * The network these tensors (name to shape) belong to, named if torchvision knows it, else "custom".
+     *
+     * @param file for messages
+     * @throws CheckpointException naming what is missing or malformed, suggesting {@code --arch}
+     */
     public static ResNetSpec detect(String file, Map<String, long[]> shapes) throws CheckpointException {
         String where = file + ": cannot detect the architecture (use --arch NAME to name it): ";
         long[] first = shapes.get("layer1.0.conv1.weight");

@@ -28,6 +28,8 @@ public final class Converter {
     private Converter() {}
 
     /**
+     * How to convert.
+     *
      * @param arch     a torchvision name to force ("resnet50"), or null to detect
      * @param labels   class labels (exactly num_classes), or null for none
      * @param progress told about the write, in bytes of tensor data
@@ -61,13 +63,25 @@ public final class Converter {
     }
 
     /**
-     * @param format     "zip" or "legacy"
-     * @param tensors    tensors written
-     * @param dataBytes  bytes of tensor data written
+     * What a conversion wrote.
+     *
+     * @param spec         the architecture, detected or forced
+     * @param format       "zip" or "legacy"
+     * @param tensors      tensors written
+     * @param parameters   float32 elements written (batch norm statistics included)
+     * @param dataBytes    bytes of tensor data written
+     * @param sourceSha256 of the checkpoint file, as recorded in the model's metadata
      */
     public record Result(ResNetSpec spec, String format, int tensors, long parameters, long dataBytes,
             String sourceSha256) {}
 
+    /**
+     * Converts {@code checkpoint} into the model file {@code output} (replaced atomically if it exists).
+     *
+     * @throws CheckpointException the checkpoint is malformed, hostile, or not the expected network; the message
+     *         names the file and the tensor, with expected and actual shapes; nothing was written
+     * @throws IOException         the checkpoint cannot be read or the output cannot be written
+     */
     public static Result convert(Path checkpoint, Path output, Options options) throws IOException {
         if (Files.isDirectory(output)) {
             throw new CheckpointException(output + ": is a directory; give the model file's path");
@@ -117,7 +131,8 @@ public final class Converter {
         for (String tensorName : spec.expectedTensors().keySet()) {
             TensorRef ref = sd.tensors().get(tensorName);
             if (ref != null) {
-                TensorData t = TensorAssembler.assemble(ck, tensorName, ref, arena);
+                TensorData t = TensorAssembler.assemble(ck, tensorName, ref, arena,
+                        options.limits().maxTensorBytes());
                 tensors.add(t);
                 parameters += t.dtype() == DType.FLOAT32 ? t.data().byteSize() / 4 : 0;
                 bytes += t.data().byteSize();

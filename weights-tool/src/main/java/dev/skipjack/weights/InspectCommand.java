@@ -2,6 +2,7 @@ package dev.skipjack.weights;
 
 import dev.skipjack.format.ModelFile;
 import dev.skipjack.format.TensorData;
+import dev.skipjack.format.proto.DType;
 import dev.skipjack.format.proto.Metadata;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -96,7 +97,7 @@ public final class InspectCommand {
                 crc += ok ? " ok" : " MISMATCH";
                 bad += ok ? 0 : 1;
             }
-            parameters += t.dtype() == dev.skipjack.format.proto.DType.FLOAT32 ? t.elementCount() : 0;
+            parameters += t.dtype() == DType.FLOAT32 ? t.elementCount() : 0;
             rows.add(new String[] {t.name(), dtype, Arrays.toString(t.shape()), crc});
         }
         table(rows, out);
@@ -111,7 +112,8 @@ public final class InspectCommand {
     private static int inspectCheckpoint(Path file, MemorySegment mapped, Arena arena, PrintStream out)
             throws IOException {
         String name = file.getFileName().toString();
-        LoadedCheckpoint ck = CheckpointReader.read(name, mapped, arena, Limits.defaults());
+        Limits limits = Limits.defaults();
+        LoadedCheckpoint ck = CheckpointReader.read(name, mapped, arena, limits);
         StateDict sd = StateDict.locate(ck);
         out.println("checkpoint " + file + ": " + ck.format() + " format, state_dict in " + sd.source() + ", "
                 + sd.tensors().size() + " tensors");
@@ -128,13 +130,19 @@ public final class InspectCommand {
         long parameters = 0;
         for (Map.Entry<String, TensorRef> e : sd.tensors().entrySet()) {
             TensorRef ref = e.getValue();
-            TensorData t = TensorAssembler.assemble(ck, e.getKey(), ref, arena);
-            String target = t.dtype().name().toLowerCase(Locale.ROOT);
+            String crc;
+            long elements;
+            // Inspect does not validate shapes against an architecture, so each gathered copy is dropped at once.
+            try (Arena scratch = Arena.ofConfined()) {
+                TensorData t = TensorAssembler.assemble(ck, e.getKey(), ref, scratch, limits.maxTensorBytes());
+                crc = String.format("%08x", ZipArchive.crc32(t.data()));
+                elements = t.data().byteSize() / (t.dtype() == DType.FLOAT32 ? 4 : 8);
+            }
+            String target = TensorAssembler.targetType(ref.storage().type()).name().toLowerCase(Locale.ROOT);
             String dtype = ref.storage().type().dtypeName.equals(target) ? target
                     : target + " (" + ref.storage().type().dtypeName + ")";
-            parameters += ref.storage().type().floatingPoint ? t.data().byteSize() / 4 : 0;
-            rows.add(new String[] {e.getKey(), dtype, Arrays.toString(ref.shape()),
-                    String.format("%08x", ZipArchive.crc32(t.data()))});
+            parameters += ref.storage().type().floatingPoint ? elements : 0;
+            rows.add(new String[] {e.getKey(), dtype, Arrays.toString(ref.shape()), crc});
         }
         table(rows, out);
         out.printf(Locale.ROOT, "%d tensors, %.2fM parameters%n", rows.size(), parameters / 1e6);

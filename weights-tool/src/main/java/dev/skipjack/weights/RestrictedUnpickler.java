@@ -55,7 +55,8 @@ final class RestrictedUnpickler {
     private static final String TEXT_OPCODES = "FILLSVgpP";
 
     private static final int MAX_GLOBAL_NAME = 512;
-    private static final int MAX_KEY_DEPTH = 32;
+    /** Items a tuple used as a dict key or set item may hold, all levels together. */
+    private static final int MAX_KEY_ITEMS = 256;
     private static final ValueLayout.OfShort U16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfInt I32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfLong I64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -448,7 +449,7 @@ final class RestrictedUnpickler {
             throw new CheckpointException("odd number of items (" + items.size() + ") for a dict");
         }
         for (int i = 0; i < items.size(); i += 2) {
-            checkHashable(items.get(i), 0);
+            checkHashable(items.get(i));
             d.put(items.get(i), items.get(i + 1));
         }
         count(items.size() / 2);
@@ -456,27 +457,43 @@ final class RestrictedUnpickler {
 
     private void addAll(Set<Object> s, List<Object> items) throws CheckpointException {
         for (Object o : items) {
-            checkHashable(o, 0);
+            checkHashable(o);
             s.add(o);
         }
         count(items.size());
     }
 
     /**
-     * Dict keys and set items must be immutable scalars or tuples of them: Java would hash a mutable (possibly
-     * self-containing) container recursively, which a hostile pickle could turn into a stack overflow.
+     * Dict keys and set items must be immutable scalars or small tuples of them. Java hashes a key recursively:
+     * a mutable, possibly self-containing container, or a tuple that shares its items level after level (linear
+     * in the pickle, exponential as a tree), would overflow the stack or never finish.
      */
-    private static void checkHashable(Object k, int depth) throws CheckpointException {
-        if (k == null || k instanceof String || k instanceof Long || k instanceof BigInteger || k instanceof Double
-                || k instanceof Boolean || k instanceof StorageType || k instanceof PickleFunction) {
-            return;
-        }
-        if (k instanceof PickleTuple t && depth < MAX_KEY_DEPTH) {
-            for (Object o : t.items()) {
-                checkHashable(o, depth + 1);
+    private static void checkHashable(Object k) throws CheckpointException {
+        if (!(k instanceof PickleTuple)) {
+            if (!isHashableScalar(k)) {
+                throw new CheckpointException("unsupported dict key or set item: " + Describe.of(k));
             }
             return;
         }
-        throw new CheckpointException("unsupported dict key or set item: " + Describe.of(k));
+        var pending = new ArrayList<Object>();
+        pending.add(k);
+        int seen = 0;
+        while (!pending.isEmpty()) {
+            Object o = pending.removeLast();
+            if (++seen > MAX_KEY_ITEMS) {
+                throw new CheckpointException("a dict key is a tuple too large or too deeply nested (over "
+                        + MAX_KEY_ITEMS + " items)");
+            }
+            if (o instanceof PickleTuple t) {
+                pending.addAll(t.items());
+            } else if (!isHashableScalar(o)) {
+                throw new CheckpointException("unsupported dict key or set item: a tuple holding " + Describe.of(o));
+            }
+        }
+    }
+
+    private static boolean isHashableScalar(Object k) {
+        return k == null || k instanceof String || k instanceof Long || k instanceof BigInteger || k instanceof Double
+                || k instanceof Boolean || k instanceof StorageType || k instanceof PickleFunction;
     }
 }

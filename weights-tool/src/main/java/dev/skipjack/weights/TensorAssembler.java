@@ -30,7 +30,11 @@ final class TensorAssembler {
         return t.floatingPoint ? DType.FLOAT32 : DType.INT64;
     }
 
-    static TensorData assemble(LoadedCheckpoint ck, String name, TensorRef t, Arena arena)
+    /**
+     * The tensor's bytes: a slice of its storage where they are already right, else gathered into a new
+     * segment of {@code arena} of at most {@code maxBytes}.
+     */
+    static TensorData assemble(LoadedCheckpoint ck, String name, TensorRef t, Arena arena, long maxBytes)
             throws CheckpointException {
         String where = ck.fileName() + ": tensor " + Allowlist.printable(name);
         long[] shape = t.shape();
@@ -77,6 +81,11 @@ final class TensorAssembler {
             return new TensorData(name, target, shape, slice, type.dtypeName);
         }
         long outBytes = numel * (target == DType.FLOAT32 ? 4 : 8);
+        if (outBytes > maxBytes) {
+            // A stride-0 view of one element can describe terabytes: gather only what a real tensor needs.
+            throw new CheckpointException(where + " of shape " + Arrays.toString(shape) + " would need " + outBytes
+                    + " bytes, over the limit of " + maxBytes);
+        }
         MemorySegment out = arena.allocate(Math.max(outBytes, 1), 64).asSlice(0, outBytes);
         gather(storage, ck.byteOrder(), type, t.storageOffset(), shape, stride, out);
         return new TensorData(name, target, shape, out, type.dtypeName);

@@ -5,7 +5,6 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -54,6 +53,8 @@ final class ZipArchive {
     private final MemorySegment file;
     private final Limits limits;
     private final Map<String, Entry> entries;
+    /** Bytes inflated so far, against {@link Limits#maxInflatedBytes()}. */
+    private long inflated;
 
     private ZipArchive(String fileName, MemorySegment file, Limits limits, Map<String, Entry> entries) {
         this.fileName = fileName;
@@ -102,14 +103,15 @@ final class ZipArchive {
 
     private MemorySegment inflate(Entry e, Arena arena) throws CheckpointException {
         String where = fileName + ": zip entry " + e.name();
-        if (e.size() > limits.maxInflatedBytes()) {
+        if (e.size() > limits.maxInflatedBytes() - inflated) {
             throw new CheckpointException(where + " inflates to " + e.size() + " bytes, over the limit of "
-                    + limits.maxInflatedBytes());
+                    + limits.maxInflatedBytes() + " for all deflated entries together (" + inflated + " used)");
         }
         if (e.size() > Math.max(1, e.compressedSize()) * (long) limits.maxDeflateRatio()) {
             throw new CheckpointException(where + " claims a compression ratio over " + limits.maxDeflateRatio()
                     + ":1 (" + e.compressedSize() + " -> " + e.size() + " bytes); refusing a possible zip bomb");
         }
+        inflated += e.size();
         MemorySegment out = arena.allocate(Math.max(1, e.size()), 64).asSlice(0, e.size());
         var inflater = new Inflater(true);
         try {
@@ -121,9 +123,13 @@ final class ZipArchive {
                     if (!dst.hasRemaining()) {
                         // Declared size reached but the stream goes on: probe for one more byte.
                         byte[] probe = new byte[1];
-                        if (inflater.inflate(probe) > 0 || !inflater.finished()) {
+                        if (inflater.inflate(probe) > 0) {
                             throw new CheckpointException(where + " inflates to more than its declared "
                                     + e.size() + " bytes");
+                        }
+                        if (!inflater.finished()) {
+                            throw new CheckpointException(where + ": deflate stream is truncated (no end after "
+                                    + e.size() + " bytes)");
                         }
                     } else if (inflater.needsInput() || inflater.needsDictionary()) {
                         throw new CheckpointException(where + ": deflate stream is truncated after "
@@ -323,10 +329,5 @@ final class ZipArchive {
             }
             return u64(q, what);
         }
-    }
-
-    /** Names for messages and inspection. */
-    List<String> names() {
-        return new ArrayList<>(entries.keySet());
     }
 }

@@ -9,7 +9,7 @@
  *        ZipCheckpointReader / LegacyCheckpointReader
  *     -> RestrictedUnpickler      the object pickle as a tree of plain values (dicts, tuples, TensorRef, StorageRef);
  *                                 only the globals in Allowlist are accepted, nothing is ever called
- *     -> StateDicts               finds the state_dict (bare, or under "state_dict" / "model"), strips "module."
+ *     -> StateDict                finds the state_dict (bare, or under "state_dict" / "model"), strips "module."
  *     -> TensorAssembler          dtype, shape, stride and storage offset -> contiguous little-endian
  *                                 float32 / int64 bytes, bounds-checked against the storage; fp32 tensors that are
  *                                 already contiguous stay slices of the mapping
