@@ -16,22 +16,24 @@ import jdk.incubator.vector.VectorSpecies;
  * 2-D convolution as a GEMM, {@code out[co][p] = sum_k W[co][k] * B[k][p]} per image and group, followed by the
  * folded batch-norm bias, an optional residual and an optional ReLU in one pass over the result.
  *
- * <p>The depth index k runs over (ky, kx, ci), kernel offset outermost. Where B comes from depends on the
- * geometry, chosen once at construction ({@link Path}):
+ * <p>The depth index k runs over (ky, kx, ci), kernel tap outermost. B, the column matrix, is never built:
  * <ul>
- *   <li>{@code DIRECT} (1x1, stride 1, no padding): B is the input itself, [cin][h*w]; no copy at all.</li>
- *   <li>{@code SHIFTED} (k x k, stride 1): the input is copied once into a zero-padded buffer
- *       [cin][(h+2p)*(w+2p)]; the output is computed on the padded width, where every kernel offset
- *       (ky, kx) makes B rows a plain shift of the padded planes, so again nothing is expanded k*k times.
- *       Each output row carries {@code 2p} junk columns that the final pass skips.</li>
- *   <li>{@code IM2COL} (strided, or too few channels per group for SHIFTED's depth blocks): each task writes
- *       the block of the column matrix it needs straight into packed panels [kc][NR] in its scratch.</li>
+ *   <li>{@code DIRECT} (1x1, stride 1, no padding): B is the input itself, [cin][h*w].</li>
+ *   <li>{@code PHASED} (everything else): a first pass copies the input into zero-padded phase planes
+ *       [n][phase][cin][hph*wph], where phase (py, px) holds the padded input's rows py, py+s, ... and
+ *       columns px, px+s, ... for stride s (a single phase for stride 1). The output is computed on the phase
+ *       width wph: output (oy, ox) is GEMM column {@code q = oy * wph + ox}, and tap (ky, kx) of channel ci
+ *       reads phase (ky % s, kx % s) at {@code q + (ky / s) * wph + kx / s}. Every row of B is then a
+ *       contiguous run of a phase plane, for any kernel size and stride. Columns with ox >= ow are junk
+ *       (at most ceil(k/s) - 1 per output row) that the epilogue skips.</li>
  * </ul>
  *
- * <p>Work is split into tasks (image, group, block of output channels, block of output columns) that the
- * pool's threads claim from a counter. A task accumulates its block in its own scratch over depth blocks
- * of at most {@value #KC} (B's micro-panel, kc x NR floats, stays in L1 while the packed weights of up to
- * {@value #MC} output channels stream from L2), then runs the epilogue from there into {@code out}.
+ * <p>Work is split into tasks (image, group, block of output channels, block of GEMM columns) that the pool's
+ * threads claim from a counter. For each depth block of at most {@value #KC} rows a task copies its rows of B
+ * into packed panels [kc][NR] in its scratch; each panel (kc x NR floats, in L1) then meets the packed
+ * weights of up to {@value #MC} output channels (streaming from L2) in the register-tiled micro-kernel
+ * ({@link Gemm}). The task accumulates its block of the result in scratch and finally runs the epilogue
+ * from there into {@code out}.
  */
 public final class Conv2d {
     private static final VectorSpecies<Float> S = Gemm.S;
@@ -45,7 +47,7 @@ public final class Conv2d {
     static final int NC_PANELS = 8;
 
     /** Where the GEMM's B operand comes from; see the class comment. */
-    public enum Path { DIRECT, SHIFTED, IM2COL }
+    public enum Path { DIRECT, PHASED }
 
     private final ConvShape shape;
     private final Path path;
@@ -58,7 +60,8 @@ public final class Conv2d {
     // [cout]
     private final MemorySegment bias;
     private final TileJob tileJob = new TileJob();
-    private final PadJob padJob = new PadJob();
+    private final PhaseJob phaseJob = new PhaseJob();
+    private final int phases1; // phases per axis that some tap reads: min(stride, kernel)
 
     /**
      * Packs the weights once into {@code arena}.
@@ -82,7 +85,8 @@ public final class Conv2d {
         this.coutG = shape.coutPerGroup();
         this.k = shape.gemmK();
         this.mPanels = (coutG + MR - 1) / MR;
-        if (path == Path.DIRECT && (ks != 1 || stride != 1 || pad != 0) || path == Path.SHIFTED && stride != 1) {
+        this.phases1 = Math.min(stride, ks);
+        if (path == Path.DIRECT && (ks != 1 || stride != 1 || pad != 0)) {
             throw new IllegalArgumentException("Conv2d: path " + path + " cannot run " + shape);
         }
         long wFloats = (long) shape.cout() * k;
@@ -116,12 +120,7 @@ public final class Conv2d {
         if (s.kernel() == 1 && s.stride() == 1 && s.pad() == 0) {
             return Path.DIRECT;
         }
-        // SHIFTED splits the depth into blocks of at most cin/groups, one kernel offset each: with fewer
-        // channels than this the per-block overhead outweighs the im2col copy it saves.
-        if (s.stride() == 1 && s.cinPerGroup() >= 16) {
-            return Path.SHIFTED;
-        }
-        return Path.IM2COL;
+        return Path.PHASED;
     }
 
     /** The geometry this convolution was built for. */
@@ -134,9 +133,18 @@ public final class Conv2d {
         return path;
     }
 
-    /** Output columns of one image in the GEMM: pixels, or pixels on the padded width for SHIFTED. */
+    /** Width of a phase plane: the padded width over the stride, rounded up. */
+    private int wph(int w) {
+        return (w + 2 * pad + stride - 1) / stride;
+    }
+
+    private int hph(int h) {
+        return (h + 2 * pad + stride - 1) / stride;
+    }
+
+    /** Output columns of one image in the GEMM: pixels for DIRECT, else output rows times the phase width. */
     private int gemmCols(int h, int w) {
-        return path == Path.SHIFTED ? shape.outH(h) * (w + 2 * pad) : shape.outH(h) * shape.outW(w);
+        return path == Path.DIRECT ? h * w : shape.outH(h) * wph(w);
     }
 
     private static int ncFor(int cols) {
@@ -153,15 +161,20 @@ public final class Conv2d {
         return (floats * 4 + 63) & ~63L;
     }
 
-    private long paddedPlane(int h, int w) {
-        return (long) (h + 2 * pad) * (w + 2 * pad);
+    private long phasePlane(int h, int w) {
+        return (long) hph(h) * wph(w);
+    }
+
+    /** Floats past the last phase plane that junk columns may read: see {@link PhaseJob}. */
+    private int slack() {
+        return NR + ks + 16;
     }
 
     private long sharedBytes(int n, int h, int w) {
-        if (path != Path.SHIFTED) {
+        if (path == Path.DIRECT) {
             return 0;
         }
-        long floats = (long) n * shape.cin() * paddedPlane(h, w) + NR + ks + 16;
+        long floats = (long) n * phases1 * phases1 * shape.cin() * phasePlane(h, w) + slack();
         return (floats * 4 + 63) & ~63L;
     }
 
@@ -209,11 +222,11 @@ public final class Conv2d {
         int mBlocks = (mPanels + mBlockPanels - 1) / mBlockPanels;
         synchronized (tileJob) {
             long shared = sharedBytes(n, h, w);
-            if (path == Path.SHIFTED) {
-                PadJob pj = padJob;
+            if (path != Path.DIRECT) {
+                PhaseJob pj = phaseJob;
                 pj.in = in;
                 pj.xp = scratch;
-                pj.planes = n * shape.cin();
+                pj.planes = n * phases1 * phases1 * shape.cin();
                 pj.h = h;
                 pj.w = w;
                 pj.parts = Math.min(threads, pj.planes);
@@ -234,7 +247,7 @@ public final class Conv2d {
             j.oh = oh;
             j.ow = ow;
             j.cols = cols;
-            j.wq = path == Path.SHIFTED ? w + 2 * pad : ow;
+            j.wq = path == Path.DIRECT ? ow : wph(w);
             j.nc = nc;
             j.nBlocks = nBlocks;
             j.mBlocks = mBlocks;
@@ -251,29 +264,52 @@ public final class Conv2d {
         }
     }
 
-    /** SHIFTED's first pass: [n*cin][h][w] into zero-padded planes [n*cin][h+2p][w+2p], then zero slack. */
-    private final class PadJob implements Parallel.Task {
+    /**
+     * The first pass of PHASED: [n][cin][h][w] into zero-padded phase planes
+     * [n][py][px][cin][hph][wph] with plane element (y, x) = padded input (y * s + py, x * s + px), for the
+     * phases some tap reads (py, px < min(stride, kernel)). Then zeroes the slack after the last plane, which
+     * junk columns of the last panel read.
+     */
+    private final class PhaseJob implements Parallel.Task {
         MemorySegment in, xp;
         int planes, h, w, parts;
 
         @Override
         public void run(int part) {
             int p0 = (int) ((long) planes * part / parts), p1 = (int) ((long) planes * (part + 1) / parts);
-            int wp = w + 2 * pad;
-            long plane = paddedPlane(h, w);
+            int cin = shape.cin(), hp = hph(h), wp = wph(w);
+            long plane = (long) hp * wp;
             for (int p = p0; p < p1; p++) {
-                long src = (long) p * h * w * 4;
+                int ci = p % cin, rest = p / cin;
+                int ph = rest % (phases1 * phases1), img = rest / (phases1 * phases1);
+                int py = ph / phases1, px = ph % phases1;
+                long src = ((long) img * cin + ci) * h * w * 4;
                 long dst = p * plane * 4;
-                zero(xp, dst, (long) pad * wp + pad);
-                for (int y = 0; y < h; y++) {
-                    long row = dst + ((long) (y + pad) * wp + pad) * 4;
-                    MemorySegment.copy(in, src + (long) y * w * 4, xp, row, w * 4L);
-                    // the right padding of this row and the left padding of the next are adjacent
-                    zero(xp, row + w * 4L, y + 1 < h ? 2L * pad : (long) pad + (long) pad * wp);
+                // Phase columns x whose input column x * s + px - pad lies inside [0, w).
+                int xLo = Math.min(wp, ceilDiv(pad - px, stride));
+                int xHi = Math.max(xLo, Math.min(wp, Math.floorDiv(w - 1 + pad - px, stride) + 1));
+                for (int y = 0; y < hp; y++) {
+                    long row = dst + (long) y * wp * 4;
+                    int iy = y * stride + py - pad;
+                    if (iy < 0 || iy >= h) {
+                        zero(xp, row, wp);
+                        continue;
+                    }
+                    zero(xp, row, xLo);
+                    long s = src + ((long) iy * w + (long) xLo * stride + px - pad) * 4;
+                    if (stride == 1) {
+                        MemorySegment.copy(in, s, xp, row + xLo * 4L, (xHi - xLo) * 4L);
+                    } else {
+                        long d = row + xLo * 4L;
+                        for (int x = xLo; x < xHi; x++, s += stride * 4L, d += 4) {
+                            xp.set(F32, d, in.get(F32, s));
+                        }
+                    }
+                    zero(xp, row + xHi * 4L, wp - xHi);
                 }
             }
             if (part == parts - 1) {
-                zero(xp, planes * plane * 4, NR + ks + 16);
+                zero(xp, planes * plane * 4, slack());
             }
         }
     }
@@ -322,55 +358,42 @@ public final class Conv2d {
             // [mBlockPanels * MR][nc]: this task's block of the result, accumulated over depth blocks
             long cp = slotOff;
             long ldcp = nc * 4L;
-            // IM2COL: [jPanels][kc][NR] packed columns; DIRECT: [kc][NR] for a last, partial panel
+            // [jPanels][kc][NR]: packed rows of B
             long bp = slotOff + (long) mcRows() * nc * 4;
             long aGroup = (long) g * mPanels * k * MR * 4;
             long inImage = (long) (img * shape.cin() + g * cinG) * h * w * 4;
-            switch (path) {
-                case DIRECT -> {
-                    long ldb = (long) cols * 4;
-                    for (int k0 = 0; k0 < k; k0 += KC) {
-                        int kc = Math.min(KC, k - k0);
-                        long b = inImage + ((long) k0 * cols + q0) * 4;
-                        for (int jp = 0; jp < jPanels; jp++) {
-                            if (jp * NR + NR <= qn) {
-                                panelTimesBlock(aGroup, k0, kc, in, b + jp * NR * 4L, ldb, cp, ldcp, jp, i0, i1);
-                            } else {
-                                // A partial last panel would read past the image: pack it, zero-padded.
-                                int c0 = q0 + jp * NR;
-                                packColumns(in, inImage, k0, kc, c0, cols - c0, 1, scratch, bp);
-                                panelTimesBlock(aGroup, k0, kc, scratch, bp, NR * 4L, cp, ldcp, jp, i0, i1);
-                            }
+            boolean direct = path == Path.DIRECT;
+            long plane = direct ? (long) h * w : phasePlane(h, w);
+            int wp = direct ? w : wph(w);
+            for (int k0 = 0; k0 < k; k0 += KC) {
+                int kc = Math.min(KC, k - k0);
+                // [jPanels][kc][NR]: row kk of panel jp holds GEMM columns q0 + jp*NR ... of depth row k0 + kk.
+                // Copying, even where B could be read in place, gives aligned rows and a compact L1 footprint;
+                // it costs one copy per depth row and column against MC multiply-adds.
+                long panelBytes = (long) kc * NR * 4;
+                for (int kk = 0; kk < kc; kk++) {
+                    int r = k0 + kk, tapIdx = r / cinG, ci = r - tapIdx * cinG;
+                    long src = direct
+                            ? inImage + ((long) ci * plane + q0) * 4
+                            : (tapOffset(img, g, tapIdx / ks, tapIdx % ks, plane, wp) + ci * plane + q0) * 4;
+                    long dst = bp + (long) kk * NR * 4;
+                    MemorySegment from = direct ? in : scratch;
+                    int jp = 0;
+                    for (; jp < jPanels && (jp + 1) * NR <= qn; jp++, src += NR * 4L, dst += panelBytes) {
+                        copyPanelRow(from, src, scratch, dst);
+                    }
+                    if (jp < jPanels) {
+                        // Partial last panel: in DIRECT the input may end right after its valid columns;
+                        // the phase buffer has slack for junk columns.
+                        if (direct) {
+                            copyPartialRow(from, src, qn - jp * NR, scratch, dst);
+                        } else {
+                            copyPanelRow(from, src, scratch, dst);
                         }
                     }
                 }
-                case SHIFTED -> {
-                    int wp = w + 2 * pad;
-                    long plane = paddedPlane(h, w);
-                    long xImage = (long) (img * shape.cin() + g * cinG) * plane * 4;
-                    for (int ky = 0; ky < ks; ky++) {
-                        for (int kx = 0; kx < ks; kx++) {
-                            for (int ci0 = 0; ci0 < cinG; ci0 += KC) {
-                                int kc = Math.min(KC, cinG - ci0);
-                                int k0 = (ky * ks + kx) * cinG + ci0;
-                                long b = xImage + (ci0 * plane + (long) ky * wp + kx + q0) * 4;
-                                for (int jp = 0; jp < jPanels; jp++) {
-                                    panelTimesBlock(aGroup, k0, kc, scratch, b + jp * NR * 4L, plane * 4, cp, ldcp,
-                                            jp, i0, i1);
-                                }
-                            }
-                        }
-                    }
-                }
-                case IM2COL -> {
-                    for (int k0 = 0; k0 < k; k0 += KC) {
-                        int kc = Math.min(KC, k - k0);
-                        packColumns(in, inImage, k0, kc, q0, qn, jPanels, scratch, bp);
-                        for (int jp = 0; jp < jPanels; jp++) {
-                            panelTimesBlock(aGroup, k0, kc, scratch, bp + (long) jp * kc * NR * 4, NR * 4L, cp, ldcp,
-                                    jp, i0, i1);
-                        }
-                    }
+                for (int jp = 0; jp < jPanels; jp++) {
+                    panelTimesBlock(aGroup, k0, kc, scratch, bp + jp * panelBytes, NR * 4L, cp, ldcp, jp, i0, i1);
                 }
             }
             int rows = Math.min(coutG, i1 * MR) - i0 * MR;
@@ -415,63 +438,33 @@ public final class Conv2d {
             }
         }
 
-        /**
-         * Writes rows [k0, k0+kc) of B (the column matrix of one image and group) for GEMM columns
-         * [c0, c0+cn) as panels [ceil(cn/NR)][kc][NR] at dstOff; columns past cn up to {@code panels * NR}
-         * are zero. Row k0+kk is (ky, kx, ci) with k = (ky * ks + kx) * cinG + ci.
-         */
-        private void packColumns(MemorySegment in, long inImage, int k0, int kc, int c0, int cn, int panels,
-                                 MemorySegment dst, long dstOff) {
-            long panelBytes = (long) kc * NR * 4;
-            for (int kk = 0; kk < kc; kk++) {
-                int r = k0 + kk;
-                int kidx = r / cinG, ci = r - kidx * cinG;
-                int ky = kidx / ks, kx = kidx - ky * ks;
-                long chan = inImage + (long) ci * h * w * 4;
-                // Output columns whose input column ox * stride - pad + kx lies inside [0, w).
-                int oxLo = Math.max(0, ceilDiv(pad - kx, stride));
-                int oxHi = Math.min(ow, Math.floorDiv(w - 1 + pad - kx, stride) + 1);
-                long rowDst = dstOff + (long) kk * NR * 4;
-                int c = 0, oy = c0 / ow, ox = c0 - oy * ow;
-                while (c < cn) {
-                    int run = Math.min(ow - ox, cn - c);
-                    int iy = oy * stride - pad + ky;
-                    boolean rowInside = iy >= 0 && iy < h;
-                    long srcRow = chan + (long) iy * w * 4;
-                    // Split the run where it crosses from one NR-column panel into the next.
-                    int done = 0;
-                    while (done < run) {
-                        int cc = c + done, slotInPanel = cc % NR;
-                        int piece = Math.min(run - done, NR - slotInPanel);
-                        long d = rowDst + (cc / NR) * panelBytes + slotInPanel * 4L;
-                        int a = ox + done, e = a + piece; // output columns [a, e) of row oy
-                        if (!rowInside) {
-                            zero(dst, d, piece);
-                        } else {
-                            int lo = Math.min(Math.max(a, oxLo), e), hi = Math.max(Math.min(e, oxHi), lo);
-                            zero(dst, d, lo - a);
-                            long s = srcRow + ((long) lo * stride - pad + kx) * 4;
-                            long dd = d + (lo - a) * 4L;
-                            if (stride == 1) {
-                                MemorySegment.copy(in, s, dst, dd, (hi - lo) * 4L);
-                            } else {
-                                for (int x = lo; x < hi; x++, s += stride * 4L, dd += 4) {
-                                    dst.set(F32, dd, in.get(F32, s));
-                                }
-                            }
-                            zero(dst, d + (hi - a) * 4L, e - hi);
-                        }
-                        done += piece;
-                    }
-                    c += run;
-                    oy++;
-                    ox = 0;
-                }
-                for (int cc = cn; cc < panels * NR; cc++) {
-                    dst.set(F32, rowDst + (cc / NR) * panelBytes + (cc % NR) * 4L, 0f);
-                }
-            }
+        /** Float offset in the phase buffer of tap (ky, kx), channel 0 of group g, GEMM column 0. */
+        private long tapOffset(int img, int g, int ky, int kx, long plane, int wp) {
+            int phase = (ky % stride) * phases1 + kx % stride;
+            long planeIdx = ((long) img * phases1 * phases1 + phase) * shape.cin() + (long) g * cinG;
+            return planeIdx * plane + (long) (ky / stride) * wp + kx / stride;
         }
+    }
+
+    /** Copies one NR-float panel row. */
+    private static void copyPanelRow(MemorySegment src, long s, MemorySegment dst, long d) {
+        FloatVector.fromMemorySegment(S, src, s, LE).intoMemorySegment(dst, d, LE);
+        FloatVector.fromMemorySegment(S, src, s + Gemm.VB, LE).intoMemorySegment(dst, d + Gemm.VB, LE);
+    }
+
+    /**
+     * Copies {@code cn <= NR} valid floats into an NR-float panel row. The columns past cn are junk the
+     * epilogue drops, so whole vectors are copied unless they would run off the end of the source segment;
+     * only there masked loads zero-fill.
+     */
+    private static void copyPartialRow(MemorySegment src, long s, int cn, MemorySegment dst, long d) {
+        if (s + NR * 4L <= src.byteSize()) {
+            copyPanelRow(src, s, dst, d);
+            return;
+        }
+        FloatVector.fromMemorySegment(S, src, s, LE, S.indexInRange(0, cn)).intoMemorySegment(dst, d, LE);
+        FloatVector.fromMemorySegment(S, src, s + Gemm.VB, LE, S.indexInRange(L, cn))
+                .intoMemorySegment(dst, d + Gemm.VB, LE);
     }
 
     private static int ceilDiv(int a, int b) {

@@ -51,10 +51,14 @@ class Conv2dTest {
             // depth beyond one packed block (K = 2700 and 600), few pixels
             "300, 9, 3, 1, 1, 1, 1, 6, 5, true, true",
             "600, 5, 1, 1, 0, 1, 1, 1, 37, true, true",
-            // many pixel blocks, SHIFTED with more than one depth block per kernel offset
+            // many pixel blocks, more than one depth block per kernel tap
             "4, 9, 3, 1, 1, 1, 1, 40, 37, false, true",
             "260, 11, 3, 1, 1, 1, 1, 11, 10, true, true",
             "40, 24, 5, 1, 2, 2, 2, 9, 14, false, true",
+            // strided on phase planes; stride larger than the kernel
+            "40, 24, 3, 2, 1, 1, 1, 15, 17, true, true",
+            "20, 7, 1, 3, 0, 1, 2, 10, 11, false, false",
+            "48, 40, 7, 2, 3, 2, 1, 13, 12, false, true",
             "70, 130, 1, 1, 0, 1, 1, 31, 29, true, true",
             // tiny: 1x1 image, kernel larger than the input thanks to padding
             "5, 3, 3, 1, 1, 1, 1, 1, 1, false, false",
@@ -64,11 +68,7 @@ class Conv2dTest {
                           boolean residual, boolean relu) {
         ConvShape shape = new ConvShape(cin, cout, k, s, p, g);
         for (Conv2d.Path path : Conv2d.Path.values()) {
-            boolean possible = switch (path) {
-                case DIRECT -> k == 1 && s == 1 && p == 0;
-                case SHIFTED -> s == 1;
-                case IM2COL -> true;
-            };
+            boolean possible = path == Conv2d.Path.PHASED || k == 1 && s == 1 && p == 0;
             if (possible) {
                 for (Parallel par : new Parallel[] {one, three}) {
                     check(shape, path, n, h, w, residual, relu, par, 42 + cin * 31L + cout);
@@ -109,11 +109,11 @@ class Conv2dTest {
     @Test
     void choosesThePathByGeometry() {
         assertEquals(Conv2d.Path.DIRECT, Conv2d.choosePath(new ConvShape(64, 256, 1, 1, 0, 1)));
-        assertEquals(Conv2d.Path.SHIFTED, Conv2d.choosePath(new ConvShape(64, 64, 3, 1, 1, 1)));
-        assertEquals(Conv2d.Path.IM2COL, Conv2d.choosePath(new ConvShape(128, 128, 3, 2, 1, 1)));
-        assertEquals(Conv2d.Path.IM2COL, Conv2d.choosePath(new ConvShape(3, 64, 7, 2, 3, 1)));
-        assertEquals(Conv2d.Path.IM2COL, Conv2d.choosePath(new ConvShape(256, 512, 1, 2, 0, 1)));
-        assertEquals(Conv2d.Path.IM2COL, Conv2d.choosePath(new ConvShape(128, 128, 3, 1, 1, 32)));
+        assertEquals(Conv2d.Path.PHASED, Conv2d.choosePath(new ConvShape(64, 64, 3, 1, 1, 1)));
+        assertEquals(Conv2d.Path.PHASED, Conv2d.choosePath(new ConvShape(128, 128, 3, 2, 1, 1)));
+        assertEquals(Conv2d.Path.PHASED, Conv2d.choosePath(new ConvShape(256, 512, 1, 2, 0, 1)));
+        assertEquals(Conv2d.Path.PHASED, Conv2d.choosePath(new ConvShape(3, 64, 7, 2, 3, 1)));
+        assertEquals(Conv2d.Path.PHASED, Conv2d.choosePath(new ConvShape(128, 128, 3, 1, 1, 32)));
     }
 
     @Test
