@@ -21,6 +21,9 @@ public final class Main {
 
     static {
         // name -> (one-line summary, implementation); keep in the order the README presents them.
+        COMMANDS.put("classify", new Entry("print the top-K ImageNet classes of images", ClassifyCommand::run));
+        COMMANDS.put("run", new Entry("run a model on a raw float32 tensor, write raw float32 logits",
+                RunCommand::run));
     }
 
     private Main() {}
