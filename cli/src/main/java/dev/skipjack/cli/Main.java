@@ -21,6 +21,8 @@ public final class Main {
 
     static {
         // name -> (one-line summary, implementation); keep in the order the README presents them.
+        COMMANDS.put("bench", new Entry("time Skipjack (seeded ResNet-50 or a model file), side by side with ONNX Runtime",
+                dev.skipjack.bench.BenchCommand::run));
     }
 
     private Main() {}
