@@ -64,9 +64,17 @@ public record ImageNetTransform(int resize, int crop, float[] mean, float[] std)
         return out;
     }
 
-    /** Writes the transformed image, {@code [3][crop][crop]}, into {@code out} at {@code offset}. */
+    /**
+     * Writes the transformed image, {@code [3][crop][crop]}, into {@code out} at {@code offset}. An image whose
+     * resized size would exceed {@link ImageDecoder#maxPixels()} is an {@link IllegalArgumentException}.
+     */
     public void apply(RgbImage image, float[] out, int offset) {
-        RgbImage resized = resizeShorterSide(image);
+        apply(image, out, offset, ImageDecoder.maxPixels());
+    }
+
+    /** {@link #apply(RgbImage, float[], int)} with the resized image held to {@code maxPixels}. */
+    void apply(RgbImage image, float[] out, int offset, long maxPixels) {
+        RgbImage resized = resizeShorterSide(image, maxPixels);
         int w = resized.width();
         int h = resized.height();
         // torchvision's center_crop: pad with zeros (split as below) when the crop is larger, then round the
@@ -95,6 +103,10 @@ public record ImageNetTransform(int resize, int crop, float[] mean, float[] std)
 
     /** torchvision's Resize(int) on a PIL image: shorter side to {@code resize}, the longer truncated. */
     RgbImage resizeShorterSide(RgbImage image) {
+        return resizeShorterSide(image, ImageDecoder.maxPixels());
+    }
+
+    private RgbImage resizeShorterSide(RgbImage image, long limit) {
         int w = image.width();
         int h = image.height();
         int shorter = Math.min(w, h);
@@ -105,7 +117,6 @@ public record ImageNetTransform(int resize, int crop, float[] mean, float[] std)
         int newH = w <= h ? newLong : resize;
         // A 1 x 100000 image is small, but its shorter side resized to 256 is 6.5 gigapixels: bound what the
         // resize allocates as the decoder bounds what it decodes.
-        long limit = ImageDecoder.maxPixels();
         if ((long) newW * newH > limit) {
             throw new IllegalArgumentException("a " + w + "x" + h + " image resized to shorter side " + resize
                     + " would be " + newW + "x" + newH + ", over the limit of " + limit + " pixels ("
