@@ -45,9 +45,13 @@ import java.util.List;
  */
 public final class ResNet implements AutoCloseable {
     /** Loading options. */
-    public record Options(int threads) {
+    public record Options(int threads, boolean checkInputs) {
         /**
-         * @param threads threads one inference uses, the calling thread included; at least 1
+         * @param threads     threads one inference uses, the calling thread included; at least 1
+         * @param checkInputs scan every input for NaN and infinities before running, and the logits after,
+         *                    and throw {@link IllegalArgumentException} naming the image and position instead of
+         *                    returning logits a NaN or an overflow has made meaningless (costs one pass over
+         *                    the input; off by default)
          */
         public Options {
             if (threads < 1) {
@@ -55,9 +59,19 @@ public final class ResNet implements AutoCloseable {
             }
         }
 
+        /** {@code threads} threads, inputs not checked. */
+        public Options(int threads) {
+            this(threads, false);
+        }
+
         /** One thread per available processor. */
         public static Options defaults() {
             return new Options(Runtime.getRuntime().availableProcessors());
+        }
+
+        /** These options with input checking on or off. */
+        public Options withCheckInputs(boolean check) {
+            return new Options(threads, check);
         }
     }
 
@@ -70,9 +84,11 @@ public final class ResNet implements AutoCloseable {
     private final Arena arena;
     private final Parallel parallel;
     private final ExecutionContexts contexts;
+    private final boolean checkInputs;
 
     private ResNet(Architecture architecture, List<String> labels, ImageNetTransform transform, ResNetGraph graph,
-            Arena arena, Parallel parallel, Network network) {
+            Arena arena, Parallel parallel, Network network, boolean checkInputs) {
+        this.checkInputs = checkInputs;
         this.architecture = architecture;
         this.labels = labels;
         this.transform = transform;
@@ -90,13 +106,18 @@ public final class ResNet implements AutoCloseable {
     /**
      * Loads a Skipjack model file (see {@code src/proto/skipjack_model.proto}). Every tensor the architecture
      * needs must be present as float32 with its exact shape, and no other parameter may be: errors are
-     * {@link ModelFormatException}s naming the file, the tensor and the expected and actual shapes.
+     * {@link ModelFormatException}s naming the file, the tensor and the expected and actual shapes. Before any
+     * kernel reads a weight the whole file is checked (docs/SECURITY.md): header within
+     * {@link dev.skipjack.format.ReadLimits#defaults()}, every tensor inside the file and aligned, every CRC-32,
+     * shapes against the architecture, and every weight finite; a corrupt, truncated or hostile file is a
+     * {@link ModelFormatException}, never a crash.
      */
     public static ResNet load(Path modelFile, Options options) throws IOException {
         // The kernels pack every weight into their own layout, so the mapping (and the folded copies) are
         // read once, here, and released when loading ends instead of living as long as the model.
         try (Arena loading = Arena.ofConfined()) {
             ModelFile file = ModelFile.open(modelFile, loading);
+            file.verifyChecksums();
             Architecture a = file.architecture();
             String problem = Architectures.problem(a);
             if (problem != null) {
@@ -133,7 +154,8 @@ public final class ResNet implements AutoCloseable {
         try {
             Network network = Network.build(graph, weights, arena);
             parallel = new Parallel(options.threads());
-            return new ResNet(graph.architecture(), labels, transform, graph, arena, parallel, network);
+            return new ResNet(graph.architecture(), labels, transform, graph, arena, parallel, network,
+                    options.checkInputs());
         } catch (RuntimeException | Error e) {
             if (parallel != null) {
                 parallel.close();
@@ -238,8 +260,14 @@ public final class ResNet implements AutoCloseable {
             throw new IllegalArgumentException("input has " + input.length + " floats, [" + n + "][3][" + h + "]["
                     + w + "] needs " + need);
         }
+        if (checkInputs) {
+            InputCheck.requireFinite(MemorySegment.ofArray(input), n, h, w);
+        }
         float[] out = new float[Math.multiplyExact(n, numClasses())];
         contexts.run(input, null, out, null, n, h, w);
+        if (checkInputs) {
+            InputCheck.requireFiniteLogits(MemorySegment.ofArray(out), n, numClasses());
+        }
         return out;
     }
 
@@ -263,7 +291,13 @@ public final class ResNet implements AutoCloseable {
         if (output.isReadOnly()) {
             throw new IllegalArgumentException("output segment is read-only");
         }
+        if (checkInputs) {
+            InputCheck.requireFinite(input, n, h, w);
+        }
         contexts.run(null, input, null, output, n, h, w);
+        if (checkInputs) {
+            InputCheck.requireFiniteLogits(output, n, numClasses());
+        }
     }
 
     private static long inputFloats(int n, int h, int w) {
@@ -290,7 +324,11 @@ public final class ResNet implements AutoCloseable {
         int per = transform.outputLength();
         float[] batch = new float[Math.multiplyExact(images.size(), per)];
         for (int i = 0; i < images.size(); i++) {
-            transform.apply(ImageDecoder.read(images.get(i)), batch, i * per);
+            try {
+                transform.apply(ImageDecoder.read(images.get(i)), batch, i * per);
+            } catch (IllegalArgumentException e) {
+                throw new IOException(images.get(i) + ": " + e.getMessage(), e);
+            }
         }
         float[] logits = predict(batch, images.size(), transform.crop(), transform.crop());
         var out = new ArrayList<List<Prediction>>(images.size());

@@ -108,7 +108,7 @@ public final class Converter {
             CompletableFuture<String> sha256) throws IOException {
         String name = checkpoint.getFileName().toString();
         LoadedCheckpoint ck = CheckpointReader.read(name, file, arena, options.limits());
-        StateDict sd = StateDict.locate(ck);
+        StateDict sd = StateDict.locate(ck, options.limits());
 
         ResNetSpec spec;
         if (options.arch() == null) {

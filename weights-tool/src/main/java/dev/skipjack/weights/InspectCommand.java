@@ -114,7 +114,7 @@ public final class InspectCommand {
         String name = file.getFileName().toString();
         Limits limits = Limits.defaults();
         LoadedCheckpoint ck = CheckpointReader.read(name, mapped, arena, limits);
-        StateDict sd = StateDict.locate(ck);
+        StateDict sd = StateDict.locate(ck, limits);
         out.println("checkpoint " + file + ": " + ck.format() + " format, state_dict in " + sd.source() + ", "
                 + sd.tensors().size() + " tensors");
         String arch;

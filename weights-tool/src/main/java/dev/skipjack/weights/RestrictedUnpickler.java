@@ -137,7 +137,8 @@ final class RestrictedUnpickler {
                 }
                 case MARK -> {
                     if (markCount == limits.maxMarkDepth()) {
-                        throw new CheckpointException("more than " + limits.maxMarkDepth() + " nested marks");
+                        throw new CheckpointException("more than " + limits.maxMarkDepth() + " nested marks ("
+                                + Limits.PICKLE_DEPTH + ")");
                     }
                     if (markCount == marks.length) {
                         marks = Arrays.copyOf(marks, marks.length * 2);
@@ -308,7 +309,7 @@ final class RestrictedUnpickler {
     private byte[] raw(long n, String what) throws CheckpointException {
         if (n < 0 || n > limits.maxStringBytes()) {
             throw new CheckpointException(what + " of " + n + " bytes is over the limit of "
-                    + limits.maxStringBytes());
+                    + limits.maxStringBytes() + " (" + Limits.STRING_BYTES + ")");
         }
         long at = need(n);
         return in.asSlice(at, n).toArray(ValueLayout.JAVA_BYTE);
@@ -356,7 +357,8 @@ final class RestrictedUnpickler {
     private void count(long n) throws CheckpointException {
         values += n;
         if (values > limits.maxValues()) {
-            throw new CheckpointException("the pickle creates more than " + limits.maxValues() + " values");
+            throw new CheckpointException("the pickle creates more than " + limits.maxValues() + " values ("
+                    + Limits.PICKLE_VALUES + ")");
         }
     }
 
@@ -406,7 +408,8 @@ final class RestrictedUnpickler {
     private void memoPut(long index) throws CheckpointException {
         Object v = peek();
         if (!memo.containsKey(index) && memo.size() >= limits.maxMemoEntries()) {
-            throw new CheckpointException("the pickle's memo grows past " + limits.maxMemoEntries() + " entries");
+            throw new CheckpointException("the pickle's memo grows past " + limits.maxMemoEntries() + " entries ("
+                    + Limits.MEMO_ENTRIES + ")");
         }
         memo.put(index, v);
     }

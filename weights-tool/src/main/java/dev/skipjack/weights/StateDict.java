@@ -17,6 +17,11 @@ record StateDict(String source, Map<String, TensorRef> tensors) {
     private static final String DATA_PARALLEL_PREFIX = "module.";
 
     static StateDict locate(LoadedCheckpoint ck) throws CheckpointException {
+        return locate(ck, Limits.defaults());
+    }
+
+    /** Finds the state_dict, refusing one of more than {@link Limits#maxTensors()} entries. */
+    static StateDict locate(LoadedCheckpoint ck, Limits limits) throws CheckpointException {
         String file = ck.fileName();
         if (!(ck.root() instanceof Map<?, ?> top)) {
             throw new CheckpointException(file + ": the checkpoint holds " + Describe.of(ck.root())
@@ -30,6 +35,10 @@ record StateDict(String source, Map<String, TensorRef> tensors) {
                 source = "key '" + key + "'";
                 break;
             }
+        }
+        if (dict.size() > limits.maxTensors()) {
+            throw new CheckpointException(file + ": the state_dict in " + source + " has " + dict.size()
+                    + " entries, over the limit of " + limits.maxTensors() + " tensors (" + Limits.TENSORS + ")");
         }
         var tensors = new LinkedHashMap<String, TensorRef>();
         for (Map.Entry<?, ?> e : dict.entrySet()) {

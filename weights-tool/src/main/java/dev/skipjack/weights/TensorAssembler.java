@@ -84,7 +84,7 @@ final class TensorAssembler {
         if (outBytes > maxBytes) {
             // A stride-0 view of one element can describe terabytes: gather only what a real tensor needs.
             throw new CheckpointException(where + " of shape " + Arrays.toString(shape) + " would need " + outBytes
-                    + " bytes, over the limit of " + maxBytes);
+                    + " bytes, over the limit of " + maxBytes + " (" + Limits.TENSOR_BYTES + ")");
         }
         MemorySegment out = arena.allocate(Math.max(outBytes, 1), 64).asSlice(0, outBytes);
         gather(storage, ck.byteOrder(), type, t.storageOffset(), shape, stride, out);

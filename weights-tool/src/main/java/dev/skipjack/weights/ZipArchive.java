@@ -105,11 +105,13 @@ final class ZipArchive {
         String where = fileName + ": zip entry " + e.name();
         if (e.size() > limits.maxInflatedBytes() - inflated) {
             throw new CheckpointException(where + " inflates to " + e.size() + " bytes, over the limit of "
-                    + limits.maxInflatedBytes() + " for all deflated entries together (" + inflated + " used)");
+                    + limits.maxInflatedBytes() + " for all deflated entries together (" + inflated + " used; "
+                    + Limits.INFLATED_BYTES + ")");
         }
         if (e.size() > Math.max(1, e.compressedSize()) * (long) limits.maxDeflateRatio()) {
             throw new CheckpointException(where + " claims a compression ratio over " + limits.maxDeflateRatio()
-                    + ":1 (" + e.compressedSize() + " -> " + e.size() + " bytes); refusing a possible zip bomb");
+                    + ":1 (" + e.compressedSize() + " -> " + e.size() + " bytes; " + Limits.DEFLATE_RATIO
+                    + "); refusing a possible zip bomb");
         }
         inflated += e.size();
         MemorySegment out = arena.allocate(Math.max(1, e.size()), 64).asSlice(0, e.size());
@@ -225,7 +227,8 @@ final class ZipArchive {
                         + "(" + size + " bytes); the file is truncated or corrupt");
             }
             if (count > limits.maxZipEntries()) {
-                throw bad("zip archive has " + count + " entries, over the limit of " + limits.maxZipEntries());
+                throw bad("zip archive has " + count + " entries, over the limit of " + limits.maxZipEntries() + " ("
+                        + Limits.ZIP_ENTRIES + ")");
             }
             if (count * CENTRAL_BYTES > cdSize) {
                 throw bad("zip central directory of " + cdSize + " bytes cannot hold " + count + " entries");

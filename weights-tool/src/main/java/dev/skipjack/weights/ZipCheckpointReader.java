@@ -58,7 +58,7 @@ final class ZipCheckpointReader {
         ZipArchive.Entry pkl = zip.find(prefix + "data.pkl");
         if (pkl.size() > limits.maxPickleBytes()) {
             throw new CheckpointException(name + ": " + pkl.name() + " is " + pkl.size() + " bytes, over the limit of "
-                    + limits.maxPickleBytes());
+                    + limits.maxPickleBytes() + " (" + Limits.PICKLE_BYTES + ")");
         }
         MemorySegment pickle = zip.contents(pkl, arena);
         var refs = new LinkedHashMap<String, StorageRef>();
