@@ -1,0 +1,69 @@
+package dev.skipjack.engine.kernels;
+
+import dev.skipjack.engine.runtime.Parallel;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/** {@code AdaptiveAvgPool2d((1, 1))} followed by flatten: [n][c][h][w] -> [n][c], the mean of each plane. */
+public final class GlobalAvgPool {
+    private static final VectorSpecies<Float> S = Simd.FLOAT;
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
+    private static final Job JOB = new Job();
+
+    private GlobalAvgPool() {
+    }
+
+    /** in [n][c][h][w] -> out [n][c]. */
+    public static void forward(MemorySegment in, MemorySegment out, int n, int c, int h, int w, Parallel par) {
+        if (n < 1 || c < 1 || h < 1 || w < 1) {
+            throw new IllegalArgumentException("GlobalAvgPool: bad shape [" + n + "][" + c + "][" + h + "][" + w + "]");
+        }
+        synchronized (JOB) {
+            Job j = JOB;
+            j.in = in;
+            j.out = out;
+            j.planes = n * c;
+            j.hw = h * w;
+            j.parts = Math.min(par.threads(), Math.max(1, j.planes / 64));
+            try {
+                par.forEach(j.parts, j);
+            } finally {
+                j.in = j.out = null;
+            }
+        }
+    }
+
+    private static final class Job implements Parallel.Task {
+        MemorySegment in, out;
+        int planes, hw, parts;
+
+        @Override
+        public void run(int part) {
+            int p0 = (int) ((long) planes * part / parts), p1 = (int) ((long) planes * (part + 1) / parts);
+            for (int p = p0; p < p1; p++) {
+                out.set(F32, p * 4L, mean(in, (long) p * hw * 4, hw));
+            }
+        }
+    }
+
+    /** The mean of {@code count} floats at byte offset {@code off}: float lanes, then a lane reduction. */
+    static float mean(MemorySegment in, long off, int count) {
+        FloatVector acc0 = FloatVector.zero(S), acc1 = FloatVector.zero(S);
+        int l = S.length();
+        int i = 0;
+        for (int bound = count - 2 * l; i <= bound; i += 2 * l) {
+            acc0 = acc0.add(FloatVector.fromMemorySegment(S, in, off + i * 4L, LE));
+            acc1 = acc1.add(FloatVector.fromMemorySegment(S, in, off + (i + l) * 4L, LE));
+        }
+        float sum = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        for (; i < count; i++) {
+            sum += in.get(F32, off + i * 4L);
+        }
+        return sum / count;
+    }
+}

@@ -1,0 +1,34 @@
+package dev.skipjack.engine.kernels;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The vector shape every kernel uses, fixed at class initialization so C2 sees a constant.
+ *
+ * <p>Defaults to {@link FloatVector#SPECIES_PREFERRED} (256 bits on AVX2, 512 on AVX-512). The system
+ * property {@code skipjack.vector.species} overrides it with a width in bits: {@code 64}, {@code 128},
+ * {@code 256}, {@code 512}, or {@code preferred}. A width the CPU lacks still runs, but slowly (the Vector
+ * API falls back to Java code), so it is for tests and comparisons only.
+ */
+public final class Simd {
+    /** The float species of all kernels. */
+    public static final VectorSpecies<Float> FLOAT = choose(System.getProperty("skipjack.vector.species", "preferred"));
+    /** Lanes of {@link #FLOAT}. */
+    public static final int LANES = FLOAT.length();
+
+    private Simd() {
+    }
+
+    static VectorSpecies<Float> choose(String name) {
+        return switch (name.trim()) {
+            case "", "preferred" -> FloatVector.SPECIES_PREFERRED;
+            case "64" -> FloatVector.SPECIES_64;
+            case "128" -> FloatVector.SPECIES_128;
+            case "256" -> FloatVector.SPECIES_256;
+            case "512" -> FloatVector.SPECIES_512;
+            default -> throw new IllegalArgumentException(
+                    "skipjack.vector.species must be 64, 128, 256, 512 or preferred, got '" + name + "'");
+        };
+    }
+}
