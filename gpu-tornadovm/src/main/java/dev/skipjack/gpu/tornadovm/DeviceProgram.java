@@ -155,8 +155,13 @@ final class DeviceProgram implements AutoCloseable {
                     var s = c.shape();
                     FloatArray res = c.residual() < 0 ? none : buffers[bufferOf[c.residual()]];
                     int flags = (c.residual() < 0 ? 0 : Kernels.RESIDUAL) | (c.relu() ? Kernels.RELU : 0);
-                    graph.task(task, Kernels::conv, kc, in, weights.weight(l.index()), weights.bias(l.index()), res,
-                            out, dims, d, s.cin(), s.cout(), s.kernel(), s.stride(), s.pad(), s.groups(), flags);
+                    if (blocked(c)) {
+                        graph.task(task, Kernels::conv4, kc, in, weights.weight(l.index()), weights.bias(l.index()),
+                                res, out, dims, d, s.cin(), s.cout(), s.kernel(), s.stride(), s.pad(), s.groups(), flags);
+                    } else {
+                        graph.task(task, Kernels::conv, kc, in, weights.weight(l.index()), weights.bias(l.index()), res,
+                                out, dims, d, s.cin(), s.cout(), s.kernel(), s.stride(), s.pad(), s.groups(), flags);
+                    }
                 }
                 case Layer.MaxPool p -> graph.task(task, Kernels::maxPool, kc, in, out, dims, d, shapes.channels(p.input()),
                         p.kernel(), p.stride(), p.pad());
@@ -191,6 +196,11 @@ final class DeviceProgram implements AutoCloseable {
         if (timing) {
             plan.withProfiler(ProfilerMode.SILENT);
         }
+    }
+
+    /** Whether {@link Kernels#conv4} can run the convolution (whole blocks of output channels per group). */
+    static boolean blocked(Layer.Conv c) {
+        return c.shape().coutPerGroup() % Kernels.CO_BLOCK == 0;
     }
 
     private static int take(int v, int step, int[] lastUse, ArrayList<Integer> holder, ArrayList<Long> sizes,
@@ -243,7 +253,7 @@ final class DeviceProgram implements AutoCloseable {
             dims.set(d + 2, s.width(in));
             dims.set(d + 3, s.height(out));
             dims.set(d + 4, s.width(out));
-            long items = s.floats(out);
+            long items = s.floats(out) / (l instanceof Layer.Conv c && blocked(c) ? Kernels.CO_BLOCK : 1);
             workers[t].setGlobalWork((items + LOCAL - 1) / LOCAL * LOCAL, 1, 1);
             workers[t].setLocalWork(LOCAL, 1, 1);
         }

@@ -19,6 +19,14 @@ public final class TornadoVmProvider implements BackendProvider {
     static final List<String> RUNTIME_PROPERTIES = List.of("tornado.load.api.implementation",
             "tornado.load.runtime.implementation", "tornado.load.tornado.implementation");
 
+    /**
+     * TornadoVM sizes the bytecode buffer of each task graph once per JVM from this property (4096 bytes by
+     * default: about 20 tasks of ours, while a ResNet-152 run has 155). It is read when the first graph is
+     * compiled, so it is raised, unless the user set it, before anything of TornadoVM runs.
+     */
+    static final String BYTECODE_SIZE = "tornado.tvm.maxbytecodesize";
+    static final String BYTECODE_SIZE_DEFAULT = String.valueOf(1 << 20);
+
     private String device;
 
     @Override
@@ -40,6 +48,9 @@ public final class TornadoVmProvider implements BackendProvider {
             return "TornadoVM's API (tornado-api) is not on the module or class path";
         }
         if (device == null) {
+            if (System.getProperty(BYTECODE_SIZE) == null) {
+                System.setProperty(BYTECODE_SIZE, BYTECODE_SIZE_DEFAULT);
+            }
             try {
                 device = TornadoVmProbe.defaultDevice();
             } catch (Throwable t) {

@@ -35,14 +35,17 @@ class TornadoVmKernelsTest {
         var layers = new ArrayList<Layer>();
         ConvShape c0 = new ConvShape(3, 6, 3, 2, 1, 3);       // grouped, strided, padded 3x3
         ConvShape c1 = new ConvShape(6, 6, 1, 1, 0, 1);       // 1x1 with the residual add and ReLU
-        ConvShape c2 = new ConvShape(6, 20, 3, 1, 1, 1);      // 3x3, 54-deep sums (several blocks)
+        ConvShape c2 = new ConvShape(6, 20, 3, 1, 1, 1);      // 3x3, 54-deep sums, 4 channels per work-item
+        ConvShape c3 = new ConvShape(20, 8, 3, 2, 1, 2);      // 4 channels per work-item, grouped and strided
         layers.add(new Layer.Conv(0, "conv1", 0, 1, -1, true, c0, random(arena, r, 6 * 9), random(arena, r, 6)));
         layers.add(new Layer.MaxPool(1, "maxpool", 1, 2, 3, 2, 1));
         layers.add(new Layer.Conv(2, "layer1.0.conv1", 2, 3, 2, true, c1, random(arena, r, 36), random(arena, r, 6)));
         layers.add(new Layer.Conv(3, "layer1.0.conv2", 3, 4, -1, false, c2, random(arena, r, 20 * 54),
                 random(arena, r, 20)));
-        layers.add(new Layer.AvgPool(4, "avgpool", 4, 5));
-        layers.add(new Layer.Fc(5, "fc", 5, 6, 20, 7, random(arena, r, 140), random(arena, r, 7)));
+        layers.add(new Layer.Conv(4, "layer2.0.conv1", 4, 5, -1, true, c3, random(arena, r, 8 * 10 * 9),
+                random(arena, r, 8)));
+        layers.add(new Layer.AvgPool(5, "avgpool", 5, 6));
+        layers.add(new Layer.Fc(6, "fc", 6, 7, 8, 7, random(arena, r, 56), random(arena, r, 7)));
         return layers;
     }
 
@@ -156,7 +159,7 @@ class TornadoVmKernelsTest {
             try (Backend b = provider.open(layers)) {
                 ActivationShapes s = ActivationShapes.infer(layers, 2, 11, 11);
                 boolean[] onHost = new boolean[s.values()];
-                onHost[6] = true; // the logits only
+                onHost[7] = true; // the logits only
                 Step step = b.compile(layers, s, onHost);
                 MemorySegment input = random(arena, new SplittableRandom(9), (int) s.floats(0));
                 var got = new MemorySegment[s.values()];
@@ -167,14 +170,14 @@ class TornadoVmKernelsTest {
                 }
                 step.run(new Host(got, null));
                 MemorySegment[] want = reference(layers, s, input, arena);
-                for (int v = 1; v < 6; v++) {
+                for (int v = 1; v < 7; v++) {
                     for (long i = 0; i < s.floats(v); i++) {
                         assertEquals((byte) 0x11, got[v].get(ValueLayout.JAVA_BYTE, i * 4),
                                 "value " + v + " stays on the device");
                     }
                 }
-                for (long i = 0; i < s.floats(6); i++) {
-                    assertEquals(want[6].getAtIndex(F32, i), got[6].getAtIndex(F32, i), 1e-5);
+                for (long i = 0; i < s.floats(7); i++) {
+                    assertEquals(want[7].getAtIndex(F32, i), got[7].getAtIndex(F32, i), 1e-5);
                 }
             }
         }
