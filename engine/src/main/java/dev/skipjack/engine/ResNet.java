@@ -1,0 +1,321 @@
+package dev.skipjack.engine;
+
+import dev.skipjack.engine.image.ImageDecoder;
+import dev.skipjack.engine.image.ImageNetTransform;
+import dev.skipjack.engine.model.Architectures;
+import dev.skipjack.engine.model.ExecutionContexts;
+import dev.skipjack.engine.model.Network;
+import dev.skipjack.engine.model.ResNetGraph;
+import dev.skipjack.engine.model.SeededWeights;
+import dev.skipjack.engine.model.WeightLoader;
+import dev.skipjack.engine.runtime.Parallel;
+import dev.skipjack.format.ModelFile;
+import dev.skipjack.format.ModelFormatException;
+import dev.skipjack.format.proto.Architecture;
+import dev.skipjack.format.proto.Metadata;
+import dev.skipjack.format.proto.Preprocessing;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.UncheckedIOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A torchvision ResNet (18/34/50/101/152, ResNeXt, wide) ready to run on the CPU.
+ *
+ * <pre>{@code
+ * try (var model = ResNet.load(Path.of("resnet50.skj"))) {
+ *     float[] logits = model.predict(batch, n, 224, 224); // batch: float32 NCHW [n][3][224][224]
+ * }
+ * }</pre>
+ *
+ * <p>Loading validates the file against its architecture, folds every batch norm into its convolution and
+ * packs the weights for the kernels. Inference works for any batch size and any height and width that
+ * torchvision accepts; the activation buffers for an input shape are planned and allocated on its first use
+ * and reused afterwards. {@code predict} may be called from several threads at once: each call runs in its
+ * own execution context (buffers), and the results do not depend on what runs concurrently.
+ *
+ * <p>The model owns native memory and a thread pool: {@link #close()} it. Close is idempotent and waits for
+ * running inferences; any use after close throws {@link IllegalStateException}.
+ */
+public final class ResNet implements AutoCloseable {
+    /** Loading options. */
+    public record Options(int threads) {
+        /**
+         * @param threads threads one inference uses, the calling thread included; at least 1
+         */
+        public Options {
+            if (threads < 1) {
+                throw new IllegalArgumentException("threads must be >= 1, got " + threads);
+            }
+        }
+
+        /** One thread per available processor. */
+        public static Options defaults() {
+            return new Options(Runtime.getRuntime().availableProcessors());
+        }
+    }
+
+    private static final String IMAGENET_CLASSES = "imagenet_classes.txt";
+
+    private final Architecture architecture;
+    private final List<String> labels;
+    private final ImageNetTransform transform;
+    private final ResNetGraph graph;
+    private final Arena arena;
+    private final Parallel parallel;
+    private final ExecutionContexts contexts;
+
+    private ResNet(Architecture architecture, List<String> labels, ImageNetTransform transform, ResNetGraph graph,
+            Arena arena, Parallel parallel, Network network) {
+        this.architecture = architecture;
+        this.labels = labels;
+        this.transform = transform;
+        this.graph = graph;
+        this.arena = arena;
+        this.parallel = parallel;
+        this.contexts = new ExecutionContexts(network, parallel);
+    }
+
+    /** Loads a model file with {@link Options#defaults()}. */
+    public static ResNet load(Path modelFile) throws IOException {
+        return load(modelFile, Options.defaults());
+    }
+
+    /**
+     * Loads a Skipjack model file (see {@code src/proto/skipjack_model.proto}). Every tensor the architecture
+     * needs must be present as float32 with its exact shape, and no other parameter may be: errors are
+     * {@link ModelFormatException}s naming the file, the tensor and the expected and actual shapes.
+     */
+    public static ResNet load(Path modelFile, Options options) throws IOException {
+        // The kernels pack every weight into their own layout, so the mapping (and the folded copies) are
+        // read once, here, and released when loading ends instead of living as long as the model.
+        try (Arena loading = Arena.ofConfined()) {
+            ModelFile file = ModelFile.open(modelFile, loading);
+            Architecture a = file.architecture();
+            String problem = Architectures.problem(a);
+            if (problem != null) {
+                throw new ModelFormatException(modelFile + ": invalid architecture '" + a.getName() + "': " + problem);
+            }
+            ResNetGraph graph = ResNetGraph.of(a);
+            var weights = WeightLoader.load(graph, WeightLoader.tensorsOf(file), modelFile.toString(), loading);
+            return build(graph, weights, labelsOf(file.metadata(), a, modelFile), transformOf(file.metadata(), modelFile),
+                    options);
+        }
+    }
+
+    /**
+     * A model with random but deterministic weights and non-trivial batch-norm statistics, built in memory for
+     * a known architecture name ("resnet50", "resnext50_32x4d", ...; see {@link Architectures#names()}): the
+     * same name and seed give the same weights on every run. For benchmarks; no file is read.
+     */
+    public static ResNet seeded(String arch, long seed, Options options) {
+        Architecture a = Architectures.named(arch);
+        ResNetGraph graph = ResNetGraph.of(a);
+        try (Arena loading = Arena.ofConfined()) {
+            var tensors = SeededWeights.create(graph, seed, loading);
+            var weights = WeightLoader.load(graph, tensors, "seeded " + arch, loading);
+            return build(graph, weights, imagenetOrNumbered(a.getNumClasses()), ImageNetTransform.IMAGENET, options);
+        } catch (ModelFormatException e) {
+            throw new IllegalStateException("seeded weights do not fit their own architecture: " + e.getMessage(), e);
+        }
+    }
+
+    private static ResNet build(ResNetGraph graph, WeightLoader.Weights weights, List<String> labels,
+            ImageNetTransform transform, Options options) {
+        Arena arena = Arena.ofShared();
+        Parallel parallel = null;
+        try {
+            Network network = Network.build(graph, weights, arena);
+            parallel = new Parallel(options.threads());
+            return new ResNet(graph.architecture(), labels, transform, graph, arena, parallel, network);
+        } catch (RuntimeException | Error e) {
+            if (parallel != null) {
+                parallel.close();
+            }
+            arena.close();
+            throw e;
+        }
+    }
+
+    private static List<String> labelsOf(Metadata m, Architecture a, Path file) throws ModelFormatException {
+        if (m.getLabelsCount() == 0) {
+            return imagenetOrNumbered(a.getNumClasses());
+        }
+        if (m.getLabelsCount() != a.getNumClasses()) {
+            throw new ModelFormatException(file + ": metadata has " + m.getLabelsCount() + " labels for "
+                    + a.getNumClasses() + " classes");
+        }
+        return List.copyOf(m.getLabelsList());
+    }
+
+    private static ImageNetTransform transformOf(Metadata m, Path file) throws ModelFormatException {
+        if (!m.hasPreprocessing()) {
+            return ImageNetTransform.IMAGENET;
+        }
+        Preprocessing p = m.getPreprocessing();
+        if (p.getMeanCount() != 3 || p.getStdCount() != 3) {
+            throw new ModelFormatException(file + ": preprocessing needs 3 means and 3 stds, got "
+                    + p.getMeanCount() + " and " + p.getStdCount());
+        }
+        float[] mean = {p.getMean(0), p.getMean(1), p.getMean(2)};
+        float[] std = {p.getStd(0), p.getStd(1), p.getStd(2)};
+        try {
+            return new ImageNetTransform(p.getResizeShorter(), p.getCrop(), mean, std);
+        } catch (IllegalArgumentException e) {
+            throw new ModelFormatException(file + ": invalid preprocessing: " + e.getMessage(), e);
+        }
+    }
+
+    /** torchvision's 1000 ImageNet class names for 1000-class models, else "class 0", "class 1", .... */
+    static List<String> imagenetOrNumbered(int classes) {
+        if (classes == 1000) {
+            return imagenetClasses();
+        }
+        var l = new ArrayList<String>(classes);
+        for (int i = 0; i < classes; i++) {
+            l.add("class " + i);
+        }
+        return List.copyOf(l);
+    }
+
+    /** torchvision's ImageNet-1k class names, index = class id. */
+    public static List<String> imagenetClasses() {
+        var in = ResNet.class.getResourceAsStream(IMAGENET_CLASSES);
+        if (in == null) {
+            throw new IllegalStateException("resource " + IMAGENET_CLASSES + " is missing from the engine jar");
+        }
+        try (var r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
+            List<String> names = r.lines().toList();
+            if (names.size() != 1000) {
+                throw new IllegalStateException(IMAGENET_CLASSES + " has " + names.size() + " names, expected 1000");
+            }
+            return names;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** The architecture (torchvision name, block type, stage sizes, groups, width, classes). */
+    public Architecture architecture() {
+        return architecture;
+    }
+
+    public int numClasses() {
+        return architecture.getNumClasses();
+    }
+
+    /** Class names, index = class id: the model file's labels, else ImageNet's for 1000 classes. */
+    public List<String> labels() {
+        return labels;
+    }
+
+    /** The preprocessing the model expects (the model file's, else torchvision's ImageNet recipe). */
+    public ImageNetTransform preprocessing() {
+        return transform;
+    }
+
+    /** Threads one inference runs on. */
+    public int threads() {
+        contexts.checkOpen();
+        return parallel.threads();
+    }
+
+    /**
+     * Runs the network.
+     *
+     * @param input float32 NCHW {@code [n][3][h][w]}, exactly {@code n * 3 * h * w} values
+     * @return logits {@code [n][numClasses()]}, row-major
+     */
+    public float[] predict(float[] input, int n, int h, int w) {
+        long need = inputFloats(n, h, w);
+        if (input.length != need) {
+            throw new IllegalArgumentException("input has " + input.length + " floats, [" + n + "][3][" + h + "]["
+                    + w + "] needs " + need);
+        }
+        float[] out = new float[Math.multiplyExact(n, numClasses())];
+        contexts.run(input, null, out, null, n, h, w);
+        return out;
+    }
+
+    /**
+     * Runs the network on off-heap (or any) memory.
+     *
+     * @param input  float32 NCHW {@code [n][3][h][w]} in native byte order, at least {@code n*3*h*w*4} bytes
+     * @param output receives {@code [n][numClasses()]} float32, at least {@code n*numClasses()*4} bytes
+     */
+    public void predict(MemorySegment input, MemorySegment output, int n, int h, int w) {
+        long need = inputFloats(n, h, w) * Float.BYTES;
+        if (input.byteSize() < need) {
+            throw new IllegalArgumentException("input segment has " + input.byteSize() + " bytes, [" + n + "][3]["
+                    + h + "][" + w + "] float32 needs " + need);
+        }
+        long outNeed = (long) n * numClasses() * Float.BYTES;
+        if (output.byteSize() < outNeed) {
+            throw new IllegalArgumentException("output segment has " + output.byteSize() + " bytes, [" + n + "]["
+                    + numClasses() + "] float32 needs " + outNeed);
+        }
+        if (output.isReadOnly()) {
+            throw new IllegalArgumentException("output segment is read-only");
+        }
+        contexts.run(null, input, null, output, n, h, w);
+    }
+
+    private static long inputFloats(int n, int h, int w) {
+        if (n < 1 || h < 1 || w < 1) {
+            throw new IllegalArgumentException("input shape must be positive, got n=" + n + " h=" + h + " w=" + w);
+        }
+        return 3L * n * h * w;
+    }
+
+    /** The {@code k} most probable classes of image {@code image} of a {@link #predict} result. */
+    public List<Prediction> topK(float[] logits, int image, int k) {
+        return Prediction.topK(logits, image, k, labels);
+    }
+
+    /**
+     * Decodes, preprocesses ({@link #preprocessing()}) and classifies images in one batch.
+     *
+     * @return per image, its {@code k} most probable classes
+     */
+    public List<List<Prediction>> classify(List<Path> images, int k) throws IOException {
+        if (images.isEmpty()) {
+            return List.of();
+        }
+        int per = transform.outputLength();
+        float[] batch = new float[Math.multiplyExact(images.size(), per)];
+        for (int i = 0; i < images.size(); i++) {
+            transform.apply(ImageDecoder.read(images.get(i)), batch, i * per);
+        }
+        float[] logits = predict(batch, images.size(), transform.crop(), transform.crop());
+        var out = new ArrayList<List<Prediction>>(images.size());
+        for (int i = 0; i < images.size(); i++) {
+            out.add(topK(logits, i, k));
+        }
+        return out;
+    }
+
+    /** Direct-convolution FLOPs (2 per multiply-add) of one forward pass on {@code [n][3][h][w]}. */
+    public long flops(int n, int h, int w) {
+        return graph.flops(n, h, w);
+    }
+
+    /** Releases the weights, buffers and threads; waits for running inferences. Idempotent. */
+    @Override
+    public void close() {
+        if (contexts.close()) {
+            parallel.close();
+            arena.close();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "ResNet[" + architecture.getName() + ", " + architecture.getNumClasses() + " classes]";
+    }
+}

@@ -1,0 +1,61 @@
+package dev.skipjack.engine.model;
+
+import dev.skipjack.engine.kernels.Conv2d;
+import dev.skipjack.engine.kernels.ConvShape;
+import dev.skipjack.engine.kernels.Linear;
+import dev.skipjack.engine.model.ResNetGraph.ConvLayer;
+import java.lang.foreign.Arena;
+
+/**
+ * A {@link ResNetGraph} with its kernels: one {@link Conv2d} per convolution (batch norm folded, weights
+ * packed into {@code arena}) and the {@link Linear} classifier. Immutable after construction; the kernels
+ * serialize concurrent calls on themselves, so one network serves every execution context.
+ */
+public final class Network {
+    private final ResNetGraph graph;
+    private final Conv2d[] convs;
+    private final Linear fc;
+    private final ResNetGraph.Op[] ops;
+
+    private Network(ResNetGraph graph, Conv2d[] convs, Linear fc) {
+        this.graph = graph;
+        this.convs = convs;
+        this.fc = fc;
+        this.ops = graph.ops().toArray(new ResNetGraph.Op[0]);
+    }
+
+    /**
+     * Builds the kernels from folded weights. The kernels copy (pack) what they read, so {@code weights} may
+     * live in a shorter-lived arena than {@code arena}.
+     */
+    public static Network build(ResNetGraph graph, WeightLoader.Weights weights, Arena arena) {
+        Conv2d[] convs = new Conv2d[graph.convs().size()];
+        for (int i = 0; i < convs.length; i++) {
+            WeightLoader.FoldedConv f = weights.convs().get(i);
+            convs[i] = new Conv2d(shapeOf(f.layer()), f.weight(), f.bias(), arena);
+        }
+        Linear fc = new Linear(graph.features(), graph.numClasses(), weights.fcWeight(), weights.fcBias(), arena);
+        return new Network(graph, convs, fc);
+    }
+
+    static ConvShape shapeOf(ConvLayer l) {
+        return new ConvShape(l.cin(), l.cout(), l.kernel(), l.stride(), l.pad(), l.groups());
+    }
+
+    public ResNetGraph graph() {
+        return graph;
+    }
+
+    Conv2d conv(int layer) {
+        return convs[layer];
+    }
+
+    Linear fc() {
+        return fc;
+    }
+
+    /** The forward pass in execution order (the array is shared: do not modify). */
+    ResNetGraph.Op[] ops() {
+        return ops;
+    }
+}
