@@ -1,9 +1,13 @@
 package dev.skipjack.engine;
 
+import dev.skipjack.engine.backend.Dispatch;
+import dev.skipjack.engine.backend.DispatchProfile;
 import dev.skipjack.engine.image.ImageDecoder;
 import dev.skipjack.engine.image.ImageNetTransform;
 import dev.skipjack.engine.model.Architectures;
+import dev.skipjack.engine.model.CpuBackend;
 import dev.skipjack.engine.model.ExecutionContexts;
+import dev.skipjack.engine.model.Layers;
 import dev.skipjack.engine.model.Network;
 import dev.skipjack.engine.model.ResNetGraph;
 import dev.skipjack.engine.model.SeededWeights;
@@ -26,7 +30,8 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * A torchvision ResNet (18/34/50/101/152, ResNeXt, wide) ready to run on the CPU.
+ * A torchvision ResNet (18/34/50/101/152, ResNeXt, wide) ready to run on the CPU (and, with the optional
+ * TornadoVM backend and a {@linkplain Options#profile() dispatch profile} that asks for it, on a GPU).
  *
  * <pre>{@code
  * try (var model = ResNet.load(Path.of("resnet50.skj"))) {
@@ -45,19 +50,33 @@ import java.util.List;
  */
 public final class ResNet implements AutoCloseable {
     /** Loading options. */
-    public record Options(int threads) {
+    public record Options(int threads, DispatchProfile profile) {
         /**
          * @param threads threads one inference uses, the calling thread included; at least 1
+         * @param profile which backend runs each layer (see {@link DispatchProfile}; docs/GPU.md)
          */
         public Options {
             if (threads < 1) {
                 throw new IllegalArgumentException("threads must be >= 1, got " + threads);
             }
+            if (profile == null) {
+                throw new IllegalArgumentException("profile must not be null (DispatchProfile.cpu() is the default)");
+            }
         }
 
-        /** One thread per available processor. */
+        /** Every layer on the CPU. */
+        public Options(int threads) {
+            this(threads, DispatchProfile.cpu());
+        }
+
+        /** One thread per available processor, every layer on the CPU. */
         public static Options defaults() {
             return new Options(Runtime.getRuntime().availableProcessors());
+        }
+
+        /** These options with another dispatch profile. */
+        public Options withProfile(DispatchProfile profile) {
+            return new Options(threads, profile);
         }
     }
 
@@ -70,16 +89,18 @@ public final class ResNet implements AutoCloseable {
     private final Arena arena;
     private final Parallel parallel;
     private final ExecutionContexts contexts;
+    private final Dispatch dispatch;
 
     private ResNet(Architecture architecture, List<String> labels, ImageNetTransform transform, ResNetGraph graph,
-            Arena arena, Parallel parallel, Network network) {
+            Arena arena, Parallel parallel, Network network, Dispatch dispatch) {
         this.architecture = architecture;
         this.labels = labels;
         this.transform = transform;
         this.graph = graph;
         this.arena = arena;
         this.parallel = parallel;
-        this.contexts = new ExecutionContexts(network, parallel);
+        this.dispatch = dispatch;
+        this.contexts = new ExecutionContexts(network, parallel, dispatch);
     }
 
     /** Loads a model file with {@link Options#defaults()}. */
@@ -130,11 +151,20 @@ public final class ResNet implements AutoCloseable {
             ImageNetTransform transform, Options options) {
         Arena arena = Arena.ofShared();
         Parallel parallel = null;
+        Dispatch dispatch = null;
         try {
             Network network = Network.build(graph, weights, arena);
             parallel = new Parallel(options.threads());
-            return new ResNet(graph.architecture(), labels, transform, graph, arena, parallel, network);
+            // Decided once per model, while the folded weights are still mapped (an accelerator copies them now).
+            dispatch = Dispatch.resolve(options.profile(), Layers.of(graph, weights), new CpuBackend(network, parallel));
+            if (dispatch.notice() != null) {
+                System.err.println(dispatch.notice());
+            }
+            return new ResNet(graph.architecture(), labels, transform, graph, arena, parallel, network, dispatch);
         } catch (RuntimeException | Error e) {
+            if (dispatch != null) {
+                dispatch.close();
+            }
             if (parallel != null) {
                 parallel.close();
             }
@@ -300,6 +330,23 @@ public final class ResNet implements AutoCloseable {
         return out;
     }
 
+    /**
+     * Which backend runs each layer and why (the {@code auto} profile's timings included), as printed by
+     * {@code ./skipjack ... --profile}: one line per layer.
+     */
+    public String dispatchPlan() {
+        contexts.checkOpen();
+        return dispatch.describe();
+    }
+
+    /**
+     * The line saying the profile asked for an accelerator but every layer runs on the CPU (also printed on
+     * stderr when the model loads), or null.
+     */
+    public String dispatchNotice() {
+        return dispatch.notice();
+    }
+
     /** Direct-convolution FLOPs (2 per multiply-add) of one forward pass on {@code [n][3][h][w]}. */
     public long flops(int n, int h, int w) {
         return graph.flops(n, h, w);
@@ -309,6 +356,7 @@ public final class ResNet implements AutoCloseable {
     @Override
     public void close() {
         if (contexts.close()) {
+            dispatch.close();
             parallel.close();
             arena.close();
         }
