@@ -29,9 +29,9 @@ import jdk.incubator.vector.VectorSpecies;
  * </ul>
  *
  * <p>Work is split into tasks (image, group, block of output channels, block of GEMM columns) that the pool's
- * threads claim from a counter. For each depth block of at most {@value #KC} rows a task copies its rows of B
+ * threads claim from a counter. For each depth block of at most KC (192) rows a task copies its rows of B
  * into packed panels [kc][NR] in its scratch; each panel (kc x NR floats, in L1) then meets the packed
- * weights of up to {@value #MC} output channels (streaming from L2) in the register-tiled micro-kernel
+ * weights of up to MC (256) output channels (streaming from L2) in the register-tiled micro-kernel
  * ({@link Gemm}). The task accumulates its block of the result in scratch and finally runs the epilogue
  * from there into {@code out}.
  */
@@ -39,12 +39,13 @@ public final class Conv2d {
     private static final VectorSpecies<Float> S = Gemm.S;
     private static final int L = Gemm.L;
 
-    /** Largest depth block. */
-    static final int KC = 256;
-    /** Largest block of output channels per task (a multiple of every MR). */
-    static final int MC = 256;
+    // Cache blocking. The system properties are for tuning experiments (see bench's ConvProbe), not for users.
+    /** Largest depth block: B's micro-panel is KC x NR floats and should stay in L1. */
+    static final int KC = Integer.getInteger("skipjack.conv.kc", 192);
+    /** Largest block of output channels per task: its packed weights (MC x KC) should stay in L2. */
+    static final int MC = Integer.getInteger("skipjack.conv.mc", 256) / 8 * 8;
     /** Output columns per task, in panels of NR. */
-    static final int NC_PANELS = 8;
+    static final int NC_PANELS = Integer.getInteger("skipjack.conv.ncPanels", 6);
 
     /** Where the GEMM's B operand comes from; see the class comment. */
     public enum Path { DIRECT, PHASED }
@@ -157,7 +158,7 @@ public final class Conv2d {
 
     private long slotBytes(int cols) {
         int nc = ncFor(cols);
-        long floats = (long) mcRows() * nc + (long) Math.min(KC, k) * nc;
+        long floats = (long) mcRows() * nc + (long) Math.min(KC, k) * nc + (long) MR * NR;
         return (floats * 4 + 63) & ~63L;
     }
 
@@ -360,6 +361,8 @@ public final class Conv2d {
             long ldcp = nc * 4L;
             // [jPanels][kc][NR]: packed rows of B
             long bp = slotOff + (long) mcRows() * nc * 4;
+            // [MR][NR]: a tile computed before it is added to cp
+            long tmp = bp + (long) Math.min(KC, k) * nc * 4;
             long aGroup = (long) g * mPanels * k * MR * 4;
             long inImage = (long) (img * shape.cin() + g * cinG) * h * w * 4;
             boolean direct = path == Path.DIRECT;
@@ -393,7 +396,7 @@ public final class Conv2d {
                     }
                 }
                 for (int jp = 0; jp < jPanels; jp++) {
-                    panelTimesBlock(aGroup, k0, kc, scratch, bp + jp * panelBytes, NR * 4L, cp, ldcp, jp, i0, i1);
+                    panelTimesBlock(aGroup, k0, kc, scratch, bp + jp * panelBytes, NR * 4L, cp, ldcp, jp, i0, i1, tmp);
                 }
             }
             int rows = Math.min(coutG, i1 * MR) - i0 * MR;
@@ -402,12 +405,12 @@ public final class Conv2d {
 
         /** One B micro-panel (kc x NR, column panel jp) against the A panels [i0, i1): C (+)= A B into cp. */
         private void panelTimesBlock(long aGroup, int k0, int kc, MemorySegment b, long bOff, long ldb,
-                                     long cp, long ldcp, int jp, int i0, int i1) {
+                                     long cp, long ldcp, int jp, int i0, int i1, long tmp) {
             boolean accumulate = k0 != 0;
             for (int i = i0; i < i1; i++) {
                 long a = aGroup + ((long) i * k + k0) * MR * 4;
                 long c = cp + (long) (i - i0) * MR * ldcp + (long) jp * NR * 4;
-                Gemm.tile(packedW, a, b, bOff, ldb, kc, scratch, c, ldcp, accumulate);
+                Gemm.tile(packedW, a, b, bOff, ldb, kc, scratch, c, ldcp, accumulate, scratch, tmp);
             }
         }
 
