@@ -10,6 +10,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.concurrent.atomic.AtomicInteger;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -32,8 +33,8 @@ import jdk.incubator.vector.VectorSpecies;
  * threads claim from a counter. For each depth block of at most KC (192) rows a task copies its rows of B
  * into packed panels [kc][NR] in its scratch; each panel (kc x NR floats, in L1) then meets the packed
  * weights of up to MC (256) output channels (streaming from L2) in the register-tiled micro-kernel
- * ({@link Gemm}). The task accumulates its block of the result in scratch and finally runs the epilogue
- * from there into {@code out}.
+ * ({@link Gemm}). The task accumulates its block of the result in scratch; once a column panel has seen
+ * the last depth block, the epilogue takes it, still in L1, into {@code out}.
  */
 public final class Conv2d {
     private static final VectorSpecies<Float> S = Gemm.S;
@@ -365,6 +366,8 @@ public final class Conv2d {
             long tmp = bp + (long) Math.min(KC, k) * nc * 4;
             long aGroup = (long) g * mPanels * k * MR * 4;
             long inImage = (long) (img * shape.cin() + g * cinG) * h * w * 4;
+            int rows = Math.min(coutG, i1 * MR) - i0 * MR;
+            int co0 = g * coutG + i0 * MR;
             boolean direct = path == Path.DIRECT;
             long plane = direct ? (long) h * w : phasePlane(h, w);
             int wp = direct ? w : wph(w);
@@ -395,12 +398,15 @@ public final class Conv2d {
                         }
                     }
                 }
+                boolean last = k0 + kc >= k;
                 for (int jp = 0; jp < jPanels; jp++) {
                     panelTimesBlock(aGroup, k0, kc, scratch, bp + jp * panelBytes, NR * 4L, cp, ldcp, jp, i0, i1, tmp);
+                    if (last) {
+                        // This column panel of the result is complete and still in L1.
+                        epilogue(cp + jp * NR * 4L, ldcp, rows, img, co0, q0 + jp * NR, Math.min(NR, qn - jp * NR));
+                    }
                 }
             }
-            int rows = Math.min(coutG, i1 * MR) - i0 * MR;
-            epilogue(cp, ldcp, rows, img, g * coutG + i0 * MR, q0, qn);
         }
 
         /** One B micro-panel (kc x NR, column panel jp) against the A panels [i0, i1): C (+)= A B into cp. */
@@ -489,15 +495,17 @@ public final class Conv2d {
             }
             v.intoMemorySegment(dst, dstOff + i * 4L, LE);
         }
-        for (; i < count; i++) {
-            float v = src.get(F32, srcOff + i * 4L) + bias;
+        if (i < count) {
+            // The runs between junk columns and panel edges are short, so the tail is common: masked, not scalar.
+            VectorMask<Float> m = S.indexInRange(i, count);
+            FloatVector v = FloatVector.fromMemorySegment(S, src, srcOff + i * 4L, LE, m).add(bv);
             if (res != null) {
-                v += res.get(F32, dstOff + i * 4L);
+                v = v.add(FloatVector.fromMemorySegment(S, res, dstOff + i * 4L, LE, m));
             }
             if (relu) {
-                v = Math.max(v, 0f);
+                v = v.max(zero);
             }
-            dst.set(F32, dstOff + i * 4L, v);
+            v.intoMemorySegment(dst, dstOff + i * 4L, LE, m);
         }
     }
 }
