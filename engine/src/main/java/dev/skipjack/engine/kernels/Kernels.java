@@ -39,18 +39,19 @@ public final class Kernels {
                 new ConvShape(8, 8, 1, 1, 0, 1),     // DIRECT, partial last panel
                 new ConvShape(264, 8, 1, 1, 0, 1),   // DIRECT, two depth blocks (accumulating kernel)
                 new ConvShape(8, 8, 3, 1, 1, 1),     // PHASED, stride 1
+                new ConvShape(16, 16, 3, 1, 1, 1),   // WINOGRAD
                 new ConvShape(8, 8, 3, 2, 1, 1),     // PHASED, four phases
                 new ConvShape(8, 8, 1, 2, 0, 1),     // downsample
                 new ConvShape(3, 8, 7, 2, 3, 1),     // stem: depth blocks across taps
         };
-        int[] sizes = {5, 2, 5, 6, 6, 6};
+        int[] sizes = {5, 2, 5, 5, 6, 6, 6};
         int n = 1;
         try (Arena arena = Arena.ofShared()) {
             Conv2d[] convs = new Conv2d[shapes.length];
             MemorySegment[] scratch = new MemorySegment[shapes.length];
             MemorySegment in = filled(arena, 264L * 6 * 6, 0.01f);
-            MemorySegment out = arena.allocate(8L * 6 * 6 * 4, 64);
-            MemorySegment res = filled(arena, 8L * 6 * 6, 0.02f);
+            MemorySegment out = arena.allocate(16L * 6 * 6 * 4, 64);
+            MemorySegment res = filled(arena, 16L * 6 * 6, 0.02f);
             for (int i = 0; i < shapes.length; i++) {
                 ConvShape s = shapes[i];
                 convs[i] = new Conv2d(s, filled(arena, (long) s.cout() * s.gemmK(), 0.001f),
