@@ -8,6 +8,7 @@ import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicIntegerArray;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * Runs inferences of one {@link Network} for concurrent callers, and owns the model's lifecycle state.
@@ -127,8 +128,7 @@ public final class ExecutionContexts {
         }
         closed = true;
         while (active.get() > 0) {
-            Thread.onSpinWait();
-            Thread.yield();
+            LockSupport.parkNanos(100_000);
         }
         for (ExecutionContext c : contexts) {
             c.close();
