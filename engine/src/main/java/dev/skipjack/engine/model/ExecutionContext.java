@@ -17,7 +17,7 @@ import java.lang.foreign.ValueLayout;
  * the largest shape it will see, further inferences of any smaller or equal plan allocate nothing. One
  * context is used by one thread at a time; a model keeps a few for concurrent callers.
  */
-public final class ExecutionContext implements AutoCloseable {
+final class ExecutionContext implements AutoCloseable {
     private Arena arena;
     private MemorySegment[] buffers = new MemorySegment[0];
     private MemorySegment scratch = MemorySegment.NULL;
