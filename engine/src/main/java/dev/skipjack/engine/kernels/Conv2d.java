@@ -10,6 +10,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.concurrent.atomic.AtomicInteger;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -29,22 +30,23 @@ import jdk.incubator.vector.VectorSpecies;
  * </ul>
  *
  * <p>Work is split into tasks (image, group, block of output channels, block of GEMM columns) that the pool's
- * threads claim from a counter. For each depth block of at most {@value #KC} rows a task copies its rows of B
+ * threads claim from a counter. For each depth block of at most KC (192) rows a task copies its rows of B
  * into packed panels [kc][NR] in its scratch; each panel (kc x NR floats, in L1) then meets the packed
- * weights of up to {@value #MC} output channels (streaming from L2) in the register-tiled micro-kernel
- * ({@link Gemm}). The task accumulates its block of the result in scratch and finally runs the epilogue
- * from there into {@code out}.
+ * weights of up to MC (256) output channels (streaming from L2) in the register-tiled micro-kernel
+ * ({@link Gemm}). The task accumulates its block of the result in scratch; once a column panel has seen
+ * the last depth block, the epilogue takes it, still in L1, into {@code out}.
  */
 public final class Conv2d {
     private static final VectorSpecies<Float> S = Gemm.S;
     private static final int L = Gemm.L;
 
-    /** Largest depth block. */
-    static final int KC = 256;
-    /** Largest block of output channels per task (a multiple of every MR). */
-    static final int MC = 256;
+    // Cache blocking. The system properties are for tuning experiments (see bench's ConvProbe), not for users.
+    /** Largest depth block: B's micro-panel is KC x NR floats and should stay in L1. */
+    static final int KC = Integer.getInteger("skipjack.conv.kc", 192);
+    /** Largest block of output channels per task: its packed weights (MC x KC) should stay in L2. */
+    static final int MC = Integer.getInteger("skipjack.conv.mc", 256) / 8 * 8;
     /** Output columns per task, in panels of NR. */
-    static final int NC_PANELS = 8;
+    static final int NC_PANELS = Integer.getInteger("skipjack.conv.ncPanels", 6);
 
     /** Where the GEMM's B operand comes from; see the class comment. */
     public enum Path { DIRECT, PHASED }
@@ -157,7 +159,7 @@ public final class Conv2d {
 
     private long slotBytes(int cols) {
         int nc = ncFor(cols);
-        long floats = (long) mcRows() * nc + (long) Math.min(KC, k) * nc;
+        long floats = (long) mcRows() * nc + (long) Math.min(KC, k) * nc + (long) MR * NR;
         return (floats * 4 + 63) & ~63L;
     }
 
@@ -360,8 +362,12 @@ public final class Conv2d {
             long ldcp = nc * 4L;
             // [jPanels][kc][NR]: packed rows of B
             long bp = slotOff + (long) mcRows() * nc * 4;
+            // [MR][NR]: a tile computed before it is added to cp
+            long tmp = bp + (long) Math.min(KC, k) * nc * 4;
             long aGroup = (long) g * mPanels * k * MR * 4;
             long inImage = (long) (img * shape.cin() + g * cinG) * h * w * 4;
+            int rows = Math.min(coutG, i1 * MR) - i0 * MR;
+            int co0 = g * coutG + i0 * MR;
             boolean direct = path == Path.DIRECT;
             long plane = direct ? (long) h * w : phasePlane(h, w);
             int wp = direct ? w : wph(w);
@@ -392,22 +398,25 @@ public final class Conv2d {
                         }
                     }
                 }
+                boolean last = k0 + kc >= k;
                 for (int jp = 0; jp < jPanels; jp++) {
-                    panelTimesBlock(aGroup, k0, kc, scratch, bp + jp * panelBytes, NR * 4L, cp, ldcp, jp, i0, i1);
+                    panelTimesBlock(aGroup, k0, kc, scratch, bp + jp * panelBytes, NR * 4L, cp, ldcp, jp, i0, i1, tmp);
+                    if (last) {
+                        // This column panel of the result is complete and still in L1.
+                        epilogue(cp + jp * NR * 4L, ldcp, rows, img, co0, q0 + jp * NR, Math.min(NR, qn - jp * NR));
+                    }
                 }
             }
-            int rows = Math.min(coutG, i1 * MR) - i0 * MR;
-            epilogue(cp, ldcp, rows, img, g * coutG + i0 * MR, q0, qn);
         }
 
         /** One B micro-panel (kc x NR, column panel jp) against the A panels [i0, i1): C (+)= A B into cp. */
         private void panelTimesBlock(long aGroup, int k0, int kc, MemorySegment b, long bOff, long ldb,
-                                     long cp, long ldcp, int jp, int i0, int i1) {
+                                     long cp, long ldcp, int jp, int i0, int i1, long tmp) {
             boolean accumulate = k0 != 0;
             for (int i = i0; i < i1; i++) {
                 long a = aGroup + ((long) i * k + k0) * MR * 4;
                 long c = cp + (long) (i - i0) * MR * ldcp + (long) jp * NR * 4;
-                Gemm.tile(packedW, a, b, bOff, ldb, kc, scratch, c, ldcp, accumulate);
+                Gemm.tile(packedW, a, b, bOff, ldb, kc, scratch, c, ldcp, accumulate, scratch, tmp);
             }
         }
 
@@ -486,15 +495,17 @@ public final class Conv2d {
             }
             v.intoMemorySegment(dst, dstOff + i * 4L, LE);
         }
-        for (; i < count; i++) {
-            float v = src.get(F32, srcOff + i * 4L) + bias;
+        if (i < count) {
+            // The runs between junk columns and panel edges are short, so the tail is common: masked, not scalar.
+            VectorMask<Float> m = S.indexInRange(i, count);
+            FloatVector v = FloatVector.fromMemorySegment(S, src, srcOff + i * 4L, LE, m).add(bv);
             if (res != null) {
-                v += res.get(F32, dstOff + i * 4L);
+                v = v.add(FloatVector.fromMemorySegment(S, res, dstOff + i * 4L, LE, m));
             }
             if (relu) {
-                v = Math.max(v, 0f);
+                v = v.max(zero);
             }
-            dst.set(F32, dstOff + i * 4L, v);
+            v.intoMemorySegment(dst, dstOff + i * 4L, LE, m);
         }
     }
 }
