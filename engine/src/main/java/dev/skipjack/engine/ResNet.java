@@ -26,6 +26,7 @@ import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -139,7 +140,12 @@ public final class ResNet implements AutoCloseable {
         // The kernels pack every weight into their own layout, so the mapping (and the folded copies) are
         // read once, here, and released when loading ends instead of living as long as the model.
         try (Arena loading = Arena.ofConfined()) {
-            ModelFile file = ModelFile.open(modelFile, loading);
+            ModelFile file;
+            try {
+                file = ModelFile.open(modelFile, loading);
+            } catch (NoSuchFileException e) {
+                throw new NoSuchFileException(modelFile.toString(), null, "no such model file");
+            }
             file.verifyChecksums();
             Architecture a = file.architecture();
             String problem = Architectures.problem(a);
