@@ -50,10 +50,15 @@ import java.util.List;
  */
 public final class ResNet implements AutoCloseable {
     /** Loading options. */
-    public record Options(int threads, DispatchProfile profile) {
+    public record Options(int threads, boolean checkInputs, DispatchProfile profile) {
         /**
-         * @param threads threads one inference uses, the calling thread included; at least 1
-         * @param profile which backend runs each layer (see {@link DispatchProfile}; docs/GPU.md)
+         * @param threads     threads one inference uses, the calling thread included; at least 1
+         * @param checkInputs scan every input for NaN and infinities before running, and the logits after,
+         *                    and throw {@link IllegalArgumentException} naming the image and position instead of
+         *                    returning logits a NaN or an overflow has made meaningless (costs one pass over
+         *                    the input; off by default)
+         * @param profile     which backend runs each layer (see {@link DispatchProfile} and docs/GPU.md; the
+         *                    default {@link DispatchProfile#cpu()} runs everything on the CPU)
          */
         public Options {
             if (threads < 1) {
@@ -64,9 +69,14 @@ public final class ResNet implements AutoCloseable {
             }
         }
 
-        /** Every layer on the CPU. */
+        /** {@code threads} threads, inputs not checked, every layer on the CPU. */
         public Options(int threads) {
-            this(threads, DispatchProfile.cpu());
+            this(threads, false);
+        }
+
+        /** Every layer on the CPU. */
+        public Options(int threads, boolean checkInputs) {
+            this(threads, checkInputs, DispatchProfile.cpu());
         }
 
         /** One thread per available processor, every layer on the CPU. */
@@ -74,9 +84,14 @@ public final class ResNet implements AutoCloseable {
             return new Options(Runtime.getRuntime().availableProcessors());
         }
 
+        /** These options with input checking on or off. */
+        public Options withCheckInputs(boolean check) {
+            return new Options(threads, check, profile);
+        }
+
         /** These options with another dispatch profile. */
         public Options withProfile(DispatchProfile profile) {
-            return new Options(threads, profile);
+            return new Options(threads, checkInputs, profile);
         }
     }
 
@@ -89,10 +104,12 @@ public final class ResNet implements AutoCloseable {
     private final Arena arena;
     private final Parallel parallel;
     private final ExecutionContexts contexts;
+    private final boolean checkInputs;
     private final Dispatch dispatch;
 
     private ResNet(Architecture architecture, List<String> labels, ImageNetTransform transform, ResNetGraph graph,
-            Arena arena, Parallel parallel, Network network, Dispatch dispatch) {
+            Arena arena, Parallel parallel, Network network, boolean checkInputs, Dispatch dispatch) {
+        this.checkInputs = checkInputs;
         this.architecture = architecture;
         this.labels = labels;
         this.transform = transform;
@@ -111,13 +128,18 @@ public final class ResNet implements AutoCloseable {
     /**
      * Loads a Skipjack model file (see {@code src/proto/skipjack_model.proto}). Every tensor the architecture
      * needs must be present as float32 with its exact shape, and no other parameter may be: errors are
-     * {@link ModelFormatException}s naming the file, the tensor and the expected and actual shapes.
+     * {@link ModelFormatException}s naming the file, the tensor and the expected and actual shapes. Before any
+     * kernel reads a weight the whole file is checked (docs/SECURITY.md): header within
+     * {@link dev.skipjack.format.ReadLimits#defaults()}, every tensor inside the file and aligned, every CRC-32,
+     * shapes against the architecture, and every weight finite; a corrupt, truncated or hostile file is a
+     * {@link ModelFormatException}, never a crash.
      */
     public static ResNet load(Path modelFile, Options options) throws IOException {
         // The kernels pack every weight into their own layout, so the mapping (and the folded copies) are
         // read once, here, and released when loading ends instead of living as long as the model.
         try (Arena loading = Arena.ofConfined()) {
             ModelFile file = ModelFile.open(modelFile, loading);
+            file.verifyChecksums();
             Architecture a = file.architecture();
             String problem = Architectures.problem(a);
             if (problem != null) {
@@ -160,7 +182,8 @@ public final class ResNet implements AutoCloseable {
             if (dispatch.notice() != null) {
                 System.err.println(dispatch.notice());
             }
-            return new ResNet(graph.architecture(), labels, transform, graph, arena, parallel, network, dispatch);
+            return new ResNet(graph.architecture(), labels, transform, graph, arena, parallel, network,
+                    options.checkInputs(), dispatch);
         } catch (RuntimeException | Error e) {
             if (dispatch != null) {
                 dispatch.close();
@@ -268,8 +291,14 @@ public final class ResNet implements AutoCloseable {
             throw new IllegalArgumentException("input has " + input.length + " floats, [" + n + "][3][" + h + "]["
                     + w + "] needs " + need);
         }
+        if (checkInputs) {
+            InputCheck.requireFinite(MemorySegment.ofArray(input), n, h, w);
+        }
         float[] out = new float[Math.multiplyExact(n, numClasses())];
         contexts.run(input, null, out, null, n, h, w);
+        if (checkInputs) {
+            InputCheck.requireFiniteLogits(MemorySegment.ofArray(out), n, numClasses());
+        }
         return out;
     }
 
@@ -293,7 +322,13 @@ public final class ResNet implements AutoCloseable {
         if (output.isReadOnly()) {
             throw new IllegalArgumentException("output segment is read-only");
         }
+        if (checkInputs) {
+            InputCheck.requireFinite(input, n, h, w);
+        }
         contexts.run(null, input, null, output, n, h, w);
+        if (checkInputs) {
+            InputCheck.requireFiniteLogits(output, n, numClasses());
+        }
     }
 
     private static long inputFloats(int n, int h, int w) {
@@ -320,7 +355,11 @@ public final class ResNet implements AutoCloseable {
         int per = transform.outputLength();
         float[] batch = new float[Math.multiplyExact(images.size(), per)];
         for (int i = 0; i < images.size(); i++) {
-            transform.apply(ImageDecoder.read(images.get(i)), batch, i * per);
+            try {
+                transform.apply(ImageDecoder.read(images.get(i)), batch, i * per);
+            } catch (IllegalArgumentException e) {
+                throw new IOException(images.get(i) + ": " + e.getMessage(), e);
+            }
         }
         float[] logits = predict(batch, images.size(), transform.crop(), transform.crop());
         var out = new ArrayList<List<Prediction>>(images.size());

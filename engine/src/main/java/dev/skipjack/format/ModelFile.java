@@ -39,7 +39,10 @@ public final class ModelFile {
     public static final int PREAMBLE_BYTES = 16;
     /** Tensor data starts on this boundary: a cache line, and a multiple of every vector size. */
     public static final int ALIGNMENT = 64;
-    /** A header is names and shapes; anything bigger than this is a corrupt or hostile file. */
+    /**
+     * A header is names and shapes; anything bigger than this is a corrupt or hostile file. The limit in force
+     * is {@link ReadLimits#maxHeaderBytes()}, lower by default; this is the most it may be raised to.
+     */
     public static final int MAX_HEADER_BYTES = 64 << 20;
 
     /** A tensor of the file: its declared metadata and its bytes, a slice of the mapping. */
@@ -87,17 +90,30 @@ public final class ModelFile {
         return true;
     }
 
-    /** Maps {@code path} into {@code arena} and validates it (see the class comment). */
+    /** Maps {@code path} into {@code arena} and validates it (see the class comment) within {@link ReadLimits#defaults()}. */
     public static ModelFile open(Path path, Arena arena) throws IOException {
+        return open(path, arena, ReadLimits.defaults());
+    }
+
+    /** Maps {@code path} into {@code arena} and validates it (see the class comment) within {@code limits}. */
+    public static ModelFile open(Path path, Arena arena, ReadLimits limits) throws IOException {
         MemorySegment file;
         try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
             file = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
         }
-        return parse(path, file);
+        return parse(path, file, limits);
     }
 
-    /** Validates an already mapped or in-memory model file. */
+    /** Validates an already mapped or in-memory model file within {@link ReadLimits#defaults()}. */
     public static ModelFile parse(Path path, MemorySegment file) throws ModelFormatException {
+        return parse(path, file, ReadLimits.defaults());
+    }
+
+    /**
+     * Validates an already mapped or in-memory model file. Any malformed, truncated or over-limit file is a
+     * {@link ModelFormatException} naming the file (and the tensor); no other exception escapes.
+     */
+    public static ModelFile parse(Path path, MemorySegment file, ReadLimits limits) throws ModelFormatException {
         long size = file.byteSize();
         if (size < PREAMBLE_BYTES || !hasMagic(file)) {
             throw new ModelFormatException(path + ": not a Skipjack model file (no SKIPJACK magic in the first 8 bytes"
@@ -110,9 +126,14 @@ public final class ModelFile {
                     + " is not supported (this Skipjack reads version " + CONTAINER_VERSION + ")");
         }
         long headerLen = Integer.toUnsignedLong(file.get(le, 12));
-        if (headerLen > MAX_HEADER_BYTES || PREAMBLE_BYTES + headerLen > size) {
-            throw new ModelFormatException(path + ": header length " + headerLen + " does not fit (file size " + size
-                    + ", limit " + MAX_HEADER_BYTES + "); the file is truncated or corrupt");
+        long maxHeader = Math.min(limits.maxHeaderBytes(), MAX_HEADER_BYTES);
+        if (headerLen > maxHeader) {
+            throw new ModelFormatException(path + ": header length " + headerLen + " is over the limit of "
+                    + maxHeader + " bytes (" + ReadLimits.HEADER_BYTES_PROPERTY + "); the file is corrupt or hostile");
+        }
+        if (PREAMBLE_BYTES + headerLen > size) {
+            throw new ModelFormatException(path + ": header length " + headerLen + " does not fit in the file of "
+                    + size + " bytes; the file is truncated or corrupt");
         }
         ModelHeader header;
         try {
@@ -123,6 +144,10 @@ public final class ModelFile {
         if (header.getFormatVersion() != FORMAT_VERSION) {
             throw new ModelFormatException(path + ": format version " + header.getFormatVersion()
                     + " is not supported (this Skipjack reads version " + FORMAT_VERSION + ")");
+        }
+        if (header.getTensorsCount() > limits.maxTensors()) {
+            throw new ModelFormatException(path + ": the header declares " + header.getTensorsCount()
+                    + " tensors, over the limit of " + limits.maxTensors() + " (" + ReadLimits.TENSORS_PROPERTY + ")");
         }
         long dataStart = PREAMBLE_BYTES + headerLen;
         var map = new LinkedHashMap<String, Tensor>();
@@ -152,6 +177,11 @@ public final class ModelFile {
             if (info.getByteLength() != bytes) {
                 throw new ModelFormatException(where + ": shape " + Arrays.toString(shape) + " of " + dtype + " needs "
                         + bytes + " bytes but the header says " + info.getByteLength());
+            }
+            if (bytes > limits.maxTensorBytes()) {
+                throw new ModelFormatException(where + ": shape " + Arrays.toString(shape) + " of " + dtype + " is "
+                        + bytes + " bytes, over the limit of " + limits.maxTensorBytes() + " ("
+                        + ReadLimits.TENSOR_BYTES_PROPERTY + ")");
             }
             long off = info.getOffset();
             if (off < dataStart || off % ALIGNMENT != 0 || off > size || bytes > size - off) {
@@ -204,6 +234,20 @@ public final class ModelFile {
 
     public boolean hasTensor(String name) {
         return tensors.containsKey(name);
+    }
+
+    /**
+     * Recomputes every tensor's CRC-32 and compares it with the header's: a flipped bit in the weights is
+     * otherwise invisible (every offset and shape still checks out) and would give silently wrong numbers.
+     */
+    public void verifyChecksums() throws ModelFormatException {
+        for (Tensor t : tensors.values()) {
+            if (!t.checksumMatches()) {
+                throw new ModelFormatException(path + ": tensor " + t.name() + ": its " + t.data().byteSize()
+                        + " bytes do not match the CRC-32 " + Integer.toHexString(t.crc32())
+                        + " of the header; the file is corrupt");
+            }
+        }
     }
 
     /** Rounds up to {@link #ALIGNMENT}. */

@@ -288,10 +288,8 @@ public final class Dispatch implements AutoCloseable {
         if (accelerator != null) {
             sb.append(", ").append(accelerator.name()).append(" = ").append(accelerator.device());
         }
+        // The fallback notice is not repeated here: the model printed it once, on stderr, when it loaded.
         sb.append('\n');
-        if (notice != null) {
-            sb.append(notice).append('\n');
-        }
         boolean timed = Arrays.stream(cpuSeconds).anyMatch(d -> !Double.isNaN(d));
         int width = 5;
         for (Layer l : layers) {

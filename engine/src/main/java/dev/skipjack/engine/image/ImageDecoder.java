@@ -1,5 +1,6 @@
 package dev.skipjack.engine.image;
 
+import java.awt.Dimension;
 import java.awt.color.ColorSpace;
 import java.awt.image.BufferedImage;
 import java.awt.image.ColorModel;
@@ -11,7 +12,11 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.Iterator;
 import javax.imageio.ImageIO;
+import javax.imageio.ImageReader;
+import javax.imageio.stream.ImageInputStream;
+import javax.imageio.stream.MemoryCacheImageInputStream;
 import org.apache.commons.imaging.Imaging;
 
 /**
@@ -31,6 +36,19 @@ public final class ImageDecoder {
     /** The container formats accepted, recognised by their leading bytes (never by the file name). */
     public enum Format { PNG, JPEG, BMP, GIF }
 
+    /** System property overriding {@link #DEFAULT_MAX_PIXELS}. */
+    public static final String MAX_PIXELS_PROPERTY = "skipjack.limit.imagePixels";
+    /**
+     * 64 Mi pixels (8192 x 8192): a photograph of any camera, while a decoder asked for more would allocate
+     * gigabytes for a file of a few kilobytes (a "decompression bomb").
+     */
+    public static final long DEFAULT_MAX_PIXELS = 1L << 26;
+
+    /** The pixel limit in force: {@value #MAX_PIXELS_PROPERTY} if set, else {@link #DEFAULT_MAX_PIXELS}. */
+    public static long maxPixels() {
+        return dev.skipjack.format.ReadLimits.property(MAX_PIXELS_PROPERTY, DEFAULT_MAX_PIXELS, Integer.MAX_VALUE);
+    }
+
     /** Reads and decodes {@code file}; every failure is an {@link IOException} whose message names the file. */
     public static RgbImage read(Path file) throws IOException {
         byte[] bytes;
@@ -44,8 +62,17 @@ public final class ImageDecoder {
         return decode(bytes, file.toString());
     }
 
-    /** Decodes an in-memory image; {@code name} is used in error messages. */
+    /** Decodes an in-memory image within {@link #maxPixels()}; {@code name} is used in error messages. */
     public static RgbImage decode(byte[] bytes, String name) throws IOException {
+        return decode(bytes, name, maxPixels());
+    }
+
+    /**
+     * Decodes an in-memory image of at most {@code maxPixels} pixels; {@code name} is used in error messages.
+     * The dimensions are read from the header and checked before any pixel is decoded. Every failure (not an
+     * image, corrupt, unsupported, over the limit) is an {@link IOException} naming {@code name}.
+     */
+    public static RgbImage decode(byte[] bytes, String name, long maxPixels) throws IOException {
         Format format = sniff(bytes);
         if (format == null) {
             throw new IOException(name + ": not a PNG, JPEG, BMP or GIF image (unrecognised leading bytes)");
@@ -63,10 +90,12 @@ public final class ImageDecoder {
         for (int attempt = 0; attempt < 2 && image == null; attempt++) {
             boolean useImageIo = attempt == 0;
             try {
-                image = useImageIo ? ImageIO.read(new ByteArrayInputStream(input)) : Imaging.getBufferedImage(input);
+                image = useImageIo ? readWithImageIo(input, name, maxPixels) : readWithImaging(input, name, maxPixels);
                 if (image == null && firstFailure == null) {
                     firstFailure = "no ImageIO reader accepts it";
                 }
+            } catch (TooLarge e) {
+                throw new IOException(e.getMessage());
             } catch (IOException | RuntimeException e) {
                 cause = e;
                 String why = (useImageIo ? "ImageIO: " : "commons-imaging: ")
@@ -78,6 +107,47 @@ public final class ImageDecoder {
             throw new IOException(name + ": cannot decode this " + format + " image (" + firstFailure + ")", cause);
         }
         return toRgb(image, name);
+    }
+
+    /** Thrown by the size check so that the second decoder is not tried on an image the first found too large. */
+    private static final class TooLarge extends IOException {
+        TooLarge(String message) {
+            super(message);
+        }
+    }
+
+    private static void checkSize(long w, long h, String name, long maxPixels) throws TooLarge {
+        if (w < 1 || h < 1 || w * h > maxPixels) {
+            throw new TooLarge(name + ": the header declares a " + w + "x" + h + " image, "
+                    + (w < 1 || h < 1 ? "which has no pixels" : "over the limit of " + maxPixels + " pixels ("
+                    + MAX_PIXELS_PROPERTY + "); refusing a possible decompression bomb"));
+        }
+    }
+
+    /** ImageIO.read, but with the header's dimensions checked before the pixels are decoded. */
+    private static BufferedImage readWithImageIo(byte[] input, String name, long maxPixels) throws IOException {
+        // In memory: ImageIO.createImageInputStream would cache the bytes in a temporary file.
+        try (ImageInputStream in = new MemoryCacheImageInputStream(new ByteArrayInputStream(input))) {
+            Iterator<ImageReader> readers = ImageIO.getImageReaders(in);
+            if (!readers.hasNext()) {
+                return null;
+            }
+            ImageReader reader = readers.next();
+            try {
+                reader.setInput(in, true, true);
+                checkSize(reader.getWidth(0), reader.getHeight(0), name, maxPixels);
+                return reader.read(0, reader.getDefaultReadParam());
+            } finally {
+                reader.dispose();
+            }
+        }
+    }
+
+    /** commons-imaging, with the header's dimensions checked first. */
+    private static BufferedImage readWithImaging(byte[] input, String name, long maxPixels) throws IOException {
+        Dimension size = Imaging.getImageSize(input);
+        checkSize(size.width, size.height, name, maxPixels);
+        return Imaging.getBufferedImage(input);
     }
 
     /** The format named by the leading bytes, or null. */

@@ -18,17 +18,24 @@ public record ImageNetTransform(int resize, int crop, float[] mean, float[] std)
     public static final ImageNetTransform IMAGENET = new ImageNetTransform(256, 224,
             new float[] {0.485f, 0.456f, 0.406f}, new float[] {0.229f, 0.224f, 0.225f});
 
+    /** Largest crop side: {@code 3 * crop * crop} floats must fit an array. */
+    public static final int MAX_CROP = 8192;
+    /** Largest resize target; the resized image is also held to {@link ImageDecoder#maxPixels()}. */
+    public static final int MAX_RESIZE = 65536;
+
     public ImageNetTransform {
-        if (resize < 1 || crop < 1) {
-            throw new IllegalArgumentException("resize and crop must be positive, got " + resize + ", " + crop);
+        if (resize < 1 || crop < 1 || resize > MAX_RESIZE || crop > MAX_CROP) {
+            throw new IllegalArgumentException("resize and crop must be in [1, " + MAX_RESIZE + "] and [1, "
+                    + MAX_CROP + "], got " + resize + ", " + crop);
         }
         if (mean.length != 3 || std.length != 3) {
             throw new IllegalArgumentException("mean and std need 3 entries (RGB), got " + mean.length + " and "
                     + std.length);
         }
-        for (float s : std) {
-            if (!(s > 0)) {
-                throw new IllegalArgumentException("std must be positive, got " + Arrays.toString(std));
+        for (int c = 0; c < 3; c++) {
+            if (!(std[c] > 0) || !Float.isFinite(std[c]) || !Float.isFinite(mean[c])) {
+                throw new IllegalArgumentException("std must be positive and finite and mean finite, got mean "
+                        + Arrays.toString(mean) + ", std " + Arrays.toString(std));
             }
         }
         mean = mean.clone();
@@ -57,9 +64,17 @@ public record ImageNetTransform(int resize, int crop, float[] mean, float[] std)
         return out;
     }
 
-    /** Writes the transformed image, {@code [3][crop][crop]}, into {@code out} at {@code offset}. */
+    /**
+     * Writes the transformed image, {@code [3][crop][crop]}, into {@code out} at {@code offset}. An image whose
+     * resized size would exceed {@link ImageDecoder#maxPixels()} is an {@link IllegalArgumentException}.
+     */
     public void apply(RgbImage image, float[] out, int offset) {
-        RgbImage resized = resizeShorterSide(image);
+        apply(image, out, offset, ImageDecoder.maxPixels());
+    }
+
+    /** {@link #apply(RgbImage, float[], int)} with the resized image held to {@code maxPixels}. */
+    void apply(RgbImage image, float[] out, int offset, long maxPixels) {
+        RgbImage resized = resizeShorterSide(image, maxPixels);
         int w = resized.width();
         int h = resized.height();
         // torchvision's center_crop: pad with zeros (split as below) when the crop is larger, then round the
@@ -88,6 +103,10 @@ public record ImageNetTransform(int resize, int crop, float[] mean, float[] std)
 
     /** torchvision's Resize(int) on a PIL image: shorter side to {@code resize}, the longer truncated. */
     RgbImage resizeShorterSide(RgbImage image) {
+        return resizeShorterSide(image, ImageDecoder.maxPixels());
+    }
+
+    private RgbImage resizeShorterSide(RgbImage image, long limit) {
         int w = image.width();
         int h = image.height();
         int shorter = Math.min(w, h);
@@ -96,6 +115,13 @@ public record ImageNetTransform(int resize, int crop, float[] mean, float[] std)
         int newLong = (int) ((double) ((long) resize * longer) / shorter);
         int newW = w <= h ? resize : newLong;
         int newH = w <= h ? newLong : resize;
+        // A 1 x 100000 image is small, but its shorter side resized to 256 is 6.5 gigapixels: bound what the
+        // resize allocates as the decoder bounds what it decodes.
+        if ((long) newW * newH > limit) {
+            throw new IllegalArgumentException("a " + w + "x" + h + " image resized to shorter side " + resize
+                    + " would be " + newW + "x" + newH + ", over the limit of " + limit + " pixels ("
+                    + ImageDecoder.MAX_PIXELS_PROPERTY + ")");
+        }
         return PilResize.resize(image, newW, newH);
     }
 }

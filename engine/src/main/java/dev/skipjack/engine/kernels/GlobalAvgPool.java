@@ -5,7 +5,6 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /** {@code AdaptiveAvgPool2d((1, 1))} followed by flatten: [n][c][h][w] -> [n][c], the mean of each plane. */
@@ -60,7 +59,7 @@ public final class GlobalAvgPool {
             acc0 = acc0.add(FloatVector.fromMemorySegment(S, in, off + i * 4L, LE));
             acc1 = acc1.add(FloatVector.fromMemorySegment(S, in, off + (i + l) * 4L, LE));
         }
-        float sum = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        float sum = Simd.sumLanes(acc0.add(acc1));
         for (; i < count; i++) {
             sum += in.get(F32, off + i * 4L);
         }

@@ -7,7 +7,6 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.util.concurrent.atomic.AtomicInteger;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -127,8 +126,8 @@ public final class Linear {
                 s2 = FloatVector.fromMemorySegment(S, weight, w2 + o, LE).fma(xv, s2);
                 s3 = FloatVector.fromMemorySegment(S, weight, w3 + o, LE).fma(xv, s3);
             }
-            float y0 = s0.reduceLanes(VectorOperators.ADD), y1 = s1.reduceLanes(VectorOperators.ADD);
-            float y2 = s2.reduceLanes(VectorOperators.ADD), y3 = s3.reduceLanes(VectorOperators.ADD);
+            float y0 = Simd.sumLanes(s0), y1 = Simd.sumLanes(s1);
+            float y2 = Simd.sumLanes(s2), y3 = Simd.sumLanes(s3);
             for (; i < inFeatures; i++) {
                 float xv = in.get(F32, x + i * 4L);
                 y0 += weight.get(F32, w0 + i * 4L) * xv;
@@ -152,7 +151,7 @@ public final class Linear {
             s = FloatVector.fromMemorySegment(S, a, aOff + i * 4L, LE)
                     .fma(FloatVector.fromMemorySegment(S, b, bOff + i * 4L, LE), s);
         }
-        float y = s.reduceLanes(VectorOperators.ADD);
+        float y = Simd.sumLanes(s);
         for (; i < count; i++) {
             y += a.get(F32, aOff + i * 4L) * b.get(F32, bOff + i * 4L);
         }

@@ -20,6 +20,19 @@ public final class Simd {
     private Simd() {
     }
 
+    /**
+     * The sum of the lanes, always in the same order: the upper half added onto the lower, halving until one
+     * lane is left. {@code reduceLanes(ADD)} leaves the order to the implementation, and HotSpot's differs
+     * between the interpreter (lane by lane) and C2 (a tree, on AVX-512), so one input gave results an ulp
+     * apart before and after the kernel was compiled: not bit-identical from call to call.
+     */
+    public static float sumLanes(FloatVector v) {
+        for (int half = v.length() / 2; half >= 1; half /= 2) {
+            v = v.add(v.slice(half));
+        }
+        return v.lane(0);
+    }
+
     static VectorSpecies<Float> choose(String name) {
         return switch (name.trim()) {
             case "", "preferred" -> FloatVector.SPECIES_PREFERRED;

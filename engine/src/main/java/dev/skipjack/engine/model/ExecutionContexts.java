@@ -100,7 +100,11 @@ public final class ExecutionContexts {
                 permits.release();
             }
         } finally {
-            active.decrementAndGet();
+            if (active.decrementAndGet() == 0 && closed) {
+                synchronized (active) {
+                    active.notifyAll();
+                }
+            }
         }
     }
 
@@ -135,9 +139,21 @@ public final class ExecutionContexts {
             return false;
         }
         closed = true;
-        while (active.get() > 0) {
-            Thread.onSpinWait();
-            Thread.yield();
+        // Block rather than spin: an inference in flight may take seconds and needs every core. The last call
+        // out notifies after it sees the flag; the timed wait covers a call that left between our check and
+        // our wait. An interrupt must not free buffers under a running kernel, so it is kept for later.
+        boolean interrupted = false;
+        synchronized (active) {
+            while (active.get() > 0) {
+                try {
+                    active.wait(10);
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
         }
         for (ExecutionContext c : contexts) {
             c.close();

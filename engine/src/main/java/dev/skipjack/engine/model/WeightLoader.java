@@ -66,6 +66,8 @@ public final class WeightLoader {
         for (ConvLayer c : graph.convs()) {
             convs.add(fold(c, tensors, origin, arena));
         }
+        requireFinite(tensors.get("fc.weight"), origin);
+        requireFinite(tensors.get("fc.bias"), origin);
         return new Weights(convs, nativeOrder(tensors.get("fc.weight").data(), arena),
                 nativeOrder(tensors.get("fc.bias").data(), arena));
     }
@@ -128,7 +130,8 @@ public final class WeightLoader {
         float[] row = new float[perOut];
         for (int o = 0; o < c.cout(); o++) {
             double v = (double) var[o] + BN_EPS;
-            if (!(v > 0) || !Double.isFinite(gamma[o]) || !Double.isFinite(beta[o]) || !Double.isFinite(mean[o])) {
+            if (!(v > 0) || !Double.isFinite(v) || !Double.isFinite(gamma[o]) || !Double.isFinite(beta[o])
+                    || !Double.isFinite(mean[o])) {
                 throw new ModelFormatException(origin + ": batch norm " + c.bn() + " channel " + o
                         + " is not usable (weight " + gamma[o] + ", bias " + beta[o] + ", running_mean " + mean[o]
                         + ", running_var " + var[o] + ")");
@@ -136,12 +139,38 @@ public final class WeightLoader {
             double s = gamma[o] / Math.sqrt(v);
             MemorySegment.copy(src, LE_FLOAT, (long) o * perOut * Float.BYTES, row, 0, perOut);
             for (int i = 0; i < perOut; i++) {
-                row[i] = (float) (row[i] * s);
+                float folded = (float) (row[i] * s);
+                if (!Float.isFinite(folded)) {
+                    // A NaN or infinite weight would propagate into every logit: refuse it, naming where it is.
+                    throw new ModelFormatException(origin + ": tensor " + c.conv() + ".weight has "
+                            + (Float.isFinite(row[i]) ? "value " + row[i] + ", which batch norm " + c.bn()
+                                    + " (scale " + s + ") folds into " + folded : "a non-finite value " + row[i])
+                            + " at output channel " + o + ", element " + i);
+                }
+                row[i] = folded;
             }
             MemorySegment.copy(row, 0, weight, ValueLayout.JAVA_FLOAT, (long) o * perOut * Float.BYTES, perOut);
-            bias.setAtIndex(ValueLayout.JAVA_FLOAT, o, (float) (beta[o] - mean[o] * s));
+            float b = (float) (beta[o] - mean[o] * s);
+            if (!Float.isFinite(b)) {
+                throw new ModelFormatException(origin + ": batch norm " + c.bn() + " channel " + o
+                        + " folds into a non-finite bias " + b + " (bias " + beta[o] + ", running_mean " + mean[o]
+                        + ", scale " + s + ")");
+            }
+            bias.setAtIndex(ValueLayout.JAVA_FLOAT, o, b);
         }
         return new FoldedConv(c, weight, bias);
+    }
+
+    /** Refuses a tensor holding NaN or an infinity, naming it and the first such element. */
+    static void requireFinite(Tensor t, String origin) throws ModelFormatException {
+        long n = t.data().byteSize() / Float.BYTES;
+        for (long i = 0; i < n; i++) {
+            float v = t.data().get(LE_FLOAT, i * Float.BYTES);
+            if (!Float.isFinite(v)) {
+                throw new ModelFormatException(origin + ": tensor " + t.name() + " " + Shapes.format(t.shape())
+                        + " holds " + v + " at element " + i + "; weights must be finite");
+            }
+        }
     }
 
     private static float[] floats(Tensor t) {

@@ -1,0 +1,121 @@
+package dev.skipjack.bench;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.LongSupplier;
+
+/**
+ * Runs the runtimes under test on one bound input and times them, interleaved: a round runs each runtime once,
+ * and the order flips every round (A B, B A, A B, ...), so slow drifts of a shared machine (another job, the
+ * clock, a noisy neighbour) land on both alike and neither always runs right after the other.
+ *
+ * <p>Before every timed call the harness pauses briefly (untimed). Both runtimes keep their worker threads
+ * spinning for a while after a call so the next one starts fast; run back to back, the other runtime's
+ * spinning workers hold cores the next call needs. On a 2-core machine a 0.5 ms two-thread job started right
+ * after an ONNX Runtime call took a median of 5-6 ms instead of 0.5 ms; after a 1 ms pause, 0.55 ms. The pause
+ * lets every pool go idle, so each call starts from the same state whichever runtime ran before it.
+ */
+final class Harness {
+    /** Waits, untimed, between calls; tests substitute one that only moves a fake clock. */
+    interface Sleeper {
+        void sleep(long nanos) throws InterruptedException;
+    }
+
+    /** Default pause before each timed call: several times the longest pool spin seen (about 1 ms). */
+    static final long DEFAULT_SETTLE_NANOS = 5_000_000L;
+
+    /**
+     * The timings of one runtime at one batch size.
+     *
+     * @param runtime      the runner's name
+     * @param firstCallMs  the very first call on this input, before any warm-up (includes JIT and planning)
+     * @param warmupRounds warm-up calls that followed the first call
+     * @param samplesMs    one wall-clock time per measured call, in milliseconds per batch
+     */
+    record Timing(String runtime, double firstCallMs, int warmupRounds, double[] samplesMs) {}
+
+    private final LongSupplier clock;
+    private final Progress progress;
+    private final long settleNanos;
+    private final Sleeper sleeper;
+
+    /**
+     * @param settleNanos pause before each timed call (0: back to back)
+     */
+    Harness(LongSupplier clock, Progress progress, long settleNanos, Sleeper sleeper) {
+        this.clock = clock;
+        this.progress = progress;
+        this.settleNanos = settleNanos;
+        this.sleeper = sleeper;
+    }
+
+    /** On the real clock. */
+    static Harness real(Progress progress, long settleNanos) {
+        return new Harness(System::nanoTime, progress, settleNanos,
+                nanos -> Thread.sleep(nanos / 1_000_000, (int) (nanos % 1_000_000)));
+    }
+
+    /**
+     * Times every runner (already bound to the same input) through first call, warm-up and measurement.
+     *
+     * @param label a prefix for the progress line, e.g. "batch 8"
+     * @return one {@link Timing} per runner, in the order given
+     */
+    List<Timing> measure(List<? extends Runner> runners, String label, Budget warmup, Budget measure)
+            throws Exception {
+        int k = runners.size();
+        double[] first = new double[k];
+        for (int r = 0; r < k; r++) {
+            progress.phase(label + ": first call, " + runners.get(r).name());
+            first[r] = timeOne(runners.get(r));
+        }
+
+        progress.phase(label + ": warming up (" + warmup.describe() + ")");
+        int warmRounds = runRounds(runners, warmup, null);
+
+        progress.phase(label + ": measuring (" + measure.describe() + ")");
+        List<List<Double>> samples = new ArrayList<>();
+        for (int r = 0; r < k; r++) {
+            samples.add(new ArrayList<>());
+        }
+        runRounds(runners, measure, samples);
+
+        List<Timing> out = new ArrayList<>();
+        for (int r = 0; r < k; r++) {
+            double[] s = samples.get(r).stream().mapToDouble(Double::doubleValue).toArray();
+            out.add(new Timing(runners.get(r).name(), first[r], warmRounds, s));
+        }
+        return out;
+    }
+
+    /** Runs rounds until the budget is spent; records each call's milliseconds when {@code samples} is given. */
+    private int runRounds(List<? extends Runner> runners, Budget budget, List<List<Double>> samples)
+            throws Exception {
+        int k = runners.size();
+        long start = clock.getAsLong();
+        int done = 0;
+        while (!budget.isSpent(done, clock.getAsLong() - start)) {
+            for (int i = 0; i < k; i++) {
+                int r = (done % 2 == 0) ? i : k - 1 - i;
+                double ms = timeOne(runners.get(r));
+                if (samples != null) {
+                    samples.get(r).add(ms);
+                }
+            }
+            done++;
+            progress.step(budget.isTimed()
+                    ? String.format("%.1f/%s", (clock.getAsLong() - start) / 1e9, budget.describe())
+                    : done + "/" + budget.rounds());
+        }
+        return done;
+    }
+
+    private double timeOne(Runner runner) throws Exception {
+        if (settleNanos > 0) {
+            sleeper.sleep(settleNanos);
+        }
+        long t0 = clock.getAsLong();
+        runner.run();
+        return (clock.getAsLong() - t0) / 1e6;
+    }
+}
