@@ -10,6 +10,7 @@ import dev.skipjack.engine.kernels.MaxPool2d;
 import dev.skipjack.engine.runtime.Parallel;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.List;
 
 /**
@@ -88,14 +89,15 @@ public final class CpuBackend implements Backend {
     @Override
     public double time(Layer layer, ActivationShapes shapes) {
         int in = layer.input();
-        try (Arena arena = Arena.ofConfined()) {
+        // Shared: the pool's worker threads read and write these buffers.
+        try (Arena arena = Arena.ofShared()) {
             var values = new MemorySegment[shapes.values()];
             for (int v = 0; v < values.length; v++) {
                 if (v == in || v == layer.output() || layer.reads(v)) {
                     values[v] = arena.allocate(Math.max(64, shapes.floats(v) * Float.BYTES), 64);
                     // Stands in for an activation: no NaNs or denormals to skew the timing.
                     for (long i = 0; i < shapes.floats(v); i++) {
-                        values[v].setAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, i, 0.5f);
+                        values[v].setAtIndex(ValueLayout.JAVA_FLOAT, i, 0.5f);
                     }
                 }
             }
