@@ -310,8 +310,8 @@ public final class Dispatch implements AutoCloseable {
             }
         }
         if (timed) {
-            sb.append(String.format(Locale.ROOT, "  (auto timed each layer once at [%d][3][%d][%d] after a warm-up; "
-                    + "gpu ms leaves out host-device copies)%n", AUTO_BATCH, AUTO_SIZE, AUTO_SIZE));
+            sb.append(String.format(Locale.ROOT, "  (auto timed each layer alone at [%d][3][%d][%d], best of 5 after a "
+                    + "warm-up; gpu ms is device time without host-device copies)%n", AUTO_BATCH, AUTO_SIZE, AUTO_SIZE));
         }
         sb.append(String.format(Locale.ROOT, "  %d of %d layers on %s%n", acceleratedLayers(), layers.size(),
                 accelerator == null ? "an accelerator" : accelerator.name()));
