@@ -53,7 +53,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  */
 public final class ResNet implements AutoCloseable {
     /** Loading options. */
-    public record Options(int threads, DispatchProfile profile, boolean checkInputs) {
+    public record Options(int threads, boolean checkInputs, DispatchProfile profile) {
         /**
          * @param threads     threads one inference uses, the calling thread included; at least 1
          * @param profile     which backend runs each layer (see {@link DispatchProfile}; docs/GPU.md)
@@ -61,6 +61,8 @@ public final class ResNet implements AutoCloseable {
          *                    and throw {@link IllegalArgumentException} naming the image and position instead of
          *                    returning logits a NaN or an overflow has made meaningless (costs one pass over
          *                    the input; off by default)
+         * @param profile     which backend runs each layer (see {@link DispatchProfile} and docs/GPU.md; the
+         *                    default {@link DispatchProfile#cpu()} runs everything on the CPU)
          */
         public Options {
             if (threads < 1) {
@@ -71,14 +73,14 @@ public final class ResNet implements AutoCloseable {
             }
         }
 
-        /** {@code threads} threads, every layer on the CPU, inputs not checked. */
+        /** {@code threads} threads, inputs not checked, every layer on the CPU. */
         public Options(int threads) {
             this(threads, DispatchProfile.cpu(), false);
         }
 
-        /** {@code threads} threads and a dispatch profile, inputs not checked. */
-        public Options(int threads, DispatchProfile profile) {
-            this(threads, profile, false);
+        /** Every layer on the CPU. */
+        public Options(int threads, boolean checkInputs) {
+            this(threads, checkInputs, DispatchProfile.cpu());
         }
 
         /** One thread per available processor, every layer on the CPU. */
@@ -88,12 +90,12 @@ public final class ResNet implements AutoCloseable {
 
         /** These options with input checking on or off. */
         public Options withCheckInputs(boolean check) {
-            return new Options(threads, profile, check);
+            return new Options(threads, check, profile);
         }
 
         /** These options with another dispatch profile. */
         public Options withProfile(DispatchProfile profile) {
-            return new Options(threads, profile, checkInputs);
+            return new Options(threads, checkInputs, profile);
         }
     }
 
@@ -110,7 +112,7 @@ public final class ResNet implements AutoCloseable {
     private final Dispatch dispatch;
 
     private ResNet(Architecture architecture, List<String> labels, ImageNetTransform transform, ResNetGraph graph,
-            Arena arena, Parallel parallel, Network network, Dispatch dispatch, boolean checkInputs) {
+            Arena arena, Parallel parallel, Network network, boolean checkInputs, Dispatch dispatch) {
         this.checkInputs = checkInputs;
         this.architecture = architecture;
         this.labels = labels;
@@ -184,14 +186,13 @@ public final class ResNet implements AutoCloseable {
         try {
             Network network = Network.build(graph, weights, arena);
             parallel = new Parallel(options.threads());
-            warmUpOnce(parallel);
             // Decided once per model, while the folded weights are still mapped (an accelerator copies them now).
             dispatch = Dispatch.resolve(options.profile(), Layers.of(graph, weights), new CpuBackend(network, parallel));
             if (dispatch.notice() != null) {
                 System.err.println(dispatch.notice());
             }
-            return new ResNet(graph.architecture(), labels, transform, graph, arena, parallel, network, dispatch,
-                    options.checkInputs());
+            return new ResNet(graph.architecture(), labels, transform, graph, arena, parallel, network,
+                    options.checkInputs(), dispatch);
         } catch (RuntimeException | Error e) {
             if (dispatch != null) {
                 dispatch.close();

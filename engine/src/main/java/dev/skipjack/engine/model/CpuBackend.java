@@ -10,6 +10,7 @@ import dev.skipjack.engine.kernels.MaxPool2d;
 import dev.skipjack.engine.runtime.Parallel;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.List;
 
 /**
@@ -17,6 +18,13 @@ import java.util.List;
  * fallback whenever an accelerator is missing. Its steps run over the plan's host buffers and the pool.
  */
 public final class CpuBackend implements Backend {
+    // The auto profile's measurement of one layer: warm-up, then the best of TIMED_RUNS (the least disturbed by
+    // whatever else the machine runs).
+    private static final int WARMUP_RUNS = 3;
+    private static final long WARMUP_NANOS = 50_000_000;
+    private static final int MAX_WARMUP_RUNS = 200;
+    private static final int TIMED_RUNS = 5;
+
     private final Network network;
     private final Parallel parallel;
 
@@ -88,14 +96,15 @@ public final class CpuBackend implements Backend {
     @Override
     public double time(Layer layer, ActivationShapes shapes) {
         int in = layer.input();
-        try (Arena arena = Arena.ofConfined()) {
+        // Shared: the pool's worker threads read and write these buffers.
+        try (Arena arena = Arena.ofShared()) {
             var values = new MemorySegment[shapes.values()];
             for (int v = 0; v < values.length; v++) {
                 if (v == in || v == layer.output() || layer.reads(v)) {
                     values[v] = arena.allocate(Math.max(64, shapes.floats(v) * Float.BYTES), 64);
                     // Stands in for an activation: no NaNs or denormals to skew the timing.
                     for (long i = 0; i < shapes.floats(v); i++) {
-                        values[v].setAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, i, 0.5f);
+                        values[v].setAtIndex(ValueLayout.JAVA_FLOAT, i, 0.5f);
                     }
                 }
             }
@@ -123,9 +132,14 @@ public final class CpuBackend implements Backend {
                 }
             };
             int n = shapes.batch(), c = shapes.channels(in), h = shapes.height(in), w = shapes.width(in);
-            forward(layer, acts, n, c, h, w, parallel); // warm-up: JIT, caches
+            // Warm-up until the JIT has compiled the kernel (the first calls run interpreted, orders of magnitude
+            // slower): at least WARMUP_RUNS calls and WARMUP_NANOS, at most MAX_WARMUP_RUNS.
+            long start = System.nanoTime();
+            for (int r = 0; r < MAX_WARMUP_RUNS && (r < WARMUP_RUNS || System.nanoTime() - start < WARMUP_NANOS); r++) {
+                forward(layer, acts, n, c, h, w, parallel);
+            }
             long best = Long.MAX_VALUE;
-            for (int r = 0; r < 2; r++) {
+            for (int r = 0; r < TIMED_RUNS; r++) {
                 long t0 = System.nanoTime();
                 forward(layer, acts, n, c, h, w, parallel);
                 best = Math.min(best, System.nanoTime() - t0);

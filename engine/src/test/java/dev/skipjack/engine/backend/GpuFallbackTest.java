@@ -36,7 +36,7 @@ class GpuFallbackTest {
         var bytes = new ByteArrayOutputStream();
         System.setErr(new PrintStream(bytes, true, StandardCharsets.UTF_8));
         try {
-            ResNet m = ResNet.load(file, new ResNet.Options(2, profile));
+            ResNet m = ResNet.load(file, new ResNet.Options(2).withProfile(profile));
             return new Loaded(m, bytes.toString(StandardCharsets.UTF_8));
         } finally {
             System.setErr(old);

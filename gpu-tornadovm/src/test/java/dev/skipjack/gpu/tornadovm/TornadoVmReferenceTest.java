@@ -68,7 +68,7 @@ class TornadoVmReferenceTest {
 
     private static ResNet load(String fixture, DispatchProfile profile) throws IOException {
         long t0 = System.nanoTime();
-        ResNet m = ResNet.load(FixtureModels.modelFile(fixture), new ResNet.Options(THREADS, profile));
+        ResNet m = ResNet.load(FixtureModels.modelFile(fixture), new ResNet.Options(THREADS).withProfile(profile));
         assertNull(m.dispatchNotice(), "TornadoVM must be usable in this test JVM");
         System.out.printf("%s with profile %s loaded in %.1f s%n", fixture, profile.name(), (System.nanoTime() - t0) * 1e-9);
         System.out.print(m.dispatchPlan());
