@@ -25,6 +25,11 @@ public final class Main {
                 dev.skipjack.weights.ConvertCommand::run));
         COMMANDS.put("inspect", new Entry("list the tensors of a model file or a PyTorch checkpoint",
                 dev.skipjack.weights.InspectCommand::run));
+        COMMANDS.put("classify", new Entry("print the top-K ImageNet classes of images", ClassifyCommand::run));
+        COMMANDS.put("run", new Entry("run a model on a raw float32 tensor, write raw float32 logits",
+                RunCommand::run));
+        COMMANDS.put("bench", new Entry("time Skipjack (seeded ResNet-50 or a model file), side by side with ONNX Runtime",
+                dev.skipjack.bench.BenchCommand::run));
     }
 
     private Main() {}

@@ -2,6 +2,7 @@ package dev.skipjack.engine;
 
 import dev.skipjack.engine.image.ImageDecoder;
 import dev.skipjack.engine.image.ImageNetTransform;
+import dev.skipjack.engine.kernels.Kernels;
 import dev.skipjack.engine.model.Architectures;
 import dev.skipjack.engine.model.ExecutionContexts;
 import dev.skipjack.engine.model.Network;
@@ -24,6 +25,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * A torchvision ResNet (18/34/50/101/152, ResNeXt, wide) ready to run on the CPU.
@@ -154,6 +156,7 @@ public final class ResNet implements AutoCloseable {
         try {
             Network network = Network.build(graph, weights, arena);
             parallel = new Parallel(options.threads());
+            warmUpOnce(parallel);
             return new ResNet(graph.architecture(), labels, transform, graph, arena, parallel, network,
                     options.checkInputs());
         } catch (RuntimeException | Error e) {
@@ -162,6 +165,20 @@ public final class ResNet implements AutoCloseable {
             }
             arena.close();
             throw e;
+        }
+    }
+
+    private static final AtomicBoolean WARMED_UP = new AtomicBoolean();
+
+    /**
+     * Gets the kernels compiled by C2 before the first inference, once per process: until then the Vector
+     * API runs as ordinary, allocating Java code, orders of magnitude slower, and its lane reductions may
+     * round differently from the compiled ones, so a model's first results would differ in the last bits
+     * from its later ones.
+     */
+    private static void warmUpOnce(Parallel parallel) {
+        if (WARMED_UP.compareAndSet(false, true)) {
+            Kernels.warmUp(parallel);
         }
     }
 

@@ -225,6 +225,19 @@ class RefusalTest {
     }
 
     @Test
+    void outputMustNotBeTheCheckpointOrAFolder() throws IOException {
+        Path ckpt = SyntheticCheckpoint.of(TINY).write(tmp, "checkpoint.pt");
+        byte[] before = Files.readAllBytes(ckpt);
+        var e = org.junit.jupiter.api.Assertions.assertThrows(IOException.class,
+                () -> ConvertAssertions.convert(ckpt, ckpt));
+        org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("would overwrite the checkpoint"));
+        org.junit.jupiter.api.Assertions.assertArrayEquals(before, Files.readAllBytes(ckpt));
+        e = org.junit.jupiter.api.Assertions.assertThrows(IOException.class,
+                () -> ConvertAssertions.convert(ckpt, tmp));
+        org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("is a directory"));
+    }
+
+    @Test
     void failedConversionKeepsAnExistingOutput() throws IOException {
         Path out = tmp.resolve("model.skj");
         Files.writeString(out, "previous");

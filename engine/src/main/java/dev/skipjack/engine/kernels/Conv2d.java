@@ -1,53 +1,67 @@
 package dev.skipjack.engine.kernels;
 
+import static dev.skipjack.engine.kernels.Gemm.F32;
+import static dev.skipjack.engine.kernels.Gemm.LE;
+import static dev.skipjack.engine.kernels.Gemm.MR;
+import static dev.skipjack.engine.kernels.Gemm.NR;
+
 import dev.skipjack.engine.runtime.Parallel;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
 import java.util.concurrent.atomic.AtomicInteger;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * 2-D convolution as a GEMM: {@code out[co][p] = sum_k W[co][k] * col[k][p]}, per image and group, with the
- * folded batch-norm bias, an optional residual and an optional ReLU applied as the results are stored.
+ * 2-D convolution as a GEMM, {@code out[co][p] = sum_k W[co][k] * B[k][p]} per image and group, followed by the
+ * folded batch-norm bias, an optional residual and an optional ReLU in one pass over the result.
  *
- * <p>The column matrix {@code col} ({@code k = (ci, ky, kx)}, {@code p = (oy, ox)}) is never built whole:
- * each task writes the block of it that the micro-kernel needs straight into packed panels in its own
- * scratch. The micro-kernel holds a tile of {@value #MR} output channels by two vectors of output pixels in
- * registers; the vector axis runs along output pixels, which are contiguous in NCHW, so results are
- * stored with plain vector stores.
+ * <p>The depth index k runs over (ky, kx, ci), kernel tap outermost. B, the column matrix, is never built:
+ * <ul>
+ *   <li>{@code DIRECT} (1x1, stride 1, no padding): B is the input itself, [cin][h*w].</li>
+ *   <li>{@code PHASED} (everything else): a first pass copies the input into zero-padded phase planes
+ *       [n][phase][cin][hph*wph], where phase (py, px) holds the padded input's rows py, py+s, ... and
+ *       columns px, px+s, ... for stride s (a single phase for stride 1). The output is computed on the phase
+ *       width wph: output (oy, ox) is GEMM column {@code q = oy * wph + ox}, and tap (ky, kx) of channel ci
+ *       reads phase (ky % s, kx % s) at {@code q + (ky / s) * wph + kx / s}. Every row of B is then a
+ *       contiguous run of a phase plane, for any kernel size and stride. Columns with ox >= ow are junk
+ *       (at most ceil(k/s) - 1 per output row) that the epilogue skips.</li>
+ * </ul>
  *
- * <p>Work is split into tiles (image, group, block of output channels, block of pixels) that the pool's
- * threads claim from a counter; each thread uses its own slot of the scratch.
+ * <p>Work is split into tasks (image, group, block of output channels, block of GEMM columns) that the pool's
+ * threads claim from a counter. For each depth block of at most {@value #KC} rows a task copies its rows of B
+ * into packed panels [kc][NR] in its scratch; each panel (kc x NR floats, in L1) then meets the packed
+ * weights of up to {@value #MC} output channels (streaming from L2) in the register-tiled micro-kernel
+ * ({@link Gemm}). The task accumulates its block of the result in scratch and finally runs the epilogue
+ * from there into {@code out}.
  */
 public final class Conv2d {
-    private static final VectorSpecies<Float> S = Simd.FLOAT;
-    private static final int L = S.length();
-    private static final long VB = S.vectorByteSize();
-    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
-    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
+    private static final VectorSpecies<Float> S = Gemm.S;
+    private static final int L = Gemm.L;
 
-    /** Rows (output channels) of the register tile. */
-    static final int MR = 4;
-    /** Columns (output pixels) of the register tile: two vectors. */
-    static final int NR = 2 * L;
-    /** Largest block of the GEMM depth packed at once: kc x NR floats of B stay in L1 while MR rows of A stream. */
-    static final int KC_MAX = 256;
-    /** Pixels per task block, in panels of NR. */
+    /** Largest depth block. */
+    static final int KC = 256;
+    /** Largest block of output channels per task (a multiple of every MR). */
+    static final int MC = 256;
+    /** Output columns per task, in panels of NR. */
     static final int NC_PANELS = 8;
 
+    /** Where the GEMM's B operand comes from; see the class comment. */
+    public enum Path { DIRECT, PHASED }
+
     private final ConvShape shape;
-    private final int k;       // GEMM depth per group
-    private final int coutG;
+    private final Path path;
+    private final int ks, stride, pad, cinG, coutG;
+    private final int k;       // GEMM depth per group: ks * ks * cinG
     private final int mPanels; // ceil(coutG / MR)
-    // [groups][mPanels][k][MR]: each panel holds MR output channels interleaved along the depth, so the
-    // micro-kernel reads MR consecutive weights per step; rows past coutG are zero.
+    // [groups][mPanels][k][MR], k = (ky * ks + kx) * cinG + ci: MR output channels interleaved along the depth,
+    // so the micro-kernel reads MR consecutive weights per step; rows past coutG are zero.
     private final MemorySegment packedW;
     // [cout]
     private final MemorySegment bias;
-    private final Job job = new Job();
+    private final TileJob tileJob = new TileJob();
+    private final PhaseJob phaseJob = new PhaseJob();
+    private final int phases1; // phases per axis that some tap reads: min(stride, kernel)
 
     /**
      * Packs the weights once into {@code arena}.
@@ -58,15 +72,27 @@ public final class Conv2d {
      * @param arena  owns the packed copy
      */
     public Conv2d(ConvShape shape, MemorySegment weight, MemorySegment bias, Arena arena) {
+        this(shape, weight, bias, arena, choosePath(shape));
+    }
+
+    Conv2d(ConvShape shape, MemorySegment weight, MemorySegment bias, Arena arena, Path path) {
         this.shape = shape;
-        this.k = shape.gemmK();
+        this.path = path;
+        this.ks = shape.kernel();
+        this.stride = shape.stride();
+        this.pad = shape.pad();
+        this.cinG = shape.cinPerGroup();
         this.coutG = shape.coutPerGroup();
+        this.k = shape.gemmK();
         this.mPanels = (coutG + MR - 1) / MR;
+        this.phases1 = Math.min(stride, ks);
+        if (path == Path.DIRECT && (ks != 1 || stride != 1 || pad != 0)) {
+            throw new IllegalArgumentException("Conv2d: path " + path + " cannot run " + shape);
+        }
         long wFloats = (long) shape.cout() * k;
         if (weight.byteSize() < wFloats * 4) {
-            throw new IllegalArgumentException("Conv2d " + shape + ": weight needs " + wFloats
-                    + " floats [" + shape.cout() + "][" + shape.cinPerGroup() + "][" + shape.kernel() + "]["
-                    + shape.kernel() + "], got " + weight.byteSize() / 4);
+            throw new IllegalArgumentException("Conv2d " + shape + ": weight needs " + wFloats + " floats ["
+                    + shape.cout() + "][" + cinG + "][" + ks + "][" + ks + "], got " + weight.byteSize() / 4);
         }
         if (bias.byteSize() < shape.cout() * 4L) {
             throw new IllegalArgumentException("Conv2d " + shape + ": bias needs " + shape.cout()
@@ -76,11 +102,13 @@ public final class Conv2d {
         this.packedW = arena.allocate((long) groups * mPanels * k * MR * 4, 64);
         for (int g = 0; g < groups; g++) {
             for (int co = 0; co < coutG; co++) {
-                int panel = co / MR, r = co % MR;
-                long src = ((long) (g * coutG + co) * k) * 4;
-                long dst = (((long) g * mPanels + panel) * k * MR + r) * 4;
-                for (int kk = 0; kk < k; kk++) {
-                    packedW.set(F32, dst + (long) kk * MR * 4, weight.get(F32, src + kk * 4L));
+                long panel = (long) g * mPanels + co / MR;
+                for (int ci = 0; ci < cinG; ci++) {
+                    for (int kk = 0; kk < ks * ks; kk++) {
+                        long src = ((long) (g * coutG + co) * cinG + ci) * ks * ks + kk;
+                        long dst = (panel * k + (long) kk * cinG + ci) * MR + co % MR;
+                        packedW.set(F32, dst * 4, weight.get(F32, src * 4));
+                    }
                 }
             }
         }
@@ -88,63 +116,127 @@ public final class Conv2d {
         MemorySegment.copy(bias, 0, this.bias, 0, shape.cout() * 4L);
     }
 
+    static Path choosePath(ConvShape s) {
+        if (s.kernel() == 1 && s.stride() == 1 && s.pad() == 0) {
+            return Path.DIRECT;
+        }
+        return Path.PHASED;
+    }
+
     /** The geometry this convolution was built for. */
     public ConvShape shape() {
         return shape;
     }
 
-    private int kcStep() {
-        int blocks = (k + KC_MAX - 1) / KC_MAX;
-        return (k + blocks - 1) / blocks;
+    /** The algorithm this convolution runs, chosen from its geometry. */
+    public Path path() {
+        return path;
     }
 
-    private static int ncFor(int pixels) {
-        return Math.min(NC_PANELS, (pixels + NR - 1) / NR) * NR;
+    /** Width of a phase plane: the padded width over the stride, rounded up. */
+    private int wph(int w) {
+        return (w + 2 * pad + stride - 1) / stride;
     }
 
-    private long slotBytes(int pixels) {
-        long floats = (long) MR * NR + (long) kcStep() * ncFor(pixels);
+    private int hph(int h) {
+        return (h + 2 * pad + stride - 1) / stride;
+    }
+
+    /** Output columns of one image in the GEMM: pixels for DIRECT, else output rows times the phase width. */
+    private int gemmCols(int h, int w) {
+        return path == Path.DIRECT ? h * w : shape.outH(h) * wph(w);
+    }
+
+    private static int ncFor(int cols) {
+        return Math.min(NC_PANELS, (cols + NR - 1) / NR) * NR;
+    }
+
+    private int mcRows() {
+        return Math.min(MC, mPanels * MR);
+    }
+
+    private long slotBytes(int cols) {
+        int nc = ncFor(cols);
+        long floats = (long) mcRows() * nc + (long) Math.min(KC, k) * nc;
+        return (floats * 4 + 63) & ~63L;
+    }
+
+    private long phasePlane(int h, int w) {
+        return (long) hph(h) * wph(w);
+    }
+
+    /** Floats past the last phase plane that junk columns may read: see {@link PhaseJob}. */
+    private int slack() {
+        return NR + ks + 16;
+    }
+
+    private long sharedBytes(int n, int h, int w) {
+        if (path == Path.DIRECT) {
+            return 0;
+        }
+        long floats = (long) n * phases1 * phases1 * shape.cin() * phasePlane(h, w) + slack();
         return (floats * 4 + 63) & ~63L;
     }
 
     /**
      * Bytes of scratch that {@link #forward} needs for an n x cin x h x w input on a pool of up to
-     * {@code threads} threads: one slot of packed columns per thread. The scratch must be 64-byte aligned.
+     * {@code threads} threads. The scratch must be 64-byte aligned; its contents need not be initialized.
      */
     public long scratchBytes(int n, int h, int w, int threads) {
-        int pixels = shape.outH(h) * shape.outW(w);
-        return slotBytes(pixels) * Math.max(1, threads);
+        shape.outH(h);
+        shape.outW(w);
+        return sharedBytes(n, h, w) + slotBytes(gemmCols(h, w)) * Math.max(1, threads);
     }
 
     /**
      * {@code out = relu?(conv(in) + bias + residual)}.
      *
      * @param in       [n][cin][h][w]
-     * @param out      [n][cout][oh][ow]; must not overlap {@code in}
+     * @param out      [n][cout][oh][ow]; must not overlap {@code in} or {@code scratch}
      * @param residual null or [n][cout][oh][ow]; must not alias {@code out}
      * @param relu     whether to clamp at zero after the residual add
      * @param scratch  at least {@link #scratchBytes}{@code (n, h, w, par.threads())} bytes
-     * @param par      the pool that runs the tiles
+     * @param par      the pool that runs the tasks
      */
     public void forward(MemorySegment in, MemorySegment out, MemorySegment residual, boolean relu,
                         int n, int h, int w, MemorySegment scratch, Parallel par) {
+        if (n < 1) {
+            throw new IllegalArgumentException("Conv2d " + shape + ": batch must be >= 1, got " + n);
+        }
         int oh = shape.outH(h), ow = shape.outW(w);
-        int pixels = oh * ow;
         int threads = par.threads();
         long need = scratchBytes(n, h, w, threads);
         if (scratch.byteSize() < need) {
             throw new IllegalArgumentException("Conv2d " + shape + ": scratch of " + scratch.byteSize()
                     + " bytes, needs " + need + " for n=" + n + " h=" + h + " w=" + w + " threads=" + threads);
         }
-        int nc = ncFor(pixels);
-        int nBlocks = (pixels + nc - 1) / nc;
-        int base = n * shape.groups() * nBlocks;
-        // Split the output channels too when images x groups x pixel blocks cannot keep every thread busy.
-        int mSplit = Math.min(mPanels, Math.max(1, (4 * threads + base - 1) / base));
-        int mBlockPanels = (mPanels + mSplit - 1) / mSplit;
+        int cols = gemmCols(h, w);
+        int nc = ncFor(cols);
+        int nBlocks = (cols + nc - 1) / nc;
+        int mBlockPanels = mcRows() / MR;
+        // Smaller channel blocks when there are too few tasks to keep every thread busy.
+        while (mBlockPanels > 1 && (long) n * shape.groups() * nBlocks * ((mPanels + mBlockPanels - 1) / mBlockPanels)
+                < 2L * threads) {
+            mBlockPanels = (mBlockPanels + 1) / 2;
+        }
         int mBlocks = (mPanels + mBlockPanels - 1) / mBlockPanels;
-        synchronized (job) {
-            Job j = job;
+        synchronized (tileJob) {
+            long shared = sharedBytes(n, h, w);
+            if (path != Path.DIRECT) {
+                PhaseJob pj = phaseJob;
+                pj.in = in;
+                pj.xp = scratch;
+                pj.planes = n * phases1 * phases1 * shape.cin();
+                pj.h = h;
+                pj.w = w;
+                pj.parts = Math.min(threads, pj.planes);
+                try {
+                    par.forEach(pj.parts, pj);
+                } finally {
+                    pj.in = pj.xp = null;
+                }
+            }
+            TileJob j = tileJob;
             j.in = in;
             j.out = out;
             j.res = residual;
@@ -152,14 +244,17 @@ public final class Conv2d {
             j.scratch = scratch;
             j.h = h;
             j.w = w;
+            j.oh = oh;
             j.ow = ow;
-            j.pixels = pixels;
+            j.cols = cols;
+            j.wq = path == Path.DIRECT ? ow : wph(w);
             j.nc = nc;
             j.nBlocks = nBlocks;
             j.mBlocks = mBlocks;
             j.mBlockPanels = mBlockPanels;
-            j.tiles = base * mBlocks;
-            j.slotBytes = slotBytes(pixels);
+            j.tiles = n * shape.groups() * mBlocks * nBlocks;
+            j.slot0 = shared;
+            j.slotBytes = slotBytes(cols);
             j.next.set(0);
             try {
                 par.forEach(Math.min(threads, j.tiles), j);
@@ -169,23 +264,84 @@ public final class Conv2d {
         }
     }
 
-    /** One forward's parameters; {@link #run} is one thread's share, claiming tiles until none are left. */
-    private final class Job implements Parallel.Task {
+    /**
+     * The first pass of PHASED: [n][cin][h][w] into zero-padded phase planes
+     * [n][py][px][cin][hph][wph] with plane element (y, x) = padded input (y * s + py, x * s + px), for the
+     * phases some tap reads (py, px < min(stride, kernel)). Then zeroes the slack after the last plane, which
+     * junk columns of the last panel read.
+     */
+    private final class PhaseJob implements Parallel.Task {
+        MemorySegment in, xp;
+        int planes, h, w, parts;
+
+        @Override
+        public void run(int part) {
+            int p0 = (int) ((long) planes * part / parts), p1 = (int) ((long) planes * (part + 1) / parts);
+            int cin = shape.cin(), hp = hph(h), wp = wph(w);
+            long plane = (long) hp * wp;
+            for (int p = p0; p < p1; p++) {
+                int ci = p % cin, rest = p / cin;
+                int ph = rest % (phases1 * phases1), img = rest / (phases1 * phases1);
+                int py = ph / phases1, px = ph % phases1;
+                long src = ((long) img * cin + ci) * h * w * 4;
+                long dst = p * plane * 4;
+                // Phase columns x whose input column x * s + px - pad lies inside [0, w).
+                int xLo = Math.min(wp, ceilDiv(pad - px, stride));
+                int xHi = Math.max(xLo, Math.min(wp, Math.floorDiv(w - 1 + pad - px, stride) + 1));
+                for (int y = 0; y < hp; y++) {
+                    long row = dst + (long) y * wp * 4;
+                    int iy = y * stride + py - pad;
+                    if (iy < 0 || iy >= h) {
+                        zero(xp, row, wp);
+                        continue;
+                    }
+                    zero(xp, row, xLo);
+                    long s = src + ((long) iy * w + (long) xLo * stride + px - pad) * 4;
+                    if (stride == 1) {
+                        MemorySegment.copy(in, s, xp, row + xLo * 4L, (xHi - xLo) * 4L);
+                    } else {
+                        long d = row + xLo * 4L;
+                        for (int x = xLo; x < xHi; x++, s += stride * 4L, d += 4) {
+                            xp.set(F32, d, in.get(F32, s));
+                        }
+                    }
+                    zero(xp, row + xHi * 4L, wp - xHi);
+                }
+            }
+            if (part == parts - 1) {
+                zero(xp, planes * plane * 4, slack());
+            }
+        }
+    }
+
+    private static void zero(MemorySegment s, long off, long floats) {
+        long i = 0;
+        FloatVector z = FloatVector.zero(S);
+        for (; i + L <= floats; i += L) {
+            z.intoMemorySegment(s, off + i * 4, LE);
+        }
+        for (; i < floats; i++) {
+            s.set(F32, off + i * 4, 0f);
+        }
+    }
+
+    /** One forward's parameters; {@link #run} is one thread's share, claiming tasks until none are left. */
+    private final class TileJob implements Parallel.Task {
         MemorySegment in, out, res, scratch;
         boolean relu;
-        int h, w, ow, pixels, nc, nBlocks, mBlocks, mBlockPanels, tiles;
-        long slotBytes;
+        int h, w, oh, ow, cols, wq, nc, nBlocks, mBlocks, mBlockPanels, tiles;
+        long slot0, slotBytes;
         final AtomicInteger next = new AtomicInteger();
 
         @Override
         public void run(int slot) {
-            long slotOff = slot * slotBytes;
+            long slotOff = slot0 + slot * slotBytes;
             for (int t; (t = next.getAndIncrement()) < tiles; ) {
-                tile(t, slotOff);
+                task(t, slotOff);
             }
         }
 
-        private void tile(int t, long slotOff) {
+        private void task(int t, long slotOff) {
             int nb = t % nBlocks;
             t /= nBlocks;
             int mb = t % mBlocks;
@@ -194,220 +350,151 @@ public final class Conv2d {
             int g = t % groups;
             int img = t / groups;
 
-            int p0 = nb * nc;
-            int cols = Math.min(nc, pixels - p0);
-            int jPanels = (cols + NR - 1) / NR;
+            int q0 = nb * nc;
+            int qn = Math.min(nc, cols - q0);
+            int jPanels = (qn + NR - 1) / NR;
             int i0 = mb * mBlockPanels;
             int i1 = Math.min(mPanels, i0 + mBlockPanels);
-            long inOff = (long) (img * shape.cin() + g * shape.cinPerGroup()) * h * w * 4;
-            long outRow0 = (long) img * shape.cout() + (long) g * coutG; // first output channel of the group
-            long edgeOff = slotOff;
-            long bOff = slotOff + (long) MR * NR * 4;
-            long ldc = (long) pixels * 4;
-            int kcStep = kcStep();
-            for (int k0 = 0; k0 < k; k0 += kcStep) {
-                int kc = Math.min(kcStep, k - k0);
-                packColumns(in, inOff, h, w, ow, k0, kc, p0, cols, jPanels, scratch, bOff);
-                boolean first = k0 == 0, last = k0 + kc == k;
-                for (int i = i0; i < i1; i++) {
-                    int rows = Math.min(MR, coutG - i * MR);
-                    long aOff = (((long) g * mPanels + i) * k + k0) * MR * 4;
-                    long biasOff = (g * coutG + (long) i * MR) * 4;
-                    long rowOff = ((outRow0 + (long) i * MR) * pixels + p0) * 4;
-                    for (int jp = 0; jp < jPanels; jp++) {
-                        int c = Math.min(NR, cols - jp * NR);
-                        kernel(packedW, aOff, scratch, bOff + (long) jp * kc * NR * 4, kc,
-                                out, rowOff + (long) jp * NR * 4, ldc, rows, c, first, last,
-                                bias, biasOff, res, relu, scratch, edgeOff);
+            // [mBlockPanels * MR][nc]: this task's block of the result, accumulated over depth blocks
+            long cp = slotOff;
+            long ldcp = nc * 4L;
+            // [jPanels][kc][NR]: packed rows of B
+            long bp = slotOff + (long) mcRows() * nc * 4;
+            long aGroup = (long) g * mPanels * k * MR * 4;
+            long inImage = (long) (img * shape.cin() + g * cinG) * h * w * 4;
+            boolean direct = path == Path.DIRECT;
+            long plane = direct ? (long) h * w : phasePlane(h, w);
+            int wp = direct ? w : wph(w);
+            for (int k0 = 0; k0 < k; k0 += KC) {
+                int kc = Math.min(KC, k - k0);
+                // [jPanels][kc][NR]: row kk of panel jp holds GEMM columns q0 + jp*NR ... of depth row k0 + kk.
+                // Copying, even where B could be read in place, gives aligned rows and a compact L1 footprint;
+                // it costs one copy per depth row and column against MC multiply-adds.
+                long panelBytes = (long) kc * NR * 4;
+                for (int kk = 0; kk < kc; kk++) {
+                    int r = k0 + kk, tapIdx = r / cinG, ci = r - tapIdx * cinG;
+                    long src = direct
+                            ? inImage + ((long) ci * plane + q0) * 4
+                            : (tapOffset(img, g, tapIdx / ks, tapIdx % ks, plane, wp) + ci * plane + q0) * 4;
+                    long dst = bp + (long) kk * NR * 4;
+                    MemorySegment from = direct ? in : scratch;
+                    int jp = 0;
+                    for (; jp < jPanels && (jp + 1) * NR <= qn; jp++, src += NR * 4L, dst += panelBytes) {
+                        copyPanelRow(from, src, scratch, dst);
                     }
+                    if (jp < jPanels) {
+                        // Partial last panel: in DIRECT the input may end right after its valid columns;
+                        // the phase buffer has slack for junk columns.
+                        if (direct) {
+                            copyPartialRow(from, src, qn - jp * NR, scratch, dst);
+                        } else {
+                            copyPanelRow(from, src, scratch, dst);
+                        }
+                    }
+                }
+                for (int jp = 0; jp < jPanels; jp++) {
+                    panelTimesBlock(aGroup, k0, kc, scratch, bp + jp * panelBytes, NR * 4L, cp, ldcp, jp, i0, i1);
+                }
+            }
+            int rows = Math.min(coutG, i1 * MR) - i0 * MR;
+            epilogue(cp, ldcp, rows, img, g * coutG + i0 * MR, q0, qn);
+        }
+
+        /** One B micro-panel (kc x NR, column panel jp) against the A panels [i0, i1): C (+)= A B into cp. */
+        private void panelTimesBlock(long aGroup, int k0, int kc, MemorySegment b, long bOff, long ldb,
+                                     long cp, long ldcp, int jp, int i0, int i1) {
+            boolean accumulate = k0 != 0;
+            for (int i = i0; i < i1; i++) {
+                long a = aGroup + ((long) i * k + k0) * MR * 4;
+                long c = cp + (long) (i - i0) * MR * ldcp + (long) jp * NR * 4;
+                Gemm.tile(packedW, a, b, bOff, ldb, kc, scratch, c, ldcp, accumulate);
+            }
+        }
+
+        /**
+         * From the task's block [rows][qn] (row stride ldcp) to out: bias, residual, ReLU. Block column q is
+         * GEMM column q0 + q, i.e. output (q / wq, q % wq), kept where q % wq < ow.
+         */
+        private void epilogue(long cp, long ldcp, int rows, int img, int co0, int q0, int qn) {
+            long outPlane = (long) oh * ow;
+            for (int r = 0; r < rows; r++) {
+                int co = co0 + r;
+                float bv = bias.get(F32, co * 4L);
+                long src = cp + r * ldcp;
+                long dstPlane = ((long) img * shape.cout() + co) * outPlane;
+                int q = q0, end = q0 + qn;
+                int oy = q / wq, ox = q - oy * wq;
+                while (q < end) {
+                    int run = Math.min(wq - ox, end - q);
+                    int valid = Math.min(run, ow - ox);
+                    if (valid > 0) {
+                        finish(scratch, src + (long) (q - q0) * 4, out, res, (dstPlane + (long) oy * ow + ox) * 4,
+                                valid, bv, relu);
+                    }
+                    q += run;
+                    oy++;
+                    ox = 0;
                 }
             }
         }
+
+        /** Float offset in the phase buffer of tap (ky, kx), channel 0 of group g, GEMM column 0. */
+        private long tapOffset(int img, int g, int ky, int kx, long plane, int wp) {
+            int phase = (ky % stride) * phases1 + kx % stride;
+            long planeIdx = ((long) img * phases1 * phases1 + phase) * shape.cin() + (long) g * cinG;
+            return planeIdx * plane + (long) (ky / stride) * wp + kx / stride;
+        }
+    }
+
+    /** Copies one NR-float panel row. */
+    private static void copyPanelRow(MemorySegment src, long s, MemorySegment dst, long d) {
+        FloatVector.fromMemorySegment(S, src, s, LE).intoMemorySegment(dst, d, LE);
+        FloatVector.fromMemorySegment(S, src, s + Gemm.VB, LE).intoMemorySegment(dst, d + Gemm.VB, LE);
     }
 
     /**
-     * Writes rows [k0, k0+kc) and columns [p0, p0+cols) of the column matrix of one image and group into
-     * panels at {@code dst}: [ceil(cols/NR)][kc][NR], columns past {@code cols} zero.
+     * Copies {@code cn <= NR} valid floats into an NR-float panel row. The columns past cn are junk the
+     * epilogue drops, so whole vectors are copied unless they would run off the end of the source segment;
+     * only there masked loads zero-fill.
      */
-    private void packColumns(MemorySegment in, long inOff, int h, int w, int ow, int k0, int kc,
-                             int p0, int cols, int jPanels, MemorySegment dst, long dstOff) {
-        int ks = shape.kernel(), stride = shape.stride(), pad = shape.pad();
-        long panelBytes = (long) kc * NR * 4;
-        if (ks == 1 && stride == 1 && pad == 0) {
-            long plane = (long) h * w * 4;
-            for (int kk = 0; kk < kc; kk++) {
-                long src = inOff + (k0 + kk) * plane + p0 * 4L;
-                long d = dstOff + (long) kk * NR * 4;
-                for (int jp = 0; jp < jPanels; jp++, src += NR * 4L, d += panelBytes) {
-                    int c = Math.min(NR, cols - jp * NR);
-                    copyPanelRow(in, src, c, dst, d);
-                }
-            }
+    private static void copyPartialRow(MemorySegment src, long s, int cn, MemorySegment dst, long d) {
+        if (s + NR * 4L <= src.byteSize()) {
+            copyPanelRow(src, s, dst, d);
             return;
         }
-        int kk2 = ks * ks;
-        int padded = jPanels * NR;
-        for (int kk = 0; kk < kc; kk++) {
-            int r = k0 + kk;
-            int ci = r / kk2, ky = (r % kk2) / ks, kx = r % ks;
-            long chan = inOff + (long) ci * h * w * 4;
-            int oy = p0 / ow, ox = p0 % ow;
-            long rowBase = dstOff + (long) kk * NR * 4;
-            int iy = oy * stride - pad + ky;
-            for (int c = 0; c < padded; c++) {
-                float v = 0f;
-                if (c < cols) {
-                    int ix = ox * stride - pad + kx;
-                    if (iy >= 0 && iy < h && ix >= 0 && ix < w) {
-                        v = in.get(F32, chan + ((long) iy * w + ix) * 4);
-                    }
-                    if (++ox == ow) {
-                        ox = 0;
-                        oy++;
-                        iy = oy * stride - pad + ky;
-                    }
-                }
-                dst.set(F32, rowBase + (long) (c / NR) * panelBytes + (c % NR) * 4L, v);
-            }
-        }
+        FloatVector.fromMemorySegment(S, src, s, LE, S.indexInRange(0, cn)).intoMemorySegment(dst, d, LE);
+        FloatVector.fromMemorySegment(S, src, s + Gemm.VB, LE, S.indexInRange(L, cn))
+                .intoMemorySegment(dst, d + Gemm.VB, LE);
     }
 
-    /** Copies {@code c <= NR} floats and zero-fills the rest of an NR-float panel row. */
-    private static void copyPanelRow(MemorySegment src, long s, int c, MemorySegment dst, long d) {
-        if (c == NR) {
-            FloatVector.fromMemorySegment(S, src, s, LE).intoMemorySegment(dst, d, LE);
-            FloatVector.fromMemorySegment(S, src, s + VB, LE).intoMemorySegment(dst, d + VB, LE);
-            return;
-        }
-        for (int q = 0; q < NR; q++) {
-            dst.set(F32, d + q * 4L, q < c ? src.get(F32, s + q * 4L) : 0f);
-        }
+    private static int ceilDiv(int a, int b) {
+        return -Math.floorDiv(-a, b);
     }
 
-    /**
-     * The register tile: C[MR][NR] (+)= A[MR][kc] * B[kc][NR] with A packed [kc][MR] and B packed [kc][NR],
-     * then the epilogue on the last depth block. {@code rows < MR} or {@code cols < NR} marks an edge tile,
-     * which goes through {@code edge} ([MR][NR] floats of scratch) and a scalar store.
-     */
-    static void kernel(MemorySegment a, long aOff, MemorySegment b, long bOff, int kc,
-                       MemorySegment c, long cOff, long ldc, int rows, int cols, boolean first, boolean last,
-                       MemorySegment bias, long biasOff, MemorySegment res, boolean relu,
-                       MemorySegment edge, long edgeOff) {
-        FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S);
-        FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S);
-        FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S);
-        FloatVector c30 = FloatVector.zero(S), c31 = FloatVector.zero(S);
-        for (int kk = 0; kk < kc; kk++) {
-            long bo = bOff + (long) kk * (NR * 4);
-            long ao = aOff + (long) kk * (MR * 4);
-            FloatVector b0 = FloatVector.fromMemorySegment(S, b, bo, LE);
-            FloatVector b1 = FloatVector.fromMemorySegment(S, b, bo + VB, LE);
-            FloatVector a0 = FloatVector.broadcast(S, a.get(F32, ao));
-            c00 = b0.fma(a0, c00);
-            c01 = b1.fma(a0, c01);
-            FloatVector a1 = FloatVector.broadcast(S, a.get(F32, ao + 4));
-            c10 = b0.fma(a1, c10);
-            c11 = b1.fma(a1, c11);
-            FloatVector a2 = FloatVector.broadcast(S, a.get(F32, ao + 8));
-            c20 = b0.fma(a2, c20);
-            c21 = b1.fma(a2, c21);
-            FloatVector a3 = FloatVector.broadcast(S, a.get(F32, ao + 12));
-            c30 = b0.fma(a3, c30);
-            c31 = b1.fma(a3, c31);
+    /** {@code dst[i] = relu?(src[i] + bias + res[i])} for {@code count} floats; res may be null. */
+    static void finish(MemorySegment src, long srcOff, MemorySegment dst, MemorySegment res, long dstOff,
+                       int count, float bias, boolean relu) {
+        FloatVector bv = FloatVector.broadcast(S, bias), zero = FloatVector.zero(S);
+        int i = 0;
+        for (int bound = S.loopBound(count); i < bound; i += L) {
+            FloatVector v = FloatVector.fromMemorySegment(S, src, srcOff + i * 4L, LE).add(bv);
+            if (res != null) {
+                v = v.add(FloatVector.fromMemorySegment(S, res, dstOff + i * 4L, LE));
+            }
+            if (relu) {
+                v = v.max(zero);
+            }
+            v.intoMemorySegment(dst, dstOff + i * 4L, LE);
         }
-        if (rows == MR && cols == NR) {
-            long o0 = cOff, o1 = o0 + ldc, o2 = o1 + ldc, o3 = o2 + ldc;
-            if (!first) {
-                c00 = c00.add(FloatVector.fromMemorySegment(S, c, o0, LE));
-                c01 = c01.add(FloatVector.fromMemorySegment(S, c, o0 + VB, LE));
-                c10 = c10.add(FloatVector.fromMemorySegment(S, c, o1, LE));
-                c11 = c11.add(FloatVector.fromMemorySegment(S, c, o1 + VB, LE));
-                c20 = c20.add(FloatVector.fromMemorySegment(S, c, o2, LE));
-                c21 = c21.add(FloatVector.fromMemorySegment(S, c, o2 + VB, LE));
-                c30 = c30.add(FloatVector.fromMemorySegment(S, c, o3, LE));
-                c31 = c31.add(FloatVector.fromMemorySegment(S, c, o3 + VB, LE));
+        for (; i < count; i++) {
+            float v = src.get(F32, srcOff + i * 4L) + bias;
+            if (res != null) {
+                v += res.get(F32, dstOff + i * 4L);
             }
-            if (last) {
-                FloatVector bb = FloatVector.broadcast(S, bias.get(F32, biasOff));
-                c00 = c00.add(bb);
-                c01 = c01.add(bb);
-                bb = FloatVector.broadcast(S, bias.get(F32, biasOff + 4));
-                c10 = c10.add(bb);
-                c11 = c11.add(bb);
-                bb = FloatVector.broadcast(S, bias.get(F32, biasOff + 8));
-                c20 = c20.add(bb);
-                c21 = c21.add(bb);
-                bb = FloatVector.broadcast(S, bias.get(F32, biasOff + 12));
-                c30 = c30.add(bb);
-                c31 = c31.add(bb);
-                if (res != null) {
-                    c00 = c00.add(FloatVector.fromMemorySegment(S, res, o0, LE));
-                    c01 = c01.add(FloatVector.fromMemorySegment(S, res, o0 + VB, LE));
-                    c10 = c10.add(FloatVector.fromMemorySegment(S, res, o1, LE));
-                    c11 = c11.add(FloatVector.fromMemorySegment(S, res, o1 + VB, LE));
-                    c20 = c20.add(FloatVector.fromMemorySegment(S, res, o2, LE));
-                    c21 = c21.add(FloatVector.fromMemorySegment(S, res, o2 + VB, LE));
-                    c30 = c30.add(FloatVector.fromMemorySegment(S, res, o3, LE));
-                    c31 = c31.add(FloatVector.fromMemorySegment(S, res, o3 + VB, LE));
-                }
-                if (relu) {
-                    FloatVector z = FloatVector.zero(S);
-                    c00 = c00.max(z);
-                    c01 = c01.max(z);
-                    c10 = c10.max(z);
-                    c11 = c11.max(z);
-                    c20 = c20.max(z);
-                    c21 = c21.max(z);
-                    c30 = c30.max(z);
-                    c31 = c31.max(z);
-                }
+            if (relu) {
+                v = Math.max(v, 0f);
             }
-            c00.intoMemorySegment(c, o0, LE);
-            c01.intoMemorySegment(c, o0 + VB, LE);
-            c10.intoMemorySegment(c, o1, LE);
-            c11.intoMemorySegment(c, o1 + VB, LE);
-            c20.intoMemorySegment(c, o2, LE);
-            c21.intoMemorySegment(c, o2 + VB, LE);
-            c30.intoMemorySegment(c, o3, LE);
-            c31.intoMemorySegment(c, o3 + VB, LE);
-            return;
-        }
-        // Edge tile: spill the accumulators ([MR][NR] at edgeOff) and store only the valid part.
-        long e = edgeOff, row = NR * 4L;
-        c00.intoMemorySegment(edge, e, LE);
-        c01.intoMemorySegment(edge, e + VB, LE);
-        c10.intoMemorySegment(edge, e + row, LE);
-        c11.intoMemorySegment(edge, e + row + VB, LE);
-        c20.intoMemorySegment(edge, e + 2 * row, LE);
-        c21.intoMemorySegment(edge, e + 2 * row + VB, LE);
-        c30.intoMemorySegment(edge, e + 3 * row, LE);
-        c31.intoMemorySegment(edge, e + 3 * row + VB, LE);
-        storeEdge(edge, edgeOff, c, cOff, ldc, rows, cols, first, last, bias, biasOff, res, relu);
-    }
-
-    /** The epilogue of an edge tile, element by element, in the same order of operations as the vector one. */
-    static void storeEdge(MemorySegment edge, long edgeOff, MemorySegment c, long cOff, long ldc, int rows,
-                          int cols, boolean first, boolean last, MemorySegment bias, long biasOff,
-                          MemorySegment res, boolean relu) {
-        for (int r = 0; r < rows; r++) {
-            float bv = bias.get(F32, biasOff + r * 4L);
-            for (int q = 0; q < cols; q++) {
-                long o = cOff + r * ldc + q * 4L;
-                float v = edge.get(F32, edgeOff + ((long) r * NR + q) * 4);
-                if (!first) {
-                    v += c.get(F32, o);
-                }
-                if (last) {
-                    v += bv;
-                    if (res != null) {
-                        v += res.get(F32, o);
-                    }
-                    if (relu) {
-                        v = Math.max(v, 0f);
-                    }
-                }
-                c.set(F32, o, v);
-            }
+            dst.set(F32, dstOff + i * 4L, v);
         }
     }
 }

@@ -51,8 +51,14 @@ class Conv2dTest {
             // depth beyond one packed block (K = 2700 and 600), few pixels
             "300, 9, 3, 1, 1, 1, 1, 6, 5, true, true",
             "600, 5, 1, 1, 0, 1, 1, 1, 37, true, true",
-            // many pixel blocks
+            // many pixel blocks, more than one depth block per kernel tap
             "4, 9, 3, 1, 1, 1, 1, 40, 37, false, true",
+            "260, 11, 3, 1, 1, 1, 1, 11, 10, true, true",
+            "40, 24, 5, 1, 2, 2, 2, 9, 14, false, true",
+            // strided on phase planes; stride larger than the kernel
+            "40, 24, 3, 2, 1, 1, 1, 15, 17, true, true",
+            "20, 7, 1, 3, 0, 1, 2, 10, 11, false, false",
+            "48, 40, 7, 2, 3, 2, 1, 13, 12, false, true",
             "70, 130, 1, 1, 0, 1, 1, 31, 29, true, true",
             // tiny: 1x1 image, kernel larger than the input thanks to padding
             "5, 3, 3, 1, 1, 1, 1, 1, 1, false, false",
@@ -61,12 +67,18 @@ class Conv2dTest {
     void matchesReference(int cin, int cout, int k, int s, int p, int g, int n, int h, int w,
                           boolean residual, boolean relu) {
         ConvShape shape = new ConvShape(cin, cout, k, s, p, g);
-        for (Parallel par : new Parallel[] {one, three}) {
-            check(shape, n, h, w, residual, relu, par, 42 + cin * 31L + cout);
+        for (Conv2d.Path path : Conv2d.Path.values()) {
+            boolean possible = path == Conv2d.Path.PHASED || k == 1 && s == 1 && p == 0;
+            if (possible) {
+                for (Parallel par : new Parallel[] {one, three}) {
+                    check(shape, path, n, h, w, residual, relu, par, 42 + cin * 31L + cout);
+                }
+            }
         }
     }
 
-    static void check(ConvShape shape, int n, int h, int w, boolean residual, boolean relu, Parallel par, long seed) {
+    static void check(ConvShape shape, Conv2d.Path path, int n, int h, int w, boolean residual, boolean relu,
+                      Parallel par, long seed) {
         Random rnd = new Random(seed);
         try (Arena arena = Arena.ofShared()) {
             int oh = shape.outH(h), ow = shape.outW(w);
@@ -79,17 +91,29 @@ class Conv2dTest {
             MemorySegment mag = arena.allocate(outCount * 4, 64);
             ReferenceKernels.conv2d(shape, in, weight, bias, res, relu, n, h, w, want, mag);
 
-            Conv2d conv = new Conv2d(shape, weight, bias, arena);
+            Conv2d conv = new Conv2d(shape, weight, bias, arena, path);
             MemorySegment scratch = arena.allocate(conv.scratchBytes(n, h, w, par.threads()), 64);
+            // Scratch contents are undefined on entry: make any read of an unwritten float visible.
+            scratch.fill((byte) 0x7f);
             MemorySegment out = guarded(arena, outCount);
             // Twice: the second run must not depend on what the first left in the output or the scratch.
             for (int run = 0; run < 2; run++) {
                 conv.forward(in, out, res, relu, n, h, w, scratch, par);
-                String what = shape + " n=" + n + " " + h + "x" + w + " threads=" + par.threads() + " run " + run;
+                String what = shape + " " + path + " n=" + n + " " + h + "x" + w + " threads=" + par.threads() + " run " + run;
                 assertClose(want, out, mag, outCount, 1e-5, 1e-7, what);
                 checkGuard(out, outCount, what);
             }
         }
+    }
+
+    @Test
+    void choosesThePathByGeometry() {
+        assertEquals(Conv2d.Path.DIRECT, Conv2d.choosePath(new ConvShape(64, 256, 1, 1, 0, 1)));
+        assertEquals(Conv2d.Path.PHASED, Conv2d.choosePath(new ConvShape(64, 64, 3, 1, 1, 1)));
+        assertEquals(Conv2d.Path.PHASED, Conv2d.choosePath(new ConvShape(128, 128, 3, 2, 1, 1)));
+        assertEquals(Conv2d.Path.PHASED, Conv2d.choosePath(new ConvShape(256, 512, 1, 2, 0, 1)));
+        assertEquals(Conv2d.Path.PHASED, Conv2d.choosePath(new ConvShape(3, 64, 7, 2, 3, 1)));
+        assertEquals(Conv2d.Path.PHASED, Conv2d.choosePath(new ConvShape(128, 128, 3, 1, 1, 32)));
     }
 
     @Test

@@ -80,7 +80,8 @@ abstract class ReferenceModelTest {
         int c = r.classes();
         int per = 3 * r.h() * r.w();
         double worst = 0;
-        for (int first = 0; first < 4; first += batch) {
+        // Batch 1 runs the first and the last image only: it checks batch independence at half the cost.
+        for (int first = 0; first < 4; first += batch == 1 ? 3 : batch) {
             float[] in = Arrays.copyOfRange(r.input(), first * per, (first + batch) * per);
             float[] ours = net.predict(in, batch, r.h(), r.w());
             assertEquals(batch * c, ours.length);

@@ -1,0 +1,88 @@
+package dev.skipjack.bench;
+
+import dev.skipjack.engine.ResNet;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Path;
+
+/** Skipjack's engine through its public API, writing logits into memory planned once per bind. */
+final class SkipjackRunner implements Runner {
+    private final ResNet model;
+    private Arena arena;
+    private MemorySegment input;
+    private MemorySegment output;  // [n][numClasses]
+    private int n;
+    private int h;
+    private int w;
+
+    private SkipjackRunner(ResNet model) {
+        this.model = model;
+    }
+
+    /** A model with seeded random weights, built in memory. */
+    static SkipjackRunner seeded(String arch, long seed, int threads) {
+        return new SkipjackRunner(ResNet.seeded(arch, seed, new ResNet.Options(threads)));
+    }
+
+    /** A model loaded from a Skipjack model file. */
+    static SkipjackRunner load(Path file, int threads) throws Exception {
+        return new SkipjackRunner(ResNet.load(file, new ResNet.Options(threads)));
+    }
+
+    /** The architecture's name, e.g. "resnet50". */
+    String arch() {
+        return model.architecture().getName();
+    }
+
+    /** Direct-convolution FLOPs of one forward at this shape. */
+    long flops(int n, int h, int w) {
+        return model.flops(n, h, w);
+    }
+
+    @Override
+    public String name() {
+        return "skipjack";
+    }
+
+    @Override
+    public int numClasses() {
+        return model.numClasses();
+    }
+
+    @Override
+    public void bind(MemorySegment in, int n, int h, int w) {
+        if (arena != null) {
+            arena.close();
+        }
+        // Shared: the engine's worker threads write the logits.
+        arena = Arena.ofShared();
+        output = arena.allocate(4L * n * model.numClasses(), 64);
+        this.input = in;
+        this.n = n;
+        this.h = h;
+        this.w = w;
+    }
+
+    @Override
+    public void run() {
+        if (input == null) {
+            throw new IllegalStateException("SkipjackRunner.run before bind");
+        }
+        model.predict(input, output, n, h, w);
+    }
+
+    @Override
+    public float[] logits() {
+        return output.toArray(ValueLayout.JAVA_FLOAT);
+    }
+
+    @Override
+    public void close() {
+        model.close();
+        if (arena != null) {
+            arena.close();
+            arena = null;
+        }
+    }
+}

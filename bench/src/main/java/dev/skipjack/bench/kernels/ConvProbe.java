@@ -1,0 +1,106 @@
+package dev.skipjack.bench.kernels;
+
+import dev.skipjack.engine.kernels.Conv2d;
+import dev.skipjack.engine.kernels.Kernels;
+import dev.skipjack.engine.kernels.Simd;
+import dev.skipjack.engine.runtime.Parallel;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Random;
+
+/**
+ * A quick look, without JMH, at every ResNet-50 convolution as a percentage of the FMA peak measured in the
+ * same process: {@code java --add-modules jdk.incubator.vector -cp ... dev.skipjack.bench.kernels.ConvProbe
+ * [threads] [millisPerShape] [shapeName...]}. For numbers to quote, use the JMH benchmarks
+ * ({@link ConvBenchmark}); this is for fast iteration.
+ */
+public final class ConvProbe {
+    private ConvProbe() {
+    }
+
+    public static void main(String[] args) {
+        int threads = args.length > 0 ? Integer.parseInt(args[0]) : 1;
+        int millis = args.length > 1 ? Integer.parseInt(args[1]) : 400;
+        java.util.List<String> only = args.length > 2 ? java.util.List.of(args).subList(2, args.length) : null;
+        System.out.printf("species %d bits, %d thread(s), timed by %s%n", Simd.LANES * 32, threads,
+                threads == 1 ? Clock.name() : "wall time");
+        double peak0 = PeakLoop.measure(25);
+        System.out.printf("peak (1 core) %.1f GFLOP/s%n", peak0);
+        long tw = System.nanoTime();
+        try (Parallel par = new Parallel(threads); Arena arena = Arena.ofShared()) {
+            Kernels.warmUp(par);
+            System.out.printf("Kernels.warmUp: %.0f ms%n", (System.nanoTime() - tw) / 1e6);
+            java.util.List<ResNet50Convs.Conv> convs = new java.util.ArrayList<>();
+            for (ResNet50Convs.Conv c : ResNet50Convs.ALL) {
+                if (only == null || only.contains(c.name())) {
+                    convs.add(c);
+                }
+            }
+            int m = convs.size();
+            Setup[] setups = new Setup[m];
+            double[] best = new double[m];
+            java.util.Arrays.fill(best, Double.MAX_VALUE);
+            for (int i = 0; i < m; i++) {
+                setups[i] = new Setup(convs.get(i), threads, arena);
+            }
+            // Rounds over all shapes, keeping each shape's fastest call: a burst of interference from other
+            // processes then spoils one round of one shape, not the result.
+            int rounds = 4;
+            for (int round = 0; round < rounds; round++) {
+                for (int i = 0; i < m; i++) {
+                    Setup st = setups[i];
+                    long stop = System.nanoTime() + millis * 1_000_000L / rounds;
+                    for (int calls = 0; calls < 3 || System.nanoTime() < stop; calls++) {
+                        long t0 = threads == 1 ? Clock.now() : System.nanoTime();
+                        st.run(par);
+                        best[i] = Math.min(best[i], (threads == 1 ? Clock.now() : System.nanoTime()) - t0);
+                    }
+                    peak0 = Math.max(peak0, PeakLoop.measure(4));
+                }
+            }
+            double totalFlops = 0, totalTime = 0;
+            for (int i = 0; i < m; i++) {
+                ResNet50Convs.Conv c = convs.get(i);
+                long flops = c.flops(1);
+                double gf = flops / best[i];
+                totalFlops += flops * (double) c.count();
+                totalTime += best[i] * c.count();
+                System.out.printf("%-22s %-7s %8.3f ms %7.1f GFLOP/s %5.1f%% of peak  x%d%n", c.name(),
+                        setups[i].conv.path(), best[i] / 1e6, gf, 100 * gf / (peak0 * threads), c.count());
+            }
+            System.out.printf("all convs (weighted by occurrence): %.2f ms, %.1f GFLOP/s, %.1f%% of peak %.1f GFLOP/s"
+                    + " x %d thread(s)%n", totalTime / 1e6, totalFlops / totalTime,
+                    100 * totalFlops / totalTime / (peak0 * threads), peak0, threads);
+        }
+    }
+
+    /** One convolution with random weights and input, ready to run. */
+    static final class Setup {
+        final ResNet50Convs.Conv c;
+        final Conv2d conv;
+        final MemorySegment in, out, scratch;
+
+        Setup(ResNet50Convs.Conv c, int threads, Arena arena) {
+            this.c = c;
+            Random rnd = new Random(1);
+            var s = c.shape();
+            in = fill(arena, (long) s.cin() * c.h() * c.w(), rnd);
+            out = arena.allocate((long) s.cout() * s.outH(c.h()) * s.outW(c.w()) * 4, 64);
+            conv = new Conv2d(s, fill(arena, (long) s.cout() * s.gemmK(), rnd), fill(arena, s.cout(), rnd), arena);
+            scratch = arena.allocate(conv.scratchBytes(1, c.h(), c.w(), threads), 64);
+        }
+
+        void run(Parallel par) {
+            conv.forward(in, out, null, true, 1, c.h(), c.w(), scratch, par);
+        }
+    }
+
+    static MemorySegment fill(Arena arena, long count, Random rnd) {
+        MemorySegment s = arena.allocate(count * 4, 64);
+        for (long i = 0; i < count; i++) {
+            s.set(ValueLayout.JAVA_FLOAT_UNALIGNED, i * 4, rnd.nextFloat() - 0.5f);
+        }
+        return s;
+    }
+}

@@ -1,0 +1,43 @@
+package dev.skipjack.engine.model;
+
+import dev.skipjack.engine.backend.Layer;
+import dev.skipjack.engine.kernels.ConvShape;
+import dev.skipjack.engine.model.ResNetGraph.AvgPool;
+import dev.skipjack.engine.model.ResNetGraph.Conv;
+import dev.skipjack.engine.model.ResNetGraph.ConvLayer;
+import dev.skipjack.engine.model.ResNetGraph.Fc;
+import dev.skipjack.engine.model.ResNetGraph.MaxPool;
+import dev.skipjack.engine.model.ResNetGraph.Op;
+import java.util.ArrayList;
+import java.util.List;
+
+/** The forward pass as the backends see it: each operation of the graph with its torchvision name and weights. */
+public final class Layers {
+    private Layers() {}
+
+    /**
+     * One {@link Layer} per operation of {@code graph}, in order; convolution and classifier weights are the
+     * folded ones of {@code weights} (valid as long as they are).
+     */
+    public static List<Layer> of(ResNetGraph graph, WeightLoader.Weights weights) {
+        var out = new ArrayList<Layer>();
+        List<Op> ops = graph.ops();
+        for (int i = 0; i < ops.size(); i++) {
+            Layer l = switch (ops.get(i)) {
+                case Conv c -> {
+                    ConvLayer cl = graph.convs().get(c.layer());
+                    WeightLoader.FoldedConv f = weights.convs().get(c.layer());
+                    yield new Layer.Conv(i, cl.conv(), c.input(), c.output(), c.residual(), c.relu(),
+                            new ConvShape(cl.cin(), cl.cout(), cl.kernel(), cl.stride(), cl.pad(), cl.groups()), f.weight(), f.bias());
+                }
+                case MaxPool p -> new Layer.MaxPool(i, "maxpool", p.input(), p.output(), ResNetGraph.MAXPOOL_KERNEL,
+                        ResNetGraph.MAXPOOL_STRIDE, ResNetGraph.MAXPOOL_PAD);
+                case AvgPool p -> new Layer.AvgPool(i, "avgpool", p.input(), p.output());
+                case Fc f -> new Layer.Fc(i, "fc", f.input(), f.output(), graph.features(), graph.numClasses(),
+                        weights.fcWeight(), weights.fcBias());
+            };
+            out.add(l);
+        }
+        return out;
+    }
+}
