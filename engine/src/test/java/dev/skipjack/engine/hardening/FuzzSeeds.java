@@ -78,9 +78,11 @@ public final class FuzzSeeds {
         write(dir, "seed-progressive.jpg", progressiveJpeg(image(17, 9, BufferedImage.TYPE_3BYTE_BGR)));
         write(dir, "seed-rgb.bmp", encode(image(5, 3, BufferedImage.TYPE_3BYTE_BGR), "bmp"));
         write(dir, "seed-indexed.gif", encode(image(6, 4, BufferedImage.TYPE_BYTE_INDEXED), "gif"));
-        // A decompression bomb: a 4 KB-class PNG whose header declares 100000 x 100000 pixels.
-        write(dir, "seed-bomb.png", withDimensions(encode(image(8, 8, BufferedImage.TYPE_3BYTE_BGR), "png"),
-                100_000, 100_000));
+        // A decompression bomb, kept as a regression case: a 219-byte PNG whose header declares 20000 x 20000
+        // pixels. Before the header check, ImageIO allocated 1.2 GB for it and commons-imaging threw
+        // OutOfMemoryError at -Xmx1g.
+        write(dir, "regression-decompression-bomb.png",
+                withDimensions(encode(image(8, 8, BufferedImage.TYPE_3BYTE_BGR), "png"), 20_000, 20_000));
     }
 
     private static BufferedImage image(int w, int h, int type) {
