@@ -75,7 +75,7 @@ public final class ResNet implements AutoCloseable {
 
         /** {@code threads} threads, inputs not checked, every layer on the CPU. */
         public Options(int threads) {
-            this(threads, DispatchProfile.cpu(), false);
+            this(threads, false, DispatchProfile.cpu());
         }
 
         /** Every layer on the CPU. */
