@@ -311,7 +311,7 @@ public final class Dispatch implements AutoCloseable {
         }
         if (timed) {
             sb.append(String.format(Locale.ROOT, "  (auto timed each layer alone at [%d][3][%d][%d], best of 5 after a "
-                    + "warm-up; gpu ms is device time without host-device copies)%n", AUTO_BATCH, AUTO_SIZE, AUTO_SIZE));
+                    + "warm-up; gpu ms is launch + kernel, without copying activations between host and device)%n", AUTO_BATCH, AUTO_SIZE, AUTO_SIZE));
         }
         sb.append(String.format(Locale.ROOT, "  %d of %d layers on %s%n", acceleratedLayers(), layers.size(),
                 accelerator == null ? "an accelerator" : accelerator.name()));

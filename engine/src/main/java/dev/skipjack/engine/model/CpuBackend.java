@@ -4,7 +4,6 @@ import dev.skipjack.engine.backend.ActivationShapes;
 import dev.skipjack.engine.backend.Backend;
 import dev.skipjack.engine.backend.Layer;
 import dev.skipjack.engine.backend.Step;
-import dev.skipjack.engine.kernels.Conv2d;
 import dev.skipjack.engine.kernels.GlobalAvgPool;
 import dev.skipjack.engine.kernels.MaxPool2d;
 import dev.skipjack.engine.runtime.Parallel;
@@ -12,21 +11,24 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.List;
+import java.util.function.IntPredicate;
 
 /**
  * The Vector API kernels of a {@link Network} as a {@link Backend}: the default for every layer and the
  * fallback whenever an accelerator is missing. Its steps run over the plan's host buffers and the pool.
  */
 public final class CpuBackend implements Backend {
-    // The auto profile's measurement of one layer: warm-up, then the best of TIMED_RUNS (the least disturbed by
-    // whatever else the machine runs).
-    private static final int WARMUP_RUNS = 3;
-    private static final long WARMUP_NANOS = 50_000_000;
-    private static final int MAX_WARMUP_RUNS = 200;
+    // The auto profile's measurement of one layer: whole forward passes first (at least 2 and WARMUP_NANOS, at
+    // most MAX_WARMUP_PASSES) so the JIT has compiled the kernels, then per layer WARMUP_RUNS calls and the best
+    // of TIMED_RUNS (the least disturbed by whatever else the machine runs).
+    private static final long WARMUP_NANOS = 1_000_000_000;
+    private static final int MAX_WARMUP_PASSES = 20;
+    private static final int WARMUP_RUNS = 2;
     private static final int TIMED_RUNS = 5;
 
     private final Network network;
     private final Parallel parallel;
+    private boolean warmedUp;
 
     /** @param parallel the model's pool (used here only by {@link #time}; steps use the one of their activations) */
     public CpuBackend(Network network, Parallel parallel) {
@@ -95,47 +97,18 @@ public final class CpuBackend implements Backend {
 
     @Override
     public double time(Layer layer, ActivationShapes shapes) {
+        if (!warmedUp) {
+            warmUp(shapes);
+            warmedUp = true;
+        }
         int in = layer.input();
         // Shared: the pool's worker threads read and write these buffers.
         try (Arena arena = Arena.ofShared()) {
-            var values = new MemorySegment[shapes.values()];
-            for (int v = 0; v < values.length; v++) {
-                if (v == in || v == layer.output() || layer.reads(v)) {
-                    values[v] = arena.allocate(Math.max(64, shapes.floats(v) * Float.BYTES), 64);
-                    // Stands in for an activation: no NaNs or denormals to skew the timing.
-                    for (long i = 0; i < shapes.floats(v); i++) {
-                        values[v].setAtIndex(ValueLayout.JAVA_FLOAT, i, 0.5f);
-                    }
-                }
-            }
-            long scratch = 64;
-            if (layer instanceof Layer.Conv cv) {
-                Conv2d k = network.conv(convIndex(cv));
-                scratch = Math.max(scratch, k.scratchBytes(shapes.batch(), shapes.height(in), shapes.width(in),
-                        parallel.threads()));
-            }
-            MemorySegment scratchSegment = arena.allocate(scratch, 64);
-            Step.Activations acts = new Step.Activations() {
-                @Override
-                public MemorySegment value(int v) {
-                    return values[v];
-                }
-
-                @Override
-                public MemorySegment scratch() {
-                    return scratchSegment;
-                }
-
-                @Override
-                public Parallel parallel() {
-                    return parallel;
-                }
-            };
+            long scratch = layer instanceof Layer.Conv cv ? scratchBytes(cv, shapes) : 64;
+            Step.Activations acts = activations(arena, shapes, v -> v == in || layer.reads(v) || v == layer.output(),
+                    scratch);
             int n = shapes.batch(), c = shapes.channels(in), h = shapes.height(in), w = shapes.width(in);
-            // Warm-up until the JIT has compiled the kernel (the first calls run interpreted, orders of magnitude
-            // slower): at least WARMUP_RUNS calls and WARMUP_NANOS, at most MAX_WARMUP_RUNS.
-            long start = System.nanoTime();
-            for (int r = 0; r < MAX_WARMUP_RUNS && (r < WARMUP_RUNS || System.nanoTime() - start < WARMUP_NANOS); r++) {
+            for (int r = 0; r < WARMUP_RUNS; r++) {
                 forward(layer, acts, n, c, h, w, parallel);
             }
             long best = Long.MAX_VALUE;
@@ -146,6 +119,66 @@ public final class CpuBackend implements Backend {
             }
             return best * 1e-9;
         }
+    }
+
+    /**
+     * Runs the whole forward pass at {@code shapes} a few times before the first measurement: until the JIT has
+     * compiled the kernels, a layer runs interpreted, orders of magnitude slower, and the kernels are shared by
+     * every layer of their kind.
+     */
+    private void warmUp(ActivationShapes shapes) {
+        List<Layer> all = Layers.of(network.graph(), null);
+        long scratch = 64;
+        for (Layer l : all) {
+            if (l instanceof Layer.Conv cv) {
+                scratch = Math.max(scratch, scratchBytes(cv, shapes));
+            }
+        }
+        try (Arena arena = Arena.ofShared()) {
+            Step.Activations acts = activations(arena, shapes, v -> true, scratch);
+            Step pass = compile(all, shapes, new boolean[shapes.values()]);
+            long start = System.nanoTime();
+            for (int r = 0; r < MAX_WARMUP_PASSES && (r < 2 || System.nanoTime() - start < WARMUP_NANOS); r++) {
+                pass.run(acts);
+            }
+        }
+    }
+
+    private long scratchBytes(Layer.Conv layer, ActivationShapes shapes) {
+        int in = layer.input();
+        return network.conv(convIndex(layer)).scratchBytes(shapes.batch(), shapes.height(in), shapes.width(in),
+                parallel.threads());
+    }
+
+    /** Buffers in {@code arena} for the values {@code include} accepts, filled with 0.5 (no NaNs or denormals). */
+    private Step.Activations activations(Arena arena, ActivationShapes shapes, IntPredicate include, long scratch) {
+        var values = new MemorySegment[shapes.values()];
+        for (int v = 0; v < values.length; v++) {
+            if (include.test(v)) {
+                values[v] = arena.allocate(Math.max(64, shapes.floats(v) * Float.BYTES), 64);
+                for (long i = 0; i < shapes.floats(v); i++) {
+                    values[v].setAtIndex(ValueLayout.JAVA_FLOAT, i, 0.5f);
+                }
+            }
+        }
+        MemorySegment scratchSegment = arena.allocate(Math.max(64, scratch), 64);
+        Parallel pool = parallel;
+        return new Step.Activations() {
+            @Override
+            public MemorySegment value(int v) {
+                return values[v];
+            }
+
+            @Override
+            public MemorySegment scratch() {
+                return scratchSegment;
+            }
+
+            @Override
+            public Parallel parallel() {
+                return pool;
+            }
+        };
     }
 
     /** Nothing to release: the kernels belong to the model. */
