@@ -43,9 +43,12 @@ public final class BenchCommand {
         progress.phase(o.model() == null ? "building a seeded " + o.arch() : "loading " + o.model());
         long t0 = System.nanoTime();
         try (SkipjackRunner skipjack = o.model() == null
-                ? SkipjackRunner.seeded(o.arch(), o.seed(), o.threads())
-                : SkipjackRunner.load(o.model(), o.threads())) {
+                ? SkipjackRunner.seeded(o.arch(), o.seed(), o.threads(), o.profile())
+                : SkipjackRunner.load(o.model(), o.threads(), o.profile())) {
             loadMs.put("skipjack", (System.nanoTime() - t0) / 1e6);
+            if (o.profile() != null) {
+                err.print(skipjack.dispatchPlan());
+            }
             model = skipjack.arch();
             numClasses = skipjack.numClasses();
             OrtRunner ort = null;

@@ -1,5 +1,7 @@
 package dev.skipjack.bench;
 
+import dev.skipjack.engine.backend.DispatchProfile;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -21,10 +23,11 @@ import java.util.List;
  * @param json     print the run as JSON on stdout instead of the table
  * @param history  the file each run appends one JSON line to, or null for none
  * @param help     only print the usage
+ * @param profile  where each layer runs (docs/GPU.md), or null for the default (every layer on the CPU)
  */
 public record BenchOptions(Path model, String arch, long seed, Path onnx, List<Integer> batches, int threads,
                            int height, int width, Budget warmup, Budget measure, long settleNanos, boolean json,
-                           Path history, boolean help) {
+                           Path history, boolean help, DispatchProfile profile) {
     public static final String DEFAULT_ARCH = "resnet50";
     public static final long DEFAULT_SEED = 42;
     public static final Budget DEFAULT_WARMUP = Budget.ofRounds(10);
@@ -57,6 +60,8 @@ public record BenchOptions(Path model, String arch, long seed, Path onnx, List<I
               --iterations N|TIME measured rounds (default 30), or a time like 20s (at least %d rounds)
               --settle MS         untimed pause before each call so the other runtime's threads go idle
                                   (default %s ms; 0 runs calls back to back)
+              --profile P         where each layer runs: cpu (default), gpu, auto, or a profile file
+                                  (docs/GPU.md); the plan is printed on stderr
               --json              print the results as JSON on stdout instead of the table
               --history FILE      append one JSON line per run to FILE (default bench/history-local/history.jsonl
                                   under the working directory); --history none turns it off
@@ -83,6 +88,7 @@ public record BenchOptions(Path model, String arch, long seed, Path onnx, List<I
         long settle = Harness.DEFAULT_SETTLE_NANOS;
         boolean json = false;
         Path history = DEFAULT_HISTORY;
+        DispatchProfile profile = null;
 
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
@@ -96,11 +102,11 @@ public record BenchOptions(Path model, String arch, long seed, Path onnx, List<I
             switch (name) {
                 case "-h", "--help" -> {
                     return new BenchOptions(model, DEFAULT_ARCH, seed, onnx, batches, threads, height, width,
-                            warmup, measure, settle, json, history, true);
+                            warmup, measure, settle, json, history, true, profile);
                 }
                 case "--json" -> json = true;
                 case "--model", "--arch", "--seed", "--onnx", "--batch", "--threads", "--size", "--warmup",
-                     "--iterations", "--settle", "--history" -> {
+                     "--iterations", "--settle", "--history", "--profile" -> {
                     String v;
                     if (inline != null) {
                         v = inline;
@@ -132,6 +138,7 @@ public record BenchOptions(Path model, String arch, long seed, Path onnx, List<I
                         case "--iterations" -> measure = Budget.parse(name, v, false, Budget.MIN_MEASURED_ROUNDS);
                         case "--settle" -> settle = parseMillis(name, v);
                         case "--history" -> history = v.equals("none") ? null : Path.of(v);
+                        case "--profile" -> profile = parseProfile(v);
                         default -> throw new AssertionError(name);
                     }
                 }
@@ -147,7 +154,17 @@ public record BenchOptions(Path model, String arch, long seed, Path onnx, List<I
                     + "random weights would make the logit comparison meaningless");
         }
         return new BenchOptions(model, arch == null ? DEFAULT_ARCH : arch, seed, onnx, batches, threads, height,
-                width, warmup, measure, settle, json, history, false);
+                width, warmup, measure, settle, json, history, false, profile);
+    }
+
+    private static DispatchProfile parseProfile(String v) {
+        try {
+            return DispatchProfile.of(v);
+        } catch (IOException e) {
+            throw new IllegalArgumentException("--profile " + v + ": cannot read it: " + e.getMessage(), e);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("--profile: " + e.getMessage(), e);
+        }
     }
 
     private static List<Integer> parseBatches(String v) {

@@ -1,6 +1,7 @@
 package dev.skipjack.bench;
 
 import dev.skipjack.engine.ResNet;
+import dev.skipjack.engine.backend.DispatchProfile;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -21,13 +22,22 @@ final class SkipjackRunner implements Runner {
     }
 
     /** A model with seeded random weights, built in memory. */
-    static SkipjackRunner seeded(String arch, long seed, int threads) {
-        return new SkipjackRunner(ResNet.seeded(arch, seed, new ResNet.Options(threads)));
+    static SkipjackRunner seeded(String arch, long seed, int threads, DispatchProfile profile) {
+        return new SkipjackRunner(ResNet.seeded(arch, seed, options(threads, profile)));
     }
 
     /** A model loaded from a Skipjack model file. */
-    static SkipjackRunner load(Path file, int threads) throws Exception {
-        return new SkipjackRunner(ResNet.load(file, new ResNet.Options(threads)));
+    static SkipjackRunner load(Path file, int threads, DispatchProfile profile) throws Exception {
+        return new SkipjackRunner(ResNet.load(file, options(threads, profile)));
+    }
+
+    private static ResNet.Options options(int threads, DispatchProfile profile) {
+        return new ResNet.Options(threads).withProfile(profile == null ? DispatchProfile.cpu() : profile);
+    }
+
+    /** Which layer runs where (see {@link ResNet#dispatchPlan()}). */
+    String dispatchPlan() {
+        return model.dispatchPlan();
     }
 
     /** The architecture's name, e.g. "resnet50". */

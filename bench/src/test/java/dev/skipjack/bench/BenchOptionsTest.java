@@ -6,9 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class BenchOptionsTest {
     private static BenchOptions parse(String... args) {
@@ -115,5 +118,18 @@ class BenchOptionsTest {
                 "--warmup", "--iterations", "--settle", "--json", "--history", "--help")) {
             assertTrue(BenchOptions.USAGE.contains(opt), opt);
         }
+    }
+
+    @Test
+    void profileOption(@TempDir Path dir) throws IOException {
+        assertNull(BenchOptions.parse(new String[0], 2).profile(), "default: every layer on the CPU");
+        assertEquals("gpu", BenchOptions.parse(new String[] {"--profile", "gpu"}, 2).profile().name());
+        assertEquals("auto", BenchOptions.parse(new String[] {"--profile=auto"}, 2).profile().name());
+        Path f = dir.resolve("p.profile");
+        Files.writeString(f, "layer4.* = gpu\n");
+        assertEquals("file " + f, BenchOptions.parse(new String[] {"--profile", f.toString()}, 2).profile().name());
+        var e = assertThrows(IllegalArgumentException.class,
+                () -> BenchOptions.parse(new String[] {"--profile", "tpu"}, 2));
+        assertEquals("--profile: profile 'tpu' is not cpu, gpu or auto, and there is no such file", e.getMessage());
     }
 }

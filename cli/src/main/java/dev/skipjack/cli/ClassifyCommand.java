@@ -18,7 +18,7 @@ public final class ClassifyCommand {
     private static final int BATCH = 8;
 
     private static final String USAGE = """
-            usage: ./skipjack classify --model MODEL [--top K] [--json] [--threads T] IMAGE...
+            usage: ./skipjack classify --model MODEL [--top K] [--json] [--threads T] [--profile P] IMAGE...
 
             Decodes each image (PNG, JPEG, BMP, GIF), preprocesses it like torchvision's ImageNet transform
             (resize the shorter side to 256, center crop 224, normalize), runs the model and prints the K most
@@ -28,7 +28,7 @@ public final class ClassifyCommand {
               --top K         classes per image (default 5)
               --json          print one JSON document instead of text
               --threads T     threads to run on (default: all cores)
-            """;
+            """ + ProfileOption.HELP + "\n";
 
     public static int run(String[] args) throws Exception {
         return run(args, System.out, System.err);
@@ -37,7 +37,7 @@ public final class ClassifyCommand {
     static int run(String[] args, PrintStream out, PrintStream err) throws Exception {
         Options o;
         try {
-            o = Options.parse(args, Set.of("model", "top", "threads"), Set.of("json"));
+            o = Options.parse(args, Set.of("model", "top", "threads", "profile"), Set.of("json"));
             if (o.has("help")) {
                 out.print(USAGE);
                 return 0;
@@ -52,9 +52,11 @@ public final class ClassifyCommand {
         }
         int top;
         int threads;
+        dev.skipjack.engine.backend.DispatchProfile profile;
         try {
             top = o.positiveInt("top", 5);
             threads = o.positiveInt("threads", ResNet.Options.defaults().threads());
+            profile = ProfileOption.parse(o);
         } catch (Options.UsageException e) {
             err.println("skipjack classify: " + e.getMessage());
             return 2;
@@ -66,7 +68,8 @@ public final class ClassifyCommand {
         }
         List<Path> images = o.positional().stream().map(Path::of).toList();
         var results = new ArrayList<List<Prediction>>(images.size());
-        try (ResNet model = ResNet.load(modelPath, new ResNet.Options(threads))) {
+        try (ResNet model = ResNet.load(modelPath, new ResNet.Options(threads).withProfile(profile))) {
+            ProfileOption.printPlan(o, model, err);
             for (int i = 0; i < images.size(); i += BATCH) {
                 results.addAll(model.classify(images.subList(i, Math.min(images.size(), i + BATCH)), top));
             }

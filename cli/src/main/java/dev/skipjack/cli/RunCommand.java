@@ -20,6 +20,7 @@ public final class RunCommand {
 
     private static final String USAGE = """
             usage: ./skipjack run --model MODEL --input IN.f32 --shape N,C,H,W --output OUT.f32 [--threads T]
+                                  [--profile cpu|gpu|auto|FILE]
 
             Runs the model on a raw tensor and writes the logits: IN.f32 holds N*C*H*W little-endian float32
             values in NCHW order (already preprocessed; C must be 3), OUT.f32 receives N*CLASSES little-endian
@@ -31,7 +32,7 @@ public final class RunCommand {
               --shape N,C,H,W   its shape
               --output OUT.f32  where to write the logits
               --threads T       threads to run on (default: all cores)
-            """;
+            """ + ProfileOption.HELP + "\n";
 
     public static int run(String[] args) throws Exception {
         return run(args, System.out, System.err);
@@ -41,8 +42,9 @@ public final class RunCommand {
         Options o;
         int[] shape;
         int threads;
+        dev.skipjack.engine.backend.DispatchProfile profile;
         try {
-            o = Options.parse(args, Set.of("model", "input", "shape", "output", "threads"), Set.of());
+            o = Options.parse(args, Set.of("model", "input", "shape", "output", "threads", "profile"), Set.of());
             if (o.has("help")) {
                 out.print(USAGE);
                 return 0;
@@ -55,6 +57,7 @@ public final class RunCommand {
             }
             shape = parseShape(o.get("shape"));
             threads = o.positiveInt("threads", ResNet.Options.defaults().threads());
+            profile = ProfileOption.parse(o);
         } catch (Options.UsageException e) {
             err.println("skipjack run: " + e.getMessage() + " (try ./skipjack run --help)");
             return 2;
@@ -67,7 +70,8 @@ public final class RunCommand {
         long floats = (long) n * 3 * h * w;
         float[] x = readInput(input, floats, o.get("shape"));
         float[] logits;
-        try (ResNet model = ResNet.load(Path.of(o.get("model")), new ResNet.Options(threads))) {
+        try (ResNet model = ResNet.load(Path.of(o.get("model")), new ResNet.Options(threads).withProfile(profile))) {
+            ProfileOption.printPlan(o, model, err);
             logits = model.predict(x, n, h, w);
         }
         writeAtomically(output, logits);

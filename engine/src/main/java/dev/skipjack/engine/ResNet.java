@@ -1,10 +1,14 @@
 package dev.skipjack.engine;
 
+import dev.skipjack.engine.backend.Dispatch;
+import dev.skipjack.engine.backend.DispatchProfile;
 import dev.skipjack.engine.image.ImageDecoder;
 import dev.skipjack.engine.image.ImageNetTransform;
 import dev.skipjack.engine.kernels.Kernels;
 import dev.skipjack.engine.model.Architectures;
+import dev.skipjack.engine.model.CpuBackend;
 import dev.skipjack.engine.model.ExecutionContexts;
+import dev.skipjack.engine.model.Layers;
 import dev.skipjack.engine.model.Network;
 import dev.skipjack.engine.model.ResNetGraph;
 import dev.skipjack.engine.model.SeededWeights;
@@ -22,13 +26,15 @@ import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
- * A torchvision ResNet (18/34/50/101/152, ResNeXt, wide) ready to run on the CPU.
+ * A torchvision ResNet (18/34/50/101/152, ResNeXt, wide) ready to run on the CPU (and, with the optional
+ * TornadoVM backend and a {@linkplain Options#profile() dispatch profile} that asks for it, on a GPU).
  *
  * <pre>{@code
  * try (var model = ResNet.load(Path.of("resnet50.skj"))) {
@@ -47,33 +53,49 @@ import java.util.concurrent.atomic.AtomicBoolean;
  */
 public final class ResNet implements AutoCloseable {
     /** Loading options. */
-    public record Options(int threads, boolean checkInputs) {
+    public record Options(int threads, boolean checkInputs, DispatchProfile profile) {
         /**
          * @param threads     threads one inference uses, the calling thread included; at least 1
+         * @param profile     which backend runs each layer (see {@link DispatchProfile}; docs/GPU.md)
          * @param checkInputs scan every input for NaN and infinities before running, and the logits after,
          *                    and throw {@link IllegalArgumentException} naming the image and position instead of
          *                    returning logits a NaN or an overflow has made meaningless (costs one pass over
          *                    the input; off by default)
+         * @param profile     which backend runs each layer (see {@link DispatchProfile} and docs/GPU.md; the
+         *                    default {@link DispatchProfile#cpu()} runs everything on the CPU)
          */
         public Options {
             if (threads < 1) {
                 throw new IllegalArgumentException("threads must be >= 1, got " + threads);
             }
+            if (profile == null) {
+                throw new IllegalArgumentException("profile must not be null (DispatchProfile.cpu() is the default)");
+            }
         }
 
-        /** {@code threads} threads, inputs not checked. */
+        /** {@code threads} threads, inputs not checked, every layer on the CPU. */
         public Options(int threads) {
-            this(threads, false);
+            this(threads, false, DispatchProfile.cpu());
         }
 
-        /** One thread per available processor. */
+        /** Every layer on the CPU. */
+        public Options(int threads, boolean checkInputs) {
+            this(threads, checkInputs, DispatchProfile.cpu());
+        }
+
+        /** One thread per available processor, every layer on the CPU. */
         public static Options defaults() {
             return new Options(Runtime.getRuntime().availableProcessors());
         }
 
         /** These options with input checking on or off. */
         public Options withCheckInputs(boolean check) {
-            return new Options(threads, check);
+            return new Options(threads, check, profile);
+        }
+
+        /** These options with another dispatch profile. */
+        public Options withProfile(DispatchProfile profile) {
+            return new Options(threads, checkInputs, profile);
         }
     }
 
@@ -87,9 +109,10 @@ public final class ResNet implements AutoCloseable {
     private final Parallel parallel;
     private final ExecutionContexts contexts;
     private final boolean checkInputs;
+    private final Dispatch dispatch;
 
     private ResNet(Architecture architecture, List<String> labels, ImageNetTransform transform, ResNetGraph graph,
-            Arena arena, Parallel parallel, Network network, boolean checkInputs) {
+            Arena arena, Parallel parallel, Network network, boolean checkInputs, Dispatch dispatch) {
         this.checkInputs = checkInputs;
         this.architecture = architecture;
         this.labels = labels;
@@ -97,7 +120,8 @@ public final class ResNet implements AutoCloseable {
         this.graph = graph;
         this.arena = arena;
         this.parallel = parallel;
-        this.contexts = new ExecutionContexts(network, parallel);
+        this.dispatch = dispatch;
+        this.contexts = new ExecutionContexts(network, parallel, dispatch);
     }
 
     /** Loads a model file with {@link Options#defaults()}. */
@@ -118,7 +142,12 @@ public final class ResNet implements AutoCloseable {
         // The kernels pack every weight into their own layout, so the mapping (and the folded copies) are
         // read once, here, and released when loading ends instead of living as long as the model.
         try (Arena loading = Arena.ofConfined()) {
-            ModelFile file = ModelFile.open(modelFile, loading);
+            ModelFile file;
+            try {
+                file = ModelFile.open(modelFile, loading);
+            } catch (NoSuchFileException e) {
+                throw new NoSuchFileException(modelFile.toString(), null, "no such model file");
+            }
             file.verifyChecksums();
             Architecture a = file.architecture();
             String problem = Architectures.problem(a);
@@ -153,13 +182,21 @@ public final class ResNet implements AutoCloseable {
             ImageNetTransform transform, Options options) {
         Arena arena = Arena.ofShared();
         Parallel parallel = null;
+        Dispatch dispatch = null;
         try {
             Network network = Network.build(graph, weights, arena);
             parallel = new Parallel(options.threads());
-            warmUpOnce(parallel);
+            // Decided once per model, while the folded weights are still mapped (an accelerator copies them now).
+            dispatch = Dispatch.resolve(options.profile(), Layers.of(graph, weights), new CpuBackend(network, parallel));
+            if (dispatch.notice() != null) {
+                System.err.println(dispatch.notice());
+            }
             return new ResNet(graph.architecture(), labels, transform, graph, arena, parallel, network,
-                    options.checkInputs());
+                    options.checkInputs(), dispatch);
         } catch (RuntimeException | Error e) {
+            if (dispatch != null) {
+                dispatch.close();
+            }
             if (parallel != null) {
                 parallel.close();
             }
@@ -355,6 +392,23 @@ public final class ResNet implements AutoCloseable {
         return out;
     }
 
+    /**
+     * Which backend runs each layer and why (the {@code auto} profile's timings included), as printed by
+     * {@code ./skipjack ... --profile}: one line per layer.
+     */
+    public String dispatchPlan() {
+        contexts.checkOpen();
+        return dispatch.describe();
+    }
+
+    /**
+     * The line saying the profile asked for an accelerator but every layer runs on the CPU (also printed on
+     * stderr when the model loads), or null.
+     */
+    public String dispatchNotice() {
+        return dispatch.notice();
+    }
+
     /** Direct-convolution FLOPs (2 per multiply-add) of one forward pass on {@code [n][3][h][w]}. */
     public long flops(int n, int h, int w) {
         return graph.flops(n, h, w);
@@ -364,6 +418,7 @@ public final class ResNet implements AutoCloseable {
     @Override
     public void close() {
         if (contexts.close()) {
+            dispatch.close();
             parallel.close();
             arena.close();
         }

@@ -29,7 +29,7 @@ public final class ConvProbe {
         System.out.printf("peak (1 core) %.1f GFLOP/s%n", peak0);
         long tw = System.nanoTime();
         try (Parallel par = new Parallel(threads); Arena arena = Arena.ofShared()) {
-            Kernels.warmUp(par);
+            System.out.println("warm-up reached compiled speed: " + Kernels.warmUp(par));
             System.out.printf("Kernels.warmUp: %.0f ms%n", (System.nanoTime() - tw) / 1e6);
             java.util.List<ResNet50Convs.Conv> convs = new java.util.ArrayList<>();
             for (ResNet50Convs.Conv c : ResNet50Convs.ALL) {

@@ -288,10 +288,8 @@ public final class Dispatch implements AutoCloseable {
         if (accelerator != null) {
             sb.append(", ").append(accelerator.name()).append(" = ").append(accelerator.device());
         }
+        // The fallback notice is not repeated here: the model printed it once, on stderr, when it loaded.
         sb.append('\n');
-        if (notice != null) {
-            sb.append(notice).append('\n');
-        }
         boolean timed = Arrays.stream(cpuSeconds).anyMatch(d -> !Double.isNaN(d));
         int width = 5;
         for (Layer l : layers) {
@@ -312,8 +310,8 @@ public final class Dispatch implements AutoCloseable {
             }
         }
         if (timed) {
-            sb.append(String.format(Locale.ROOT, "  (auto timed each layer once at [%d][3][%d][%d] after a warm-up; "
-                    + "gpu ms leaves out host-device copies)%n", AUTO_BATCH, AUTO_SIZE, AUTO_SIZE));
+            sb.append(String.format(Locale.ROOT, "  (auto timed each layer alone at [%d][3][%d][%d], best of 5 after a "
+                    + "warm-up; gpu ms is device time without host-device copies)%n", AUTO_BATCH, AUTO_SIZE, AUTO_SIZE));
         }
         sb.append(String.format(Locale.ROOT, "  %d of %d layers on %s%n", acceleratedLayers(), layers.size(),
                 accelerator == null ? "an accelerator" : accelerator.name()));

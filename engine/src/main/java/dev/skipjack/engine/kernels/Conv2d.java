@@ -10,6 +10,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.concurrent.atomic.AtomicInteger;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -26,28 +27,34 @@ import jdk.incubator.vector.VectorSpecies;
  *       reads phase (ky % s, kx % s) at {@code q + (ky / s) * wph + kx / s}. Every row of B is then a
  *       contiguous run of a phase plane, for any kernel size and stride. Columns with ox >= ow are junk
  *       (at most ceil(k/s) - 1 per output row) that the epilogue skips.</li>
+ *   <li>{@code WINOGRAD} (3x3, stride 1, padding 1, one group, with enough channels): Winograd's F(2x2, 3x3),
+ *       2.25 times fewer multiplies, on the same micro-kernel; see {@link Winograd3x3}. Set
+ *       {@code -Dskipjack.conv.winograd=false} to turn it off.</li>
  * </ul>
  *
  * <p>Work is split into tasks (image, group, block of output channels, block of GEMM columns) that the pool's
- * threads claim from a counter. For each depth block of at most {@value #KC} rows a task copies its rows of B
+ * threads claim from a counter. For each depth block of at most KC (192) rows a task copies its rows of B
  * into packed panels [kc][NR] in its scratch; each panel (kc x NR floats, in L1) then meets the packed
- * weights of up to {@value #MC} output channels (streaming from L2) in the register-tiled micro-kernel
- * ({@link Gemm}). The task accumulates its block of the result in scratch and finally runs the epilogue
- * from there into {@code out}.
+ * weights of up to MC (256) output channels (streaming from L2) in the register-tiled micro-kernel
+ * ({@link Gemm}). The task accumulates its block of the result in scratch; once a column panel has seen
+ * the last depth block, the epilogue takes it, still in L1, into {@code out}.
  */
 public final class Conv2d {
     private static final VectorSpecies<Float> S = Gemm.S;
     private static final int L = Gemm.L;
 
-    /** Largest depth block. */
-    static final int KC = 256;
-    /** Largest block of output channels per task (a multiple of every MR). */
-    static final int MC = 256;
+    // Cache blocking. The system properties are for tuning experiments (see bench's ConvProbe), not for users.
+    /** Largest depth block: B's micro-panel is KC x NR floats and should stay in L1. */
+    static final int KC = Integer.getInteger("skipjack.conv.kc", 192);
+    /** Largest block of output channels per task: its packed weights (MC x KC) should stay in L2. */
+    static final int MC = Integer.getInteger("skipjack.conv.mc", 256) / 8 * 8;
+    /** Whether 3x3 stride-1 convolutions use Winograd F(2x2, 3x3) ({@link Winograd3x3}). */
+    static final boolean WINOGRAD = !"false".equals(System.getProperty("skipjack.conv.winograd"));
     /** Output columns per task, in panels of NR. */
-    static final int NC_PANELS = 8;
+    static final int NC_PANELS = Integer.getInteger("skipjack.conv.ncPanels", 6);
 
     /** Where the GEMM's B operand comes from; see the class comment. */
-    public enum Path { DIRECT, PHASED }
+    public enum Path { DIRECT, PHASED, WINOGRAD }
 
     private final ConvShape shape;
     private final Path path;
@@ -59,6 +66,8 @@ public final class Conv2d {
     private final MemorySegment packedW;
     // [cout]
     private final MemorySegment bias;
+    // WINOGRAD only; then packedW is null
+    private final Winograd3x3 winograd;
     private final TileJob tileJob = new TileJob();
     private final PhaseJob phaseJob = new PhaseJob();
     private final int phases1; // phases per axis that some tap reads: min(stride, kernel)
@@ -98,6 +107,17 @@ public final class Conv2d {
             throw new IllegalArgumentException("Conv2d " + shape + ": bias needs " + shape.cout()
                     + " floats, got " + bias.byteSize() / 4);
         }
+        if (path == Path.WINOGRAD && !winogradFits(shape)) {
+            throw new IllegalArgumentException("Conv2d: path WINOGRAD cannot run " + shape);
+        }
+        this.bias = arena.allocate(shape.cout() * 4L, 64);
+        MemorySegment.copy(bias, 0, this.bias, 0, shape.cout() * 4L);
+        if (path == Path.WINOGRAD) {
+            this.winograd = new Winograd3x3(cinG, coutG, weight, this.bias, arena);
+            this.packedW = null;
+            return;
+        }
+        this.winograd = null;
         int groups = shape.groups();
         this.packedW = arena.allocate((long) groups * mPanels * k * MR * 4, 64);
         for (int g = 0; g < groups; g++) {
@@ -112,15 +132,25 @@ public final class Conv2d {
                 }
             }
         }
-        this.bias = arena.allocate(shape.cout() * 4L, 64);
-        MemorySegment.copy(bias, 0, this.bias, 0, shape.cout() * 4L);
     }
 
     static Path choosePath(ConvShape s) {
         if (s.kernel() == 1 && s.stride() == 1 && s.pad() == 0) {
             return Path.DIRECT;
         }
+        // Winograd's transformed weights are 16/9 the size of the weights. A layer as large as ResNet's last
+        // stage (512 x 512) sees only 7x7 outputs at 224x224, so at batch 1 it is bound by reading its
+        // weights, and there Winograd lost on AVX-512 (2.85 ms against 1.95 ms) while still winning on AVX2
+        // (2.9 ms against 4.6 ms), where the arithmetic takes twice as long.
+        boolean weightBound = (long) s.cin() * s.cout() >= 512L * 512 && Gemm.L >= 16;
+        if (winogradFits(s) && s.cin() >= 16 && s.cout() >= 16 && !weightBound && WINOGRAD) {
+            return Path.WINOGRAD;
+        }
         return Path.PHASED;
+    }
+
+    private static boolean winogradFits(ConvShape s) {
+        return s.kernel() == 3 && s.stride() == 1 && s.pad() == 1 && s.groups() == 1;
     }
 
     /** The geometry this convolution was built for. */
@@ -157,7 +187,7 @@ public final class Conv2d {
 
     private long slotBytes(int cols) {
         int nc = ncFor(cols);
-        long floats = (long) mcRows() * nc + (long) Math.min(KC, k) * nc;
+        long floats = (long) mcRows() * nc + (long) Math.min(KC, k) * nc + (long) MR * NR;
         return (floats * 4 + 63) & ~63L;
     }
 
@@ -185,6 +215,9 @@ public final class Conv2d {
     public long scratchBytes(int n, int h, int w, int threads) {
         shape.outH(h);
         shape.outW(w);
+        if (winograd != null) {
+            return winograd.scratchBytes(n, h, w, threads);
+        }
         return sharedBytes(n, h, w) + slotBytes(gemmCols(h, w)) * Math.max(1, threads);
     }
 
@@ -209,6 +242,10 @@ public final class Conv2d {
         if (scratch.byteSize() < need) {
             throw new IllegalArgumentException("Conv2d " + shape + ": scratch of " + scratch.byteSize()
                     + " bytes, needs " + need + " for n=" + n + " h=" + h + " w=" + w + " threads=" + threads);
+        }
+        if (winograd != null) {
+            winograd.forward(in, out, residual, relu, n, h, w, scratch, par);
+            return;
         }
         int cols = gemmCols(h, w);
         int nc = ncFor(cols);
@@ -277,53 +314,14 @@ public final class Conv2d {
         @Override
         public void run(int part) {
             int p0 = (int) ((long) planes * part / parts), p1 = (int) ((long) planes * (part + 1) / parts);
-            int cin = shape.cin(), hp = hph(h), wp = wph(w);
-            long plane = (long) hp * wp;
-            for (int p = p0; p < p1; p++) {
-                int ci = p % cin, rest = p / cin;
-                int ph = rest % (phases1 * phases1), img = rest / (phases1 * phases1);
-                int py = ph / phases1, px = ph % phases1;
-                long src = ((long) img * cin + ci) * h * w * 4;
-                long dst = p * plane * 4;
-                // Phase columns x whose input column x * s + px - pad lies inside [0, w).
-                int xLo = Math.min(wp, ceilDiv(pad - px, stride));
-                int xHi = Math.max(xLo, Math.min(wp, Math.floorDiv(w - 1 + pad - px, stride) + 1));
-                for (int y = 0; y < hp; y++) {
-                    long row = dst + (long) y * wp * 4;
-                    int iy = y * stride + py - pad;
-                    if (iy < 0 || iy >= h) {
-                        zero(xp, row, wp);
-                        continue;
-                    }
-                    zero(xp, row, xLo);
-                    long s = src + ((long) iy * w + (long) xLo * stride + px - pad) * 4;
-                    if (stride == 1) {
-                        MemorySegment.copy(in, s, xp, row + xLo * 4L, (xHi - xLo) * 4L);
-                    } else {
-                        long d = row + xLo * 4L;
-                        for (int x = xLo; x < xHi; x++, s += stride * 4L, d += 4) {
-                            xp.set(F32, d, in.get(F32, s));
-                        }
-                    }
-                    zero(xp, row + xHi * 4L, wp - xHi);
-                }
-            }
+            Phases.split(in, xp, 0, shape.cin(), h, w, stride, pad, phases1, p0, p1);
+            long plane = phasePlane(h, w);
             if (part == parts - 1) {
-                zero(xp, planes * plane * 4, slack());
+                Phases.zero(xp, planes * plane * 4, slack());
             }
         }
     }
 
-    private static void zero(MemorySegment s, long off, long floats) {
-        long i = 0;
-        FloatVector z = FloatVector.zero(S);
-        for (; i + L <= floats; i += L) {
-            z.intoMemorySegment(s, off + i * 4, LE);
-        }
-        for (; i < floats; i++) {
-            s.set(F32, off + i * 4, 0f);
-        }
-    }
 
     /** One forward's parameters; {@link #run} is one thread's share, claiming tasks until none are left. */
     private final class TileJob implements Parallel.Task {
@@ -360,8 +358,12 @@ public final class Conv2d {
             long ldcp = nc * 4L;
             // [jPanels][kc][NR]: packed rows of B
             long bp = slotOff + (long) mcRows() * nc * 4;
+            // [MR][NR]: a tile computed before it is added to cp
+            long tmp = bp + (long) Math.min(KC, k) * nc * 4;
             long aGroup = (long) g * mPanels * k * MR * 4;
             long inImage = (long) (img * shape.cin() + g * cinG) * h * w * 4;
+            int rows = Math.min(coutG, i1 * MR) - i0 * MR;
+            int co0 = g * coutG + i0 * MR;
             boolean direct = path == Path.DIRECT;
             long plane = direct ? (long) h * w : phasePlane(h, w);
             int wp = direct ? w : wph(w);
@@ -392,22 +394,25 @@ public final class Conv2d {
                         }
                     }
                 }
+                boolean last = k0 + kc >= k;
                 for (int jp = 0; jp < jPanels; jp++) {
-                    panelTimesBlock(aGroup, k0, kc, scratch, bp + jp * panelBytes, NR * 4L, cp, ldcp, jp, i0, i1);
+                    panelTimesBlock(aGroup, k0, kc, scratch, bp + jp * panelBytes, NR * 4L, cp, ldcp, jp, i0, i1, tmp);
+                    if (last) {
+                        // This column panel of the result is complete and still in L1.
+                        epilogue(cp + jp * NR * 4L, ldcp, rows, img, co0, q0 + jp * NR, Math.min(NR, qn - jp * NR));
+                    }
                 }
             }
-            int rows = Math.min(coutG, i1 * MR) - i0 * MR;
-            epilogue(cp, ldcp, rows, img, g * coutG + i0 * MR, q0, qn);
         }
 
         /** One B micro-panel (kc x NR, column panel jp) against the A panels [i0, i1): C (+)= A B into cp. */
         private void panelTimesBlock(long aGroup, int k0, int kc, MemorySegment b, long bOff, long ldb,
-                                     long cp, long ldcp, int jp, int i0, int i1) {
+                                     long cp, long ldcp, int jp, int i0, int i1, long tmp) {
             boolean accumulate = k0 != 0;
             for (int i = i0; i < i1; i++) {
                 long a = aGroup + ((long) i * k + k0) * MR * 4;
                 long c = cp + (long) (i - i0) * MR * ldcp + (long) jp * NR * 4;
-                Gemm.tile(packedW, a, b, bOff, ldb, kc, scratch, c, ldcp, accumulate);
+                Gemm.tile(packedW, a, b, bOff, ldb, kc, scratch, c, ldcp, accumulate, scratch, tmp);
             }
         }
 
@@ -467,9 +472,6 @@ public final class Conv2d {
                 .intoMemorySegment(dst, d + Gemm.VB, LE);
     }
 
-    private static int ceilDiv(int a, int b) {
-        return -Math.floorDiv(-a, b);
-    }
 
     /** {@code dst[i] = relu?(src[i] + bias + res[i])} for {@code count} floats; res may be null. */
     static void finish(MemorySegment src, long srcOff, MemorySegment dst, MemorySegment res, long dstOff,
@@ -486,15 +488,17 @@ public final class Conv2d {
             }
             v.intoMemorySegment(dst, dstOff + i * 4L, LE);
         }
-        for (; i < count; i++) {
-            float v = src.get(F32, srcOff + i * 4L) + bias;
+        if (i < count) {
+            // The runs between junk columns and panel edges are short, so the tail is common: masked, not scalar.
+            VectorMask<Float> m = S.indexInRange(i, count);
+            FloatVector v = FloatVector.fromMemorySegment(S, src, srcOff + i * 4L, LE, m).add(bv);
             if (res != null) {
-                v += res.get(F32, dstOff + i * 4L);
+                v = v.add(FloatVector.fromMemorySegment(S, res, dstOff + i * 4L, LE, m));
             }
             if (relu) {
-                v = Math.max(v, 0f);
+                v = v.max(zero);
             }
-            dst.set(F32, dstOff + i * 4L, v);
+            v.intoMemorySegment(dst, dstOff + i * 4L, LE, m);
         }
     }
 }

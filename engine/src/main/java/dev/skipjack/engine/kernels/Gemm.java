@@ -35,40 +35,51 @@ final class Gemm {
     /**
      * One full tile. {@code a} at {@code aOff}: [kc][MR]; {@code b} at {@code bOff}: kc rows of NR floats,
      * {@code ldb} bytes apart; {@code c} at {@code cOff}: MR rows of NR floats, {@code ldc} bytes apart,
-     * overwritten, or added to when {@code accumulate}.
+     * overwritten, or added to when {@code accumulate}, in which case the tile is first computed into
+     * {@code tmp} at {@code tmpOff} ([MR][NR] floats of scratch).
      */
     static void tile(MemorySegment a, long aOff, MemorySegment b, long bOff, long ldb, int kc,
-                     MemorySegment c, long cOff, long ldc, boolean accumulate) {
-        if (MR == 8) {
-            if (accumulate) {
-                kernel8x2Acc(a, aOff, b, bOff, ldb, kc, c, cOff, ldc);
-            } else {
-                kernel8x2Zero(a, aOff, b, bOff, ldb, kc, c, cOff, ldc);
-            }
+                     MemorySegment c, long cOff, long ldc, boolean accumulate, MemorySegment tmp, long tmpOff) {
+        if (accumulate) {
+            kernel(a, aOff, b, bOff, ldb, kc, tmp, tmpOff, NR * 4L);
+            addTile(tmp, tmpOff, c, cOff, ldc);
         } else {
-            kernel4x2(a, aOff, b, bOff, ldb, kc, c, cOff, ldc, accumulate);
+            kernel(a, aOff, b, bOff, ldb, kc, c, cOff, ldc);
         }
     }
 
-    // Both kernels are kept to the loop and a plain store: C1 compiles a method of this size, while one that
-    // also held an epilogue ran C1's register allocator out of virtual registers, and the method then stayed
-    // in slow tier-2 code (the Vector API is only intrinsified by C2) for seconds.
+    private static void kernel(MemorySegment a, long aOff, MemorySegment b, long bOff, long ldb, int kc,
+                               MemorySegment c, long cOff, long ldc) {
+        if (MR == 8) {
+            kernel8x2(a, aOff, b, bOff, ldb, kc, c, cOff, ldc);
+        } else {
+            kernel4x2(a, aOff, b, bOff, ldb, kc, c, cOff, ldc);
+        }
+    }
+
+    /** C[MR][NR] += T[MR][NR], T packed with rows NR floats apart. */
+    static void addTile(MemorySegment t, long tOff, MemorySegment c, long cOff, long ldc) {
+        for (int r = 0; r < MR; r++, tOff += NR * 4L, cOff += ldc) {
+            FloatVector.fromMemorySegment(S, c, cOff, LE).add(FloatVector.fromMemorySegment(S, t, tOff, LE))
+                    .intoMemorySegment(c, cOff, LE);
+            FloatVector.fromMemorySegment(S, c, cOff + VB, LE).add(FloatVector.fromMemorySegment(S, t, tOff + VB, LE))
+                    .intoMemorySegment(c, cOff + VB, LE);
+        }
+    }
+
+    // Each kernel is one method that starts from zero and stores its accumulators inline; accumulation into C
+    // is a separate pass over an L1-hot tile (addTile), about 2% of a depth block of 256. Why so:
+    // - C2 needs the stores inline: with them in helper methods it hit its inlining node cutoff and boxed
+    //   the accumulators (20x slower).
+    // - C1 (which never intrinsifies the Vector API, so its code is slow anyway) must still compile the
+    //   method: a variant that also loaded C first ran C1 out of virtual registers in OSR compiles, and then
+    //   sat in tier-2 code, a hundred times slower, for 20 s and more on a busy machine. One with an
+    //   epilogue as well failed every time.
     static void kernel4x2(MemorySegment a, long aOff, MemorySegment b, long bOff, long ldb, int kc,
-                          MemorySegment c, long cOff, long ldc, boolean accumulate) {
+                          MemorySegment c, long cOff, long ldc) {
         long o0 = cOff, o1 = o0 + ldc, o2 = o1 + ldc, o3 = o2 + ldc;
         FloatVector c00, c01, c10, c11, c20, c21, c30, c31;
-        if (accumulate) {
-            c00 = FloatVector.fromMemorySegment(S, c, o0, LE);
-            c01 = FloatVector.fromMemorySegment(S, c, o0 + VB, LE);
-            c10 = FloatVector.fromMemorySegment(S, c, o1, LE);
-            c11 = FloatVector.fromMemorySegment(S, c, o1 + VB, LE);
-            c20 = FloatVector.fromMemorySegment(S, c, o2, LE);
-            c21 = FloatVector.fromMemorySegment(S, c, o2 + VB, LE);
-            c30 = FloatVector.fromMemorySegment(S, c, o3, LE);
-            c31 = FloatVector.fromMemorySegment(S, c, o3 + VB, LE);
-        } else {
-            c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = FloatVector.zero(S);
-        }
+        c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = FloatVector.zero(S);
         for (int kk = 0; kk < kc; kk++) {
             long bo = bOff + kk * ldb;
             long ao = aOff + (long) kk * (4 * 4);
@@ -99,75 +110,7 @@ final class Gemm {
 
     // 8 x 2 comes in two copies, starting from C or from zero, rather than one with a flag: with the flag the
     // method grew past what C1 can register-allocate (see above).
-    static void kernel8x2Acc(MemorySegment a, long aOff, MemorySegment b, long bOff, long ldb, int kc,
-                          MemorySegment c, long cOff, long ldc) {
-        long o0 = cOff, o1 = o0 + ldc, o2 = o1 + ldc, o3 = o2 + ldc;
-        long o4 = o3 + ldc, o5 = o4 + ldc, o6 = o5 + ldc, o7 = o6 + ldc;
-        FloatVector c00 = FloatVector.fromMemorySegment(S, c, o0, LE);
-        FloatVector c01 = FloatVector.fromMemorySegment(S, c, o0 + VB, LE);
-        FloatVector c10 = FloatVector.fromMemorySegment(S, c, o1, LE);
-        FloatVector c11 = FloatVector.fromMemorySegment(S, c, o1 + VB, LE);
-        FloatVector c20 = FloatVector.fromMemorySegment(S, c, o2, LE);
-        FloatVector c21 = FloatVector.fromMemorySegment(S, c, o2 + VB, LE);
-        FloatVector c30 = FloatVector.fromMemorySegment(S, c, o3, LE);
-        FloatVector c31 = FloatVector.fromMemorySegment(S, c, o3 + VB, LE);
-        FloatVector c40 = FloatVector.fromMemorySegment(S, c, o4, LE);
-        FloatVector c41 = FloatVector.fromMemorySegment(S, c, o4 + VB, LE);
-        FloatVector c50 = FloatVector.fromMemorySegment(S, c, o5, LE);
-        FloatVector c51 = FloatVector.fromMemorySegment(S, c, o5 + VB, LE);
-        FloatVector c60 = FloatVector.fromMemorySegment(S, c, o6, LE);
-        FloatVector c61 = FloatVector.fromMemorySegment(S, c, o6 + VB, LE);
-        FloatVector c70 = FloatVector.fromMemorySegment(S, c, o7, LE);
-        FloatVector c71 = FloatVector.fromMemorySegment(S, c, o7 + VB, LE);
-        for (int kk = 0; kk < kc; kk++) {
-            long bo = bOff + kk * ldb;
-            long ao = aOff + (long) kk * (8 * 4);
-            FloatVector b0 = FloatVector.fromMemorySegment(S, b, bo, LE);
-            FloatVector b1 = FloatVector.fromMemorySegment(S, b, bo + VB, LE);
-            FloatVector av = FloatVector.broadcast(S, a.get(F32, ao));
-            c00 = b0.fma(av, c00);
-            c01 = b1.fma(av, c01);
-            av = FloatVector.broadcast(S, a.get(F32, ao + 4));
-            c10 = b0.fma(av, c10);
-            c11 = b1.fma(av, c11);
-            av = FloatVector.broadcast(S, a.get(F32, ao + 8));
-            c20 = b0.fma(av, c20);
-            c21 = b1.fma(av, c21);
-            av = FloatVector.broadcast(S, a.get(F32, ao + 12));
-            c30 = b0.fma(av, c30);
-            c31 = b1.fma(av, c31);
-            av = FloatVector.broadcast(S, a.get(F32, ao + 16));
-            c40 = b0.fma(av, c40);
-            c41 = b1.fma(av, c41);
-            av = FloatVector.broadcast(S, a.get(F32, ao + 20));
-            c50 = b0.fma(av, c50);
-            c51 = b1.fma(av, c51);
-            av = FloatVector.broadcast(S, a.get(F32, ao + 24));
-            c60 = b0.fma(av, c60);
-            c61 = b1.fma(av, c61);
-            av = FloatVector.broadcast(S, a.get(F32, ao + 28));
-            c70 = b0.fma(av, c70);
-            c71 = b1.fma(av, c71);
-        }
-        c00.intoMemorySegment(c, o0, LE);
-        c01.intoMemorySegment(c, o0 + VB, LE);
-        c10.intoMemorySegment(c, o1, LE);
-        c11.intoMemorySegment(c, o1 + VB, LE);
-        c20.intoMemorySegment(c, o2, LE);
-        c21.intoMemorySegment(c, o2 + VB, LE);
-        c30.intoMemorySegment(c, o3, LE);
-        c31.intoMemorySegment(c, o3 + VB, LE);
-        c40.intoMemorySegment(c, o4, LE);
-        c41.intoMemorySegment(c, o4 + VB, LE);
-        c50.intoMemorySegment(c, o5, LE);
-        c51.intoMemorySegment(c, o5 + VB, LE);
-        c60.intoMemorySegment(c, o6, LE);
-        c61.intoMemorySegment(c, o6 + VB, LE);
-        c70.intoMemorySegment(c, o7, LE);
-        c71.intoMemorySegment(c, o7 + VB, LE);
-    }
-
-    static void kernel8x2Zero(MemorySegment a, long aOff, MemorySegment b, long bOff, long ldb, int kc,
+    static void kernel8x2(MemorySegment a, long aOff, MemorySegment b, long bOff, long ldb, int kc,
                           MemorySegment c, long cOff, long ldc) {
         long o0 = cOff, o1 = o0 + ldc, o2 = o1 + ldc, o3 = o2 + ldc;
         long o4 = o3 + ldc, o5 = o4 + ldc, o6 = o5 + ldc, o7 = o6 + ldc;
@@ -189,186 +132,6 @@ final class Gemm {
         FloatVector c71 = FloatVector.zero(S);
         for (int kk = 0; kk < kc; kk++) {
             long bo = bOff + kk * ldb;
-            long ao = aOff + (long) kk * (8 * 4);
-            FloatVector b0 = FloatVector.fromMemorySegment(S, b, bo, LE);
-            FloatVector b1 = FloatVector.fromMemorySegment(S, b, bo + VB, LE);
-            FloatVector av = FloatVector.broadcast(S, a.get(F32, ao));
-            c00 = b0.fma(av, c00);
-            c01 = b1.fma(av, c01);
-            av = FloatVector.broadcast(S, a.get(F32, ao + 4));
-            c10 = b0.fma(av, c10);
-            c11 = b1.fma(av, c11);
-            av = FloatVector.broadcast(S, a.get(F32, ao + 8));
-            c20 = b0.fma(av, c20);
-            c21 = b1.fma(av, c21);
-            av = FloatVector.broadcast(S, a.get(F32, ao + 12));
-            c30 = b0.fma(av, c30);
-            c31 = b1.fma(av, c31);
-            av = FloatVector.broadcast(S, a.get(F32, ao + 16));
-            c40 = b0.fma(av, c40);
-            c41 = b1.fma(av, c41);
-            av = FloatVector.broadcast(S, a.get(F32, ao + 20));
-            c50 = b0.fma(av, c50);
-            c51 = b1.fma(av, c51);
-            av = FloatVector.broadcast(S, a.get(F32, ao + 24));
-            c60 = b0.fma(av, c60);
-            c61 = b1.fma(av, c61);
-            av = FloatVector.broadcast(S, a.get(F32, ao + 28));
-            c70 = b0.fma(av, c70);
-            c71 = b1.fma(av, c71);
-        }
-        c00.intoMemorySegment(c, o0, LE);
-        c01.intoMemorySegment(c, o0 + VB, LE);
-        c10.intoMemorySegment(c, o1, LE);
-        c11.intoMemorySegment(c, o1 + VB, LE);
-        c20.intoMemorySegment(c, o2, LE);
-        c21.intoMemorySegment(c, o2 + VB, LE);
-        c30.intoMemorySegment(c, o3, LE);
-        c31.intoMemorySegment(c, o3 + VB, LE);
-        c40.intoMemorySegment(c, o4, LE);
-        c41.intoMemorySegment(c, o4 + VB, LE);
-        c50.intoMemorySegment(c, o5, LE);
-        c51.intoMemorySegment(c, o5 + VB, LE);
-        c60.intoMemorySegment(c, o6, LE);
-        c61.intoMemorySegment(c, o6 + VB, LE);
-        c70.intoMemorySegment(c, o7, LE);
-        c71.intoMemorySegment(c, o7 + VB, LE);
-    }
-
-    static void kernel4x2T(MemorySegment a, long aOff, MemorySegment b, long bOff, long[] rows, int r0, int kc,
-                          MemorySegment c, long cOff, long ldc, boolean accumulate) {
-        long o0 = cOff, o1 = o0 + ldc, o2 = o1 + ldc, o3 = o2 + ldc;
-        FloatVector c00, c01, c10, c11, c20, c21, c30, c31;
-        if (accumulate) {
-            c00 = FloatVector.fromMemorySegment(S, c, o0, LE);
-            c01 = FloatVector.fromMemorySegment(S, c, o0 + VB, LE);
-            c10 = FloatVector.fromMemorySegment(S, c, o1, LE);
-            c11 = FloatVector.fromMemorySegment(S, c, o1 + VB, LE);
-            c20 = FloatVector.fromMemorySegment(S, c, o2, LE);
-            c21 = FloatVector.fromMemorySegment(S, c, o2 + VB, LE);
-            c30 = FloatVector.fromMemorySegment(S, c, o3, LE);
-            c31 = FloatVector.fromMemorySegment(S, c, o3 + VB, LE);
-        } else {
-            c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = FloatVector.zero(S);
-        }
-        for (int kk = 0; kk < kc; kk++) {
-            long bo = bOff + rows[r0 + kk];
-            long ao = aOff + (long) kk * (4 * 4);
-            FloatVector b0 = FloatVector.fromMemorySegment(S, b, bo, LE);
-            FloatVector b1 = FloatVector.fromMemorySegment(S, b, bo + VB, LE);
-            FloatVector a0 = FloatVector.broadcast(S, a.get(F32, ao));
-            c00 = b0.fma(a0, c00);
-            c01 = b1.fma(a0, c01);
-            FloatVector a1 = FloatVector.broadcast(S, a.get(F32, ao + 4));
-            c10 = b0.fma(a1, c10);
-            c11 = b1.fma(a1, c11);
-            FloatVector a2 = FloatVector.broadcast(S, a.get(F32, ao + 8));
-            c20 = b0.fma(a2, c20);
-            c21 = b1.fma(a2, c21);
-            FloatVector a3 = FloatVector.broadcast(S, a.get(F32, ao + 12));
-            c30 = b0.fma(a3, c30);
-            c31 = b1.fma(a3, c31);
-        }
-        c00.intoMemorySegment(c, o0, LE);
-        c01.intoMemorySegment(c, o0 + VB, LE);
-        c10.intoMemorySegment(c, o1, LE);
-        c11.intoMemorySegment(c, o1 + VB, LE);
-        c20.intoMemorySegment(c, o2, LE);
-        c21.intoMemorySegment(c, o2 + VB, LE);
-        c30.intoMemorySegment(c, o3, LE);
-        c31.intoMemorySegment(c, o3 + VB, LE);
-    }
-
-    static void kernel8x2AccT(MemorySegment a, long aOff, MemorySegment b, long bOff, long[] rows, int r0, int kc,
-                          MemorySegment c, long cOff, long ldc) {
-        long o0 = cOff, o1 = o0 + ldc, o2 = o1 + ldc, o3 = o2 + ldc;
-        long o4 = o3 + ldc, o5 = o4 + ldc, o6 = o5 + ldc, o7 = o6 + ldc;
-        FloatVector c00 = FloatVector.fromMemorySegment(S, c, o0, LE);
-        FloatVector c01 = FloatVector.fromMemorySegment(S, c, o0 + VB, LE);
-        FloatVector c10 = FloatVector.fromMemorySegment(S, c, o1, LE);
-        FloatVector c11 = FloatVector.fromMemorySegment(S, c, o1 + VB, LE);
-        FloatVector c20 = FloatVector.fromMemorySegment(S, c, o2, LE);
-        FloatVector c21 = FloatVector.fromMemorySegment(S, c, o2 + VB, LE);
-        FloatVector c30 = FloatVector.fromMemorySegment(S, c, o3, LE);
-        FloatVector c31 = FloatVector.fromMemorySegment(S, c, o3 + VB, LE);
-        FloatVector c40 = FloatVector.fromMemorySegment(S, c, o4, LE);
-        FloatVector c41 = FloatVector.fromMemorySegment(S, c, o4 + VB, LE);
-        FloatVector c50 = FloatVector.fromMemorySegment(S, c, o5, LE);
-        FloatVector c51 = FloatVector.fromMemorySegment(S, c, o5 + VB, LE);
-        FloatVector c60 = FloatVector.fromMemorySegment(S, c, o6, LE);
-        FloatVector c61 = FloatVector.fromMemorySegment(S, c, o6 + VB, LE);
-        FloatVector c70 = FloatVector.fromMemorySegment(S, c, o7, LE);
-        FloatVector c71 = FloatVector.fromMemorySegment(S, c, o7 + VB, LE);
-        for (int kk = 0; kk < kc; kk++) {
-            long bo = bOff + rows[r0 + kk];
-            long ao = aOff + (long) kk * (8 * 4);
-            FloatVector b0 = FloatVector.fromMemorySegment(S, b, bo, LE);
-            FloatVector b1 = FloatVector.fromMemorySegment(S, b, bo + VB, LE);
-            FloatVector av = FloatVector.broadcast(S, a.get(F32, ao));
-            c00 = b0.fma(av, c00);
-            c01 = b1.fma(av, c01);
-            av = FloatVector.broadcast(S, a.get(F32, ao + 4));
-            c10 = b0.fma(av, c10);
-            c11 = b1.fma(av, c11);
-            av = FloatVector.broadcast(S, a.get(F32, ao + 8));
-            c20 = b0.fma(av, c20);
-            c21 = b1.fma(av, c21);
-            av = FloatVector.broadcast(S, a.get(F32, ao + 12));
-            c30 = b0.fma(av, c30);
-            c31 = b1.fma(av, c31);
-            av = FloatVector.broadcast(S, a.get(F32, ao + 16));
-            c40 = b0.fma(av, c40);
-            c41 = b1.fma(av, c41);
-            av = FloatVector.broadcast(S, a.get(F32, ao + 20));
-            c50 = b0.fma(av, c50);
-            c51 = b1.fma(av, c51);
-            av = FloatVector.broadcast(S, a.get(F32, ao + 24));
-            c60 = b0.fma(av, c60);
-            c61 = b1.fma(av, c61);
-            av = FloatVector.broadcast(S, a.get(F32, ao + 28));
-            c70 = b0.fma(av, c70);
-            c71 = b1.fma(av, c71);
-        }
-        c00.intoMemorySegment(c, o0, LE);
-        c01.intoMemorySegment(c, o0 + VB, LE);
-        c10.intoMemorySegment(c, o1, LE);
-        c11.intoMemorySegment(c, o1 + VB, LE);
-        c20.intoMemorySegment(c, o2, LE);
-        c21.intoMemorySegment(c, o2 + VB, LE);
-        c30.intoMemorySegment(c, o3, LE);
-        c31.intoMemorySegment(c, o3 + VB, LE);
-        c40.intoMemorySegment(c, o4, LE);
-        c41.intoMemorySegment(c, o4 + VB, LE);
-        c50.intoMemorySegment(c, o5, LE);
-        c51.intoMemorySegment(c, o5 + VB, LE);
-        c60.intoMemorySegment(c, o6, LE);
-        c61.intoMemorySegment(c, o6 + VB, LE);
-        c70.intoMemorySegment(c, o7, LE);
-        c71.intoMemorySegment(c, o7 + VB, LE);
-    }
-
-    static void kernel8x2ZeroT(MemorySegment a, long aOff, MemorySegment b, long bOff, long[] rows, int r0, int kc,
-                          MemorySegment c, long cOff, long ldc) {
-        long o0 = cOff, o1 = o0 + ldc, o2 = o1 + ldc, o3 = o2 + ldc;
-        long o4 = o3 + ldc, o5 = o4 + ldc, o6 = o5 + ldc, o7 = o6 + ldc;
-        FloatVector c00 = FloatVector.zero(S);
-        FloatVector c01 = FloatVector.zero(S);
-        FloatVector c10 = FloatVector.zero(S);
-        FloatVector c11 = FloatVector.zero(S);
-        FloatVector c20 = FloatVector.zero(S);
-        FloatVector c21 = FloatVector.zero(S);
-        FloatVector c30 = FloatVector.zero(S);
-        FloatVector c31 = FloatVector.zero(S);
-        FloatVector c40 = FloatVector.zero(S);
-        FloatVector c41 = FloatVector.zero(S);
-        FloatVector c50 = FloatVector.zero(S);
-        FloatVector c51 = FloatVector.zero(S);
-        FloatVector c60 = FloatVector.zero(S);
-        FloatVector c61 = FloatVector.zero(S);
-        FloatVector c70 = FloatVector.zero(S);
-        FloatVector c71 = FloatVector.zero(S);
-        for (int kk = 0; kk < kc; kk++) {
-            long bo = bOff + rows[r0 + kk];
             long ao = aOff + (long) kk * (8 * 4);
             FloatVector b0 = FloatVector.fromMemorySegment(S, b, bo, LE);
             FloatVector b1 = FloatVector.fromMemorySegment(S, b, bo + VB, LE);

@@ -7,6 +7,7 @@ import java.lang.foreign.ValueLayout;
 
 /** Things that concern all kernels at once. */
 public final class Kernels {
+    private static final long TMP = (long) Gemm.MR * Gemm.NR * 4; // byte offset of the tile after C
     private Kernels() {
     }
 
@@ -17,34 +18,40 @@ public final class Kernels {
      * <p>Why: the Vector API is only intrinsified by C2. Until then a kernel runs in the interpreter or in C1
      * code where every vector operation is a method call that allocates, one to two orders of magnitude
      * slower, and a first inference at full size would spend seconds there. Small problems reach C2's
-     * thresholds (thousands of calls and loop iterations) in a fraction of that. Call it once per process,
-     * e.g. when a model is loaded. Takes about a second on an idle 2-core machine (2 to 5 s on a busy
-     * one, where the JIT's compiler threads get less time).
+     * thresholds (thousands of calls and loop iterations) in a fraction of that. Rather than trusting a fixed
+     * count, it keeps going until the GEMM micro-kernels run at a steady, compiled speed (C1 can fail on
+     * them and leave them in slow code until C2 gets to them, which on a busy machine takes a while), for at
+     * most {@code maxMillis}. Call it once per process, e.g. when a model is loaded: about a second on an
+     * idle 2-core machine, 2 to 6 s on a busy one.
+     *
+     * @return whether the kernels reached compiled speed within the time limit
      */
-    public static void warmUp(Parallel par) {
-        warmUp(par, 1000);
+    public static boolean warmUp(Parallel par) {
+        return warmUp(par, 300, 20_000);
     }
 
-    /** {@link #warmUp(Parallel)} with a chosen number of rounds (each runs every kernel once). */
-    public static void warmUp(Parallel par, int rounds) {
+    /** {@link #warmUp(Parallel)} with at least {@code minRounds} rounds, for at most about {@code maxMillis}. */
+    public static boolean warmUp(Parallel par, int minRounds, long maxMillis) {
+        long deadline = System.nanoTime() + maxMillis * 1_000_000L;
         // Tiny problems: until C2 has compiled them, every vector operation costs on the order of a
         // microsecond, so what counts is the number of calls and loop trips, not their size.
         ConvShape[] shapes = {
                 new ConvShape(8, 8, 1, 1, 0, 1),     // DIRECT, partial last panel
                 new ConvShape(264, 8, 1, 1, 0, 1),   // DIRECT, two depth blocks (accumulating kernel)
                 new ConvShape(8, 8, 3, 1, 1, 1),     // PHASED, stride 1
+                new ConvShape(16, 16, 3, 1, 1, 1),   // WINOGRAD
                 new ConvShape(8, 8, 3, 2, 1, 1),     // PHASED, four phases
                 new ConvShape(8, 8, 1, 2, 0, 1),     // downsample
                 new ConvShape(3, 8, 7, 2, 3, 1),     // stem: depth blocks across taps
         };
-        int[] sizes = {5, 2, 5, 6, 6, 6};
+        int[] sizes = {5, 2, 5, 5, 6, 6, 6};
         int n = 1;
         try (Arena arena = Arena.ofShared()) {
             Conv2d[] convs = new Conv2d[shapes.length];
             MemorySegment[] scratch = new MemorySegment[shapes.length];
             MemorySegment in = filled(arena, 264L * 6 * 6, 0.01f);
-            MemorySegment out = arena.allocate(8L * 6 * 6 * 4, 64);
-            MemorySegment res = filled(arena, 8L * 6 * 6, 0.02f);
+            MemorySegment out = arena.allocate(16L * 6 * 6 * 4, 64);
+            MemorySegment res = filled(arena, 16L * 6 * 6, 0.02f);
             for (int i = 0; i < shapes.length; i++) {
                 ConvShape s = shapes[i];
                 convs[i] = new Conv2d(s, filled(arena, (long) s.cout() * s.gemmK(), 0.001f),
@@ -55,16 +62,81 @@ public final class Kernels {
             MemorySegment avg = arena.allocate(8L * 4, 64);
             Linear fc = new Linear(8, 10, filled(arena, 80, 0.01f), filled(arena, 10, 0f), arena);
             MemorySegment logits = arena.allocate(40, 64);
-            for (int r = 0; r < rounds; r++) {
+            // The micro-kernels directly, both the variant that starts from zero and the one that adds to C:
+            // convolutions call the latter only once per depth block past the first, too rarely on tiny
+            // inputs to reach C2 soon.
+            int kMax = 64;
+            MemorySegment a = filled(arena, (long) kMax * Gemm.MR, 0.01f);
+            MemorySegment b = filled(arena, (long) kMax * Gemm.NR, 0.01f);
+            MemorySegment c = filled(arena, 2L * Gemm.MR * Gemm.NR, 0f);
+            double[][] rates = new double[2][];
+            int checks = 0;
+            for (int r = 0; ; r++) {
                 for (int i = 0; i < shapes.length; i++) {
                     boolean withRes = (r & 1) == 0 && shapes[i].stride() == 1;
-                    convs[i].forward(in, out, withRes ? res : null, (r & 2) == 0, n, sizes[i], sizes[i], scratch[i], par);
+                    convs[i].forward(in, out, withRes ? res : null, (r & 2) == 0, n, sizes[i], sizes[i], scratch[i],
+                            par);
                 }
                 MaxPool2d.forward(out, pooled, n, 8, 5, 5, 3, 2, 1, par);
                 GlobalAvgPool.forward(pooled, avg, n, 8, 3, 3, par);
                 fc.forward(avg, logits, n, par);
+                for (int j = 0; j < 8; j++) {
+                    int kc = 1 + (r * 8 + j) % 16;
+                    Gemm.tile(a, 0, b, 0, Gemm.NR * 4L, kc, c, 0, Gemm.NR * 4L, false, c, TMP);
+                    Gemm.tile(a, 0, b, 0, Gemm.NR * 4L, kc, c, 0, Gemm.NR * 4L, true, c, TMP);
+                }
+                if (r + 1 >= minRounds && (r + 1) % 50 == 0) {
+                    boolean steady = true;
+                    for (int v = 0; v < 2; v++) {
+                        double rate = kernelRate(a, b, c, kMax, v == 1);
+                        rates[v] = push(rates[v], rate);
+                        steady &= isSteady(rates[v]);
+                    }
+                    checks++;
+                    if (steady && checks >= 3) {
+                        return true;
+                    }
+                    if (System.nanoTime() > deadline) {
+                        return false;
+                    }
+                }
             }
         }
+    }
+
+    /** GFLOP/s of the micro-kernel on an L1-resident problem. */
+    private static double kernelRate(MemorySegment a, MemorySegment b, MemorySegment c, int kc, boolean acc) {
+        int calls = 64;
+        long t0 = System.nanoTime();
+        for (int i = 0; i < calls; i++) {
+            Gemm.tile(a, 0, b, 0, Gemm.NR * 4L, kc, c, 0, Gemm.NR * 4L, acc, c, TMP);
+        }
+        long t = Math.max(1, System.nanoTime() - t0);
+        return 2.0 * calls * kc * Gemm.MR * Gemm.NR / t;
+    }
+
+    private static double[] push(double[] last3, double v) {
+        if (last3 == null) {
+            return new double[] {v};
+        }
+        double[] r = new double[Math.min(3, last3.length + 1)];
+        r[0] = v;
+        System.arraycopy(last3, 0, r, 1, r.length - 1);
+        return r;
+    }
+
+    /**
+     * Compiled by C2 and staying so: the last three rates within a factor 1.5 of each other (one noisy sample
+     * from a busy machine spoils only one check) and above 5 GFLOP/s, which no uncompiled Vector API code
+     * reaches and any C2-compiled kernel on an x86 core with at least SSE exceeds.
+     */
+    private static boolean isSteady(double[] last3) {
+        if (last3.length < 3) {
+            return false;
+        }
+        double lo = Math.min(last3[0], Math.min(last3[1], last3[2]));
+        double hi = Math.max(last3[0], Math.max(last3[1], last3[2]));
+        return lo > 5 && hi < 1.5 * lo;
     }
 
     private static MemorySegment filled(Arena arena, long count, float value) {

@@ -1,12 +1,6 @@
 package dev.skipjack.engine.model;
 
-import dev.skipjack.engine.kernels.GlobalAvgPool;
-import dev.skipjack.engine.kernels.MaxPool2d;
-import dev.skipjack.engine.model.ResNetGraph.AvgPool;
-import dev.skipjack.engine.model.ResNetGraph.Conv;
-import dev.skipjack.engine.model.ResNetGraph.Fc;
-import dev.skipjack.engine.model.ResNetGraph.MaxPool;
-import dev.skipjack.engine.model.ResNetGraph.Op;
+import dev.skipjack.engine.backend.Step;
 import dev.skipjack.engine.runtime.Parallel;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -17,12 +11,15 @@ import java.lang.foreign.ValueLayout;
  * the largest shape it will see, further inferences of any smaller or equal plan allocate nothing. One
  * context is used by one thread at a time; a model keeps a few for concurrent callers.
  */
-public final class ExecutionContext implements AutoCloseable {
+public final class ExecutionContext implements AutoCloseable, Step.Activations {
     private Arena arena;
     private MemorySegment[] buffers = new MemorySegment[0];
     private MemorySegment scratch = MemorySegment.NULL;
     /** The plan run last, so the common case (same shape again) skips the model's plan cache. */
     Plan lastPlan;
+    // The plan and pool of the run in progress, for the steps (Step.Activations).
+    private Plan running;
+    private Parallel runningPool;
 
     /** Makes the buffers big enough for {@code plan}, reallocating (all at once) only if they are not. */
     void ensure(Plan plan) {
@@ -69,26 +66,33 @@ public final class ExecutionContext implements AutoCloseable {
         return buffers[plan.bufferOf[plan.outputValue]];
     }
 
-    /** Runs every operation of {@code net} over this context's buffers (after {@link #ensure}). */
+    /** Runs the plan's steps (each a run of layers on one backend) over this context's buffers (after {@link #ensure}). */
     void run(Network net, Plan plan, Parallel par) {
-        Op[] ops = net.ops();
-        int n = plan.n;
-        for (Op op : ops) {
-            int in = op.input();
-            MemorySegment src = buffers[plan.bufferOf[in]];
-            MemorySegment dst = buffers[plan.bufferOf[op.output()]];
-            switch (op) {
-                case Conv c -> net.conv(c.layer()).forward(src, dst,
-                        c.residual() < 0 ? null : buffers[plan.bufferOf[c.residual()]], c.relu(),
-                        n, plan.heights[in], plan.widths[in], scratch, par);
-                case MaxPool p -> MaxPool2d.forward(src, dst, n, plan.channels[in], plan.heights[in],
-                        plan.widths[in], ResNetGraph.MAXPOOL_KERNEL, ResNetGraph.MAXPOOL_STRIDE,
-                        ResNetGraph.MAXPOOL_PAD, par);
-                case AvgPool p -> GlobalAvgPool.forward(src, dst, n, plan.channels[in], plan.heights[in],
-                        plan.widths[in], par);
-                case Fc f -> net.fc().forward(src, dst, n, par);
+        running = plan;
+        runningPool = par;
+        try {
+            for (Step s : plan.steps) {
+                s.run(this);
             }
+        } finally {
+            running = null;
+            runningPool = null;
         }
+    }
+
+    @Override
+    public MemorySegment value(int v) {
+        return buffers[running.bufferOf[v]];
+    }
+
+    @Override
+    public MemorySegment scratch() {
+        return scratch;
+    }
+
+    @Override
+    public Parallel parallel() {
+        return runningPool;
     }
 
     /** Copies {@code floats} floats from a heap array into the input buffer. */

@@ -1,5 +1,6 @@
 package dev.skipjack.engine.model;
 
+import dev.skipjack.engine.backend.Dispatch;
 import dev.skipjack.engine.runtime.Parallel;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -30,6 +31,7 @@ public final class ExecutionContexts {
 
     private final Network network;
     private final Parallel parallel;
+    private final Dispatch dispatch;
     private final ConcurrentHashMap<Shape, Plan> plans = new ConcurrentHashMap<>();
     private final ExecutionContext[] contexts = new ExecutionContext[MAX_CONTEXTS];
     private final AtomicIntegerArray busy = new AtomicIntegerArray(MAX_CONTEXTS);
@@ -38,9 +40,16 @@ public final class ExecutionContexts {
     private final AtomicBoolean closing = new AtomicBoolean();
     private volatile boolean closed;
 
+    /** Every layer on the CPU. */
     public ExecutionContexts(Network network, Parallel parallel) {
+        this(network, parallel, Dispatch.allOn(new CpuBackend(network, parallel), Layers.of(network.graph(), null)));
+    }
+
+    /** Each layer on the backend {@code dispatch} chose for it (the caller closes the dispatch). */
+    public ExecutionContexts(Network network, Parallel parallel, Dispatch dispatch) {
         this.network = network;
         this.parallel = parallel;
+        this.dispatch = dispatch;
         for (int i = 0; i < MAX_CONTEXTS; i++) {
             contexts[i] = new ExecutionContext();
         }
@@ -112,7 +121,7 @@ public final class ExecutionContexts {
         var key = new Shape(n, h, w);
         Plan p = plans.get(key);
         if (p == null) {
-            p = Plan.create(network, n, h, w, parallel.threads());
+            p = Plan.create(network, dispatch, n, h, w, parallel.threads());
             if (plans.size() >= MAX_PLANS) {
                 plans.clear();
             }

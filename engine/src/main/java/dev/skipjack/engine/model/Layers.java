@@ -8,6 +8,7 @@ import dev.skipjack.engine.model.ResNetGraph.ConvLayer;
 import dev.skipjack.engine.model.ResNetGraph.Fc;
 import dev.skipjack.engine.model.ResNetGraph.MaxPool;
 import dev.skipjack.engine.model.ResNetGraph.Op;
+import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -17,7 +18,8 @@ public final class Layers {
 
     /**
      * One {@link Layer} per operation of {@code graph}, in order; convolution and classifier weights are the
-     * folded ones of {@code weights} (valid as long as they are).
+     * folded ones of {@code weights} (valid as long as they are), or {@link MemorySegment#NULL} when
+     * {@code weights} is null (for backends that already hold their weights, like the CPU's kernels).
      */
     public static List<Layer> of(ResNetGraph graph, WeightLoader.Weights weights) {
         var out = new ArrayList<Layer>();
@@ -26,15 +28,17 @@ public final class Layers {
             Layer l = switch (ops.get(i)) {
                 case Conv c -> {
                     ConvLayer cl = graph.convs().get(c.layer());
-                    WeightLoader.FoldedConv f = weights.convs().get(c.layer());
+                    WeightLoader.FoldedConv f = weights == null ? null : weights.convs().get(c.layer());
                     yield new Layer.Conv(i, cl.conv(), c.input(), c.output(), c.residual(), c.relu(),
-                            new ConvShape(cl.cin(), cl.cout(), cl.kernel(), cl.stride(), cl.pad(), cl.groups()), f.weight(), f.bias());
+                            new ConvShape(cl.cin(), cl.cout(), cl.kernel(), cl.stride(), cl.pad(), cl.groups()),
+                            f == null ? MemorySegment.NULL : f.weight(), f == null ? MemorySegment.NULL : f.bias());
                 }
                 case MaxPool p -> new Layer.MaxPool(i, "maxpool", p.input(), p.output(), ResNetGraph.MAXPOOL_KERNEL,
                         ResNetGraph.MAXPOOL_STRIDE, ResNetGraph.MAXPOOL_PAD);
                 case AvgPool p -> new Layer.AvgPool(i, "avgpool", p.input(), p.output());
                 case Fc f -> new Layer.Fc(i, "fc", f.input(), f.output(), graph.features(), graph.numClasses(),
-                        weights.fcWeight(), weights.fcBias());
+                        weights == null ? MemorySegment.NULL : weights.fcWeight(),
+                        weights == null ? MemorySegment.NULL : weights.fcBias());
             };
             out.add(l);
         }

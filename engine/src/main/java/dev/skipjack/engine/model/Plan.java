@@ -1,5 +1,8 @@
 package dev.skipjack.engine.model;
 
+import dev.skipjack.engine.backend.ActivationShapes;
+import dev.skipjack.engine.backend.Dispatch;
+import dev.skipjack.engine.backend.Step;
 import dev.skipjack.engine.model.ResNetGraph.AvgPool;
 import dev.skipjack.engine.model.ResNetGraph.Conv;
 import dev.skipjack.engine.model.ResNetGraph.ConvLayer;
@@ -35,6 +38,8 @@ public final class Plan {
     // Bytes of scratch the largest convolution needs (shared: one convolution runs at a time).
     final long scratchBytes;
     final int outputValue;
+    // What runs: one step per run of consecutive layers on one backend (the model's dispatch decides which).
+    Step[] steps;
 
     private Plan(Network net, int n, int h, int w, int threads) {
         this.n = n;
@@ -138,8 +143,16 @@ public final class Plan {
         return (bytes + 63) & ~63L;
     }
 
-    /** The plan for {@code [n][3][h][w]} on a pool of {@code threads}; IllegalArgumentException if it cannot run. */
+    /** The plan for {@code [n][3][h][w]} on a pool of {@code threads}, every layer on the CPU. */
     public static Plan create(Network net, int n, int h, int w, int threads) {
+        return create(net, Dispatch.allOn(new CpuBackend(net, null), Layers.of(net.graph(), null)), n, h, w, threads);
+    }
+
+    /**
+     * The plan for {@code [n][3][h][w]} on a pool of {@code threads}, each layer on the backend {@code dispatch}
+     * chose for it; IllegalArgumentException if it cannot run.
+     */
+    public static Plan create(Network net, Dispatch dispatch, int n, int h, int w, int threads) {
         if (n < 1 || h < 1 || w < 1) {
             throw new IllegalArgumentException("input shape must be positive, got n=" + n + " h=" + h + " w=" + w);
         }
@@ -151,6 +164,8 @@ public final class Plan {
                         + "activation of " + p.floats(v) + " floats exceeds the 2^31 - 1 limit");
             }
         }
+        // The one place the backends enter a plan: the dispatch turns its per-layer choice into steps.
+        p.steps = dispatch.steps(new ActivationShapes(n, p.channels, p.heights, p.widths));
         return p;
     }
 

@@ -3,6 +3,7 @@ package dev.skipjack.engine.kernels;
 import static dev.skipjack.engine.kernels.KernelTestSupport.*;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.skipjack.engine.kernels.reference.ReferenceKernels;
 import dev.skipjack.engine.runtime.Parallel;
@@ -33,6 +34,11 @@ class Conv2dTest {
 
     @ParameterizedTest(name = "cin={0} cout={1} k={2} s={3} p={4} g={5} n={6} {7}x{8} res={9} relu={10}")
     @CsvSource({
+            // 3x3 stride 1 with enough channels for Winograd, odd sizes, many tiles, several depth blocks
+            "17, 19, 3, 1, 1, 1, 1, 13, 11, true, true",
+            "32, 40, 3, 1, 1, 1, 2, 23, 30, false, true",
+            "300, 24, 3, 1, 1, 1, 1, 7, 9, true, false",
+            "16, 16, 3, 1, 1, 1, 1, 1, 2, true, true",
             // stem: 7x7 stride 2 pad 3 on 3 channels
             "3, 5, 7, 2, 3, 1, 2, 23, 19, false, true",
             "3, 64, 7, 2, 3, 1, 1, 32, 32, false, true",
@@ -68,7 +74,11 @@ class Conv2dTest {
                           boolean residual, boolean relu) {
         ConvShape shape = new ConvShape(cin, cout, k, s, p, g);
         for (Conv2d.Path path : Conv2d.Path.values()) {
-            boolean possible = path == Conv2d.Path.PHASED || k == 1 && s == 1 && p == 0;
+            boolean possible = switch (path) {
+                case PHASED -> true;
+                case DIRECT -> k == 1 && s == 1 && p == 0;
+                case WINOGRAD -> k == 3 && s == 1 && p == 1 && g == 1;
+            };
             if (possible) {
                 for (Parallel par : new Parallel[] {one, three}) {
                     check(shape, path, n, h, w, residual, relu, par, 42 + cin * 31L + cout);
@@ -106,10 +116,48 @@ class Conv2dTest {
         }
     }
 
+    /**
+     * Winograd's transforms add a few roundings per output; on a ResNet-like layer its error against the
+     * exact (double) result must stay of the order of the direct GEMM's, so a deep network does not drift.
+     */
+    @Test
+    void winogradErrorStaysCloseToTheDirectSum() {
+        ConvShape shape = new ConvShape(256, 64, 3, 1, 1, 1);
+        int h = 14, w = 14;
+        double[] rms = new double[2];
+        try (Arena arena = Arena.ofShared()) {
+            Random rnd = new Random(5);
+            long outCount = 64L * h * w;
+            MemorySegment in = random(arena, 256L * h * w, rnd);
+            MemorySegment weight = random(arena, 64L * shape.gemmK(), rnd);
+            MemorySegment bias = random(arena, 64, rnd);
+            MemorySegment want = arena.allocate(outCount * 4), mag = arena.allocate(outCount * 4);
+            ReferenceKernels.conv2d(shape, in, weight, bias, null, false, 1, h, w, want, mag);
+            Conv2d.Path[] paths = {Conv2d.Path.PHASED, Conv2d.Path.WINOGRAD};
+            for (int i = 0; i < 2; i++) {
+                Conv2d conv = new Conv2d(shape, weight, bias, arena, paths[i]);
+                MemorySegment scratch = arena.allocate(conv.scratchBytes(1, h, w, 3), 64);
+                MemorySegment out = arena.allocate(outCount * 4);
+                conv.forward(in, out, null, false, 1, h, w, scratch, three);
+                double sum = 0;
+                for (long e = 0; e < outCount; e++) {
+                    double d = (out.get(F32, e * 4) - want.get(F32, e * 4)) / mag.get(F32, e * 4);
+                    sum += d * d;
+                }
+                rms[i] = Math.sqrt(sum / outCount);
+            }
+        }
+        System.out.printf("relative RMS error vs double: direct GEMM %.3g, Winograd F(2x2,3x3) %.3g%n", rms[0], rms[1]);
+        assertTrue(rms[1] <= 4 * rms[0], "Winograd error " + rms[1] + " vs direct " + rms[0]);
+    }
+
     @Test
     void choosesThePathByGeometry() {
         assertEquals(Conv2d.Path.DIRECT, Conv2d.choosePath(new ConvShape(64, 256, 1, 1, 0, 1)));
-        assertEquals(Conv2d.Path.PHASED, Conv2d.choosePath(new ConvShape(64, 64, 3, 1, 1, 1)));
+        assertEquals(Conv2d.Path.WINOGRAD, Conv2d.choosePath(new ConvShape(64, 64, 3, 1, 1, 1)));
+        assertEquals(Conv2d.Path.PHASED, Conv2d.choosePath(new ConvShape(8, 8, 3, 1, 1, 1)));
+        assertEquals(Gemm.L >= 16 ? Conv2d.Path.PHASED : Conv2d.Path.WINOGRAD,
+                Conv2d.choosePath(new ConvShape(512, 512, 3, 1, 1, 1)));
         assertEquals(Conv2d.Path.PHASED, Conv2d.choosePath(new ConvShape(128, 128, 3, 2, 1, 1)));
         assertEquals(Conv2d.Path.PHASED, Conv2d.choosePath(new ConvShape(256, 512, 1, 2, 0, 1)));
         assertEquals(Conv2d.Path.PHASED, Conv2d.choosePath(new ConvShape(3, 64, 7, 2, 3, 1)));

@@ -203,8 +203,9 @@ final class DeviceProgram implements AutoCloseable {
         return c.shape().coutPerGroup() % Kernels.CO_BLOCK == 0;
     }
 
-    private static int take(int v, int step, int[] lastUse, ArrayList<Integer> holder, ArrayList<Long> sizes,
-                            long floats) {
+    /** The buffer for value {@code v} produced at {@code step}: the first free one, else a new one. */
+    private int take(int v, int step, int[] lastUse, ArrayList<Integer> holder, ArrayList<Long> sizes) {
+        long floats = capacity[v];
         int chosen = -1;
         for (int b = 0; b < holder.size(); b++) {
             // Free once its value's last reader ran strictly before this step.
@@ -221,10 +222,6 @@ final class DeviceProgram implements AutoCloseable {
         holder.set(chosen, v);
         sizes.set(chosen, Math.max(sizes.get(chosen), floats));
         return chosen;
-    }
-
-    private int take(int v, int step, int[] lastUse, ArrayList<Integer> holder, ArrayList<Long> sizes) {
-        return take(v, step, lastUse, holder, sizes, capacity[v]);
     }
 
     /** Whether every value of the run fits this program's buffers for {@code shapes}. */

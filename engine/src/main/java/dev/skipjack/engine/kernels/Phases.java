@@ -1,0 +1,78 @@
+package dev.skipjack.engine.kernels;
+
+import static dev.skipjack.engine.kernels.Gemm.F32;
+import static dev.skipjack.engine.kernels.Gemm.LE;
+
+import java.lang.foreign.MemorySegment;
+import jdk.incubator.vector.FloatVector;
+
+/**
+ * Zero-padded phase planes of an NCHW input: for stride s, phase (py, px) of a channel holds the padded
+ * input's rows py, py+s, ... and columns px, px+s, ..., so that any window a strided convolution (or a
+ * Winograd tile) reads becomes contiguous runs. Layout [n][py][px][cin][size(h)][size(w)].
+ */
+final class Phases {
+    private static final int L = Gemm.L;
+
+    private Phases() {
+    }
+
+    /** Rows (or columns) of a phase plane: the padded size over the stride, rounded up. */
+    static int size(int n, int pad, int s) {
+        return (n + 2 * pad + s - 1) / s;
+    }
+
+    /**
+     * Writes phase planes [p0, p1) of {@code [n][np][np][cin]} (plane index p = ((img * np + py) * np + px) *
+     * cin + ci) from {@code in} [n][cin][h][w] to {@code xp} at byte offset {@code xpOff}.
+     */
+    static void split(MemorySegment in, MemorySegment xp, long xpOff, int cin, int h, int w, int s, int pad, int np,
+                      int p0, int p1) {
+        int hp = size(h, pad, s), wp = size(w, pad, s);
+        long plane = (long) hp * wp;
+        for (int p = p0; p < p1; p++) {
+            int ci = p % cin, rest = p / cin;
+            int ph = rest % (np * np), img = rest / (np * np);
+            int py = ph / np, px = ph % np;
+            long src = ((long) img * cin + ci) * h * w * 4;
+            long dst = xpOff + p * plane * 4;
+            // Phase columns x whose input column x * s + px - pad lies inside [0, w).
+            int xLo = Math.min(wp, ceilDiv(pad - px, s));
+            int xHi = Math.max(xLo, Math.min(wp, Math.floorDiv(w - 1 + pad - px, s) + 1));
+            for (int y = 0; y < hp; y++) {
+                long row = dst + (long) y * wp * 4;
+                int iy = y * s + py - pad;
+                if (iy < 0 || iy >= h) {
+                    zero(xp, row, wp);
+                    continue;
+                }
+                zero(xp, row, xLo);
+                long from = src + ((long) iy * w + (long) xLo * s + px - pad) * 4;
+                if (s == 1) {
+                    MemorySegment.copy(in, from, xp, row + xLo * 4L, (xHi - xLo) * 4L);
+                } else {
+                    long d = row + xLo * 4L;
+                    for (int x = xLo; x < xHi; x++, from += s * 4L, d += 4) {
+                        xp.set(F32, d, in.get(F32, from));
+                    }
+                }
+                zero(xp, row + xHi * 4L, wp - xHi);
+            }
+        }
+    }
+
+    static void zero(MemorySegment s, long off, long floats) {
+        long i = 0;
+        FloatVector z = FloatVector.zero(Gemm.S);
+        for (; i + L <= floats; i += L) {
+            z.intoMemorySegment(s, off + i * 4, LE);
+        }
+        for (; i < floats; i++) {
+            s.set(F32, off + i * 4, 0f);
+        }
+    }
+
+    static int ceilDiv(int a, int b) {
+        return -Math.floorDiv(-a, b);
+    }
+}

@@ -1,0 +1,154 @@
+package dev.skipjack.engine.model;
+
+import dev.skipjack.engine.backend.ActivationShapes;
+import dev.skipjack.engine.backend.Backend;
+import dev.skipjack.engine.backend.Layer;
+import dev.skipjack.engine.backend.Step;
+import dev.skipjack.engine.kernels.Conv2d;
+import dev.skipjack.engine.kernels.GlobalAvgPool;
+import dev.skipjack.engine.kernels.MaxPool2d;
+import dev.skipjack.engine.runtime.Parallel;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.List;
+
+/**
+ * The Vector API kernels of a {@link Network} as a {@link Backend}: the default for every layer and the
+ * fallback whenever an accelerator is missing. Its steps run over the plan's host buffers and the pool.
+ */
+public final class CpuBackend implements Backend {
+    // The auto profile's measurement of one layer: warm-up, then the best of TIMED_RUNS (the least disturbed by
+    // whatever else the machine runs).
+    private static final int WARMUP_RUNS = 3;
+    private static final long WARMUP_NANOS = 50_000_000;
+    private static final int MAX_WARMUP_RUNS = 200;
+    private static final int TIMED_RUNS = 5;
+
+    private final Network network;
+    private final Parallel parallel;
+
+    /** @param parallel the model's pool (used here only by {@link #time}; steps use the one of their activations) */
+    public CpuBackend(Network network, Parallel parallel) {
+        this.network = network;
+        this.parallel = parallel;
+    }
+
+    @Override
+    public String name() {
+        return "cpu";
+    }
+
+    @Override
+    public String device() {
+        if (parallel == null) {
+            return "the model's thread pool";
+        }
+        return parallel.threads() + (parallel.threads() == 1 ? " thread" : " threads");
+    }
+
+    @Override
+    public String unsupported(Layer layer) {
+        return null;
+    }
+
+    /**
+     * The layers of {@code run} one after the other, with every size they need resolved now so that running
+     * them only indexes arrays.
+     */
+    @Override
+    public Step compile(List<Layer> run, ActivationShapes shapes, boolean[] onHost) {
+        int m = run.size();
+        Layer[] layers = run.toArray(new Layer[0]);
+        int[] c = new int[m], h = new int[m], w = new int[m];
+        for (int t = 0; t < m; t++) {
+            int in = layers[t].input();
+            c[t] = shapes.channels(in);
+            h[t] = shapes.height(in);
+            w[t] = shapes.width(in);
+        }
+        int n = shapes.batch();
+        return acts -> {
+            Parallel par = acts.parallel();
+            for (int t = 0; t < m; t++) {
+                forward(layers[t], acts, n, c[t], h[t], w[t], par);
+            }
+        };
+    }
+
+    private void forward(Layer layer, Step.Activations acts, int n, int c, int h, int w, Parallel par) {
+        MemorySegment src = acts.value(layer.input());
+        MemorySegment dst = acts.value(layer.output());
+        switch (layer) {
+            case Layer.Conv cv -> network.conv(convIndex(cv)).forward(src, dst,
+                    cv.residual() < 0 ? null : acts.value(cv.residual()), cv.relu(), n, h, w, acts.scratch(), par);
+            case Layer.MaxPool p -> MaxPool2d.forward(src, dst, n, c, h, w, p.kernel(), p.stride(), p.pad(), par);
+            case Layer.AvgPool p -> GlobalAvgPool.forward(src, dst, n, c, h, w, par);
+            case Layer.Fc f -> network.fc().forward(src, dst, n, par);
+        }
+    }
+
+    /** The convolution kernel of a layer: the graph's {@link ResNetGraph.Conv} at the layer's position. */
+    private int convIndex(Layer.Conv layer) {
+        return ((ResNetGraph.Conv) network.ops()[layer.index()]).layer();
+    }
+
+    @Override
+    public double time(Layer layer, ActivationShapes shapes) {
+        int in = layer.input();
+        // Shared: the pool's worker threads read and write these buffers.
+        try (Arena arena = Arena.ofShared()) {
+            var values = new MemorySegment[shapes.values()];
+            for (int v = 0; v < values.length; v++) {
+                if (v == in || v == layer.output() || layer.reads(v)) {
+                    values[v] = arena.allocate(Math.max(64, shapes.floats(v) * Float.BYTES), 64);
+                    // Stands in for an activation: no NaNs or denormals to skew the timing.
+                    for (long i = 0; i < shapes.floats(v); i++) {
+                        values[v].setAtIndex(ValueLayout.JAVA_FLOAT, i, 0.5f);
+                    }
+                }
+            }
+            long scratch = 64;
+            if (layer instanceof Layer.Conv cv) {
+                Conv2d k = network.conv(convIndex(cv));
+                scratch = Math.max(scratch, k.scratchBytes(shapes.batch(), shapes.height(in), shapes.width(in),
+                        parallel.threads()));
+            }
+            MemorySegment scratchSegment = arena.allocate(scratch, 64);
+            Step.Activations acts = new Step.Activations() {
+                @Override
+                public MemorySegment value(int v) {
+                    return values[v];
+                }
+
+                @Override
+                public MemorySegment scratch() {
+                    return scratchSegment;
+                }
+
+                @Override
+                public Parallel parallel() {
+                    return parallel;
+                }
+            };
+            int n = shapes.batch(), c = shapes.channels(in), h = shapes.height(in), w = shapes.width(in);
+            // Warm-up until the JIT has compiled the kernel (the first calls run interpreted, orders of magnitude
+            // slower): at least WARMUP_RUNS calls and WARMUP_NANOS, at most MAX_WARMUP_RUNS.
+            long start = System.nanoTime();
+            for (int r = 0; r < MAX_WARMUP_RUNS && (r < WARMUP_RUNS || System.nanoTime() - start < WARMUP_NANOS); r++) {
+                forward(layer, acts, n, c, h, w, parallel);
+            }
+            long best = Long.MAX_VALUE;
+            for (int r = 0; r < TIMED_RUNS; r++) {
+                long t0 = System.nanoTime();
+                forward(layer, acts, n, c, h, w, parallel);
+                best = Math.min(best, System.nanoTime() - t0);
+            }
+            return best * 1e-9;
+        }
+    }
+
+    /** Nothing to release: the kernels belong to the model. */
+    @Override
+    public void close() {}
+}
