@@ -105,7 +105,7 @@ final class ZipArchive {
         String where = fileName + ": zip entry " + e.name();
         if (e.size() > limits.maxInflatedBytes() - inflated) {
             throw new CheckpointException(where + " inflates to " + e.size() + " bytes, over the limit of "
-                    + limits.maxInflatedBytes() + " for all deflated entries together (" + inflated + " used; "
+                    + limits.maxInflatedBytes() + " for all deflated entries together (" + inflated + " used) ("
                     + Limits.INFLATED_BYTES + ")");
         }
         if (e.size() > Math.max(1, e.compressedSize()) * (long) limits.maxDeflateRatio()) {
