@@ -148,7 +148,7 @@ class ZipArchiveTest {
                 new TestZip.Entry("s", random(3000), true)), false);
         assertTrue(failure(two, Limits.defaults().withMaxInflatedBytes(5000))
                 .contains("zip entry s inflates to 3000 bytes, over the limit of 5000 for all deflated entries "
-                        + "together (3000 used; "));
+                        + "together (3000 used) (" + Limits.INFLATED_BYTES + ")"));
     }
 
     @Test
