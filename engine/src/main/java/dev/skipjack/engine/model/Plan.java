@@ -1,6 +1,7 @@
 package dev.skipjack.engine.model;
 
 import dev.skipjack.engine.backend.ActivationShapes;
+import dev.skipjack.engine.backend.BufferAssignment;
 import dev.skipjack.engine.backend.Dispatch;
 import dev.skipjack.engine.backend.Step;
 import dev.skipjack.engine.model.ResNetGraph.AvgPool;
@@ -115,24 +116,9 @@ public final class Plan {
     }
 
     private void assign(int value, int step, int[] lastUse, ArrayList<Integer> holder, ArrayList<Long> sizes) {
-        long bytes = align64(floats(value) * Float.BYTES);
-        int chosen = -1;
-        for (int b = 0; b < holder.size(); b++) {
-            // Free once its value's last reader ran strictly before this step: the step's own inputs stay taken.
-            if (lastUse[holder.get(b)] < step) {
-                chosen = b;
-                break;
-            }
-        }
-        if (chosen < 0) {
-            holder.add(value);
-            sizes.add(bytes);
-            chosen = holder.size() - 1;
-        } else {
-            holder.set(chosen, value);
-            sizes.set(chosen, Math.max(sizes.get(chosen), bytes));
-        }
-        bufferOf[value] = chosen;
+        // The step's own inputs stay taken: a buffer frees only once its value's last reader ran before this step.
+        bufferOf[value] = BufferAssignment.take(value, step, align64(floats(value) * Float.BYTES), lastUse, holder,
+                sizes);
     }
 
     private static int poolOut(int size) {

@@ -1,6 +1,7 @@
 package dev.skipjack.gpu.tornadovm;
 
 import dev.skipjack.engine.backend.ActivationShapes;
+import dev.skipjack.engine.backend.BufferAssignment;
 import dev.skipjack.engine.backend.Layer;
 import dev.skipjack.engine.backend.Step;
 import java.lang.foreign.MemorySegment;
@@ -205,23 +206,7 @@ final class DeviceProgram implements AutoCloseable {
 
     /** The buffer for value {@code v} produced at {@code step}: the first free one, else a new one. */
     private int take(int v, int step, int[] lastUse, ArrayList<Integer> holder, ArrayList<Long> sizes) {
-        long floats = capacity[v];
-        int chosen = -1;
-        for (int b = 0; b < holder.size(); b++) {
-            // Free once its value's last reader ran strictly before this step.
-            if (lastUse[holder.get(b)] < step) {
-                chosen = b;
-                break;
-            }
-        }
-        if (chosen < 0) {
-            holder.add(v);
-            sizes.add(floats);
-            return holder.size() - 1;
-        }
-        holder.set(chosen, v);
-        sizes.set(chosen, Math.max(sizes.get(chosen), floats));
-        return chosen;
+        return BufferAssignment.take(v, step, capacity[v], lastUse, holder, sizes);
     }
 
     /** Whether every value of the run fits this program's buffers for {@code shapes}. */
