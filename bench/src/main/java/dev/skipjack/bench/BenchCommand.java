@@ -7,6 +7,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import dev.skipjack.engine.model.LayerProfile;
 
 /**
  * {@code ./skipjack bench}: runs Skipjack (a seeded ResNet-50 by default, or a model file) and optionally ONNX
@@ -39,6 +40,7 @@ public final class BenchCommand {
         String model;
         int numClasses;
         List<Bench.BatchResult> results;
+        List<LayerProfile.Entry> layers = null;
 
         progress.phase(o.model() == null ? "building a seeded " + o.arch() : "loading " + o.model());
         long t0 = System.nanoTime();
@@ -62,6 +64,10 @@ public final class BenchCommand {
                 }
                 results = Bench.measureAll(o, skipjack, skipjack::flops, ort,
                         Harness.real(progress, o.settleNanos()));
+                if (o.layers()) {
+                    progress.phase("timing each layer on its own at batch " + o.batches().get(0));
+                    layers = skipjack.profileLayers(o.batches().get(0), o.height(), o.width());
+                }
             } finally {
                 if (ort != null) {
                     ort.close();
@@ -81,6 +87,9 @@ public final class BenchCommand {
             out.println(line);
         } else {
             out.print(text(o, machine, model, loadMs, ortVersion, peak, results, rows));
+            if (layers != null) {
+                out.print(Report.layerTable(layers, peak.gflops()));
+            }
         }
         out.flush();
         if (o.history() != null) {

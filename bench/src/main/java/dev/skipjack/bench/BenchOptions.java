@@ -24,10 +24,11 @@ import java.util.List;
  * @param history  the file each run appends one JSON line to, or null for none
  * @param help     only print the usage
  * @param profile  where each layer runs (docs/GPU.md), or null for the default (every layer on the CPU)
+ * @param layers   also time every layer on its own (at the first batch size) and print where the time goes
  */
 public record BenchOptions(Path model, String arch, long seed, Path onnx, List<Integer> batches, int threads,
                            int height, int width, Budget warmup, Budget measure, long settleNanos, boolean json,
-                           Path history, boolean help, DispatchProfile profile) {
+                           Path history, boolean help, DispatchProfile profile, boolean layers) {
     public static final String DEFAULT_ARCH = "resnet50";
     public static final long DEFAULT_SEED = 42;
     public static final Budget DEFAULT_WARMUP = Budget.ofRounds(10);
@@ -62,6 +63,8 @@ public record BenchOptions(Path model, String arch, long seed, Path onnx, List<I
                                   (default %s ms; 0 runs calls back to back)
               --profile P         where each layer runs: cpu (default), gpu, auto, or a profile file
                                   (docs/GPU.md); the plan is printed on stderr
+              --layers            also time each layer on its own (first batch size) and print a table of
+                                  where the time goes: ms, GFLOP/s and %% of peak per layer
               --json              print the results as JSON on stdout instead of the table
               --history FILE      append one JSON line per run to FILE (default bench/history-local/history.jsonl
                                   under the working directory); --history none turns it off
@@ -89,6 +92,7 @@ public record BenchOptions(Path model, String arch, long seed, Path onnx, List<I
         boolean json = false;
         Path history = DEFAULT_HISTORY;
         DispatchProfile profile = null;
+        boolean layers = false;
 
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
@@ -102,9 +106,10 @@ public record BenchOptions(Path model, String arch, long seed, Path onnx, List<I
             switch (name) {
                 case "-h", "--help" -> {
                     return new BenchOptions(model, DEFAULT_ARCH, seed, onnx, batches, threads, height, width,
-                            warmup, measure, settle, json, history, true, profile);
+                            warmup, measure, settle, json, history, true, profile, false);
                 }
                 case "--json" -> json = true;
+                case "--layers" -> layers = true;
                 case "--model", "--arch", "--seed", "--onnx", "--batch", "--threads", "--size", "--warmup",
                      "--iterations", "--settle", "--history", "--profile" -> {
                     String v;
@@ -154,7 +159,7 @@ public record BenchOptions(Path model, String arch, long seed, Path onnx, List<I
                     + "random weights would make the logit comparison meaningless");
         }
         return new BenchOptions(model, arch == null ? DEFAULT_ARCH : arch, seed, onnx, batches, threads, height,
-                width, warmup, measure, settle, json, history, false, profile);
+                width, warmup, measure, settle, json, history, false, profile, layers);
     }
 
     private static DispatchProfile parseProfile(String v) {

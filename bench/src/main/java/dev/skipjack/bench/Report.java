@@ -90,6 +90,34 @@ final class Report {
         return t.render();
     }
 
+    /**
+     * Where the time goes: each layer timed on its own (fastest of several calls), its share of their sum,
+     * GFLOP/s in direct-convolution FLOPs and percent of the measured peak; a last line sums them.
+     */
+    static String layerTable(List<dev.skipjack.engine.model.LayerProfile.Entry> layers, double peakGflops) {
+        var t = new TextTable(List.of(
+                new TextTable.Column("layer", false),
+                new TextTable.Column("what", false),
+                new TextTable.Column("ms", true),
+                new TextTable.Column("share", true),
+                new TextTable.Column("GFLOP/s", true),
+                new TextTable.Column("%peak", true)));
+        double total = 0;
+        long flops = 0;
+        for (var l : layers) {
+            total += l.seconds();
+            flops += l.flops();
+        }
+        for (var l : layers) {
+            double g = l.flops() / l.seconds() / 1e9;
+            t.add(l.name(), l.what(), ms(l.seconds() * 1e3), fixed(100 * l.seconds() / total, 1) + "%",
+                    l.flops() == 0 ? "-" : fixed(g, 1), l.flops() == 0 ? "-" : fixed(100 * g / peakGflops, 1) + "%");
+        }
+        double g = flops / total / 1e9;
+        t.add("sum", layers.size() + " layers", ms(total * 1e3), "100%", fixed(g, 1), fixed(100 * g / peakGflops, 1) + "%");
+        return "\nEach layer on its own (fastest of 5 calls after warm-up):\n" + t.render();
+    }
+
     /** Milliseconds with three or more significant digits: 0.123, 5.43, 54.3, 412. */
     static String ms(double v) {
         if (v < 1) {

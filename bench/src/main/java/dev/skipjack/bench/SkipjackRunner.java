@@ -50,6 +50,11 @@ final class SkipjackRunner implements Runner {
         return model.flops(n, h, w);
     }
 
+    /** Each layer timed on its own (see {@link ResNet#profileLayers}). */
+    java.util.List<dev.skipjack.engine.model.LayerProfile.Entry> profileLayers(int n, int h, int w) {
+        return model.profileLayers(n, h, w);
+    }
+
     @Override
     public String name() {
         return "skipjack";

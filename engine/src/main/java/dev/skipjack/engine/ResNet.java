@@ -8,6 +8,7 @@ import dev.skipjack.engine.kernels.Kernels;
 import dev.skipjack.engine.model.Architectures;
 import dev.skipjack.engine.model.CpuBackend;
 import dev.skipjack.engine.model.ExecutionContexts;
+import dev.skipjack.engine.model.LayerProfile;
 import dev.skipjack.engine.model.Layers;
 import dev.skipjack.engine.model.Network;
 import dev.skipjack.engine.model.ResNetGraph;
@@ -110,6 +111,7 @@ public final class ResNet implements AutoCloseable {
     private final ExecutionContexts contexts;
     private final boolean checkInputs;
     private final Dispatch dispatch;
+    private final Network network;
 
     private ResNet(Architecture architecture, List<String> labels, ImageNetTransform transform, ResNetGraph graph,
             Arena arena, Parallel parallel, Network network, boolean checkInputs, Dispatch dispatch) {
@@ -121,6 +123,7 @@ public final class ResNet implements AutoCloseable {
         this.arena = arena;
         this.parallel = parallel;
         this.dispatch = dispatch;
+        this.network = network;
         this.contexts = new ExecutionContexts(network, parallel, dispatch);
     }
 
@@ -407,6 +410,17 @@ public final class ResNet implements AutoCloseable {
      */
     public String dispatchNotice() {
         return dispatch.notice();
+    }
+
+    /**
+     * Times every layer on its own on the CPU kernels for an input of {@code [n][3][h][w]}, after a second of
+     * whole passes to warm the JIT: where a forward pass spends its time. Takes a few seconds; for tuning and
+     * {@code ./skipjack bench --layers}, not for serving.
+     */
+    public List<LayerProfile.Entry> profileLayers(int n, int h, int w) {
+        contexts.checkOpen();
+        inputFloats(n, h, w);
+        return LayerProfile.measure(network, parallel, n, h, w);
     }
 
     /** Direct-convolution FLOPs (2 per multiply-add) of one forward pass on {@code [n][3][h][w]}. */

@@ -1,0 +1,58 @@
+package dev.skipjack.engine.model;
+
+import dev.skipjack.engine.backend.ActivationShapes;
+import dev.skipjack.engine.backend.Layer;
+import dev.skipjack.engine.runtime.Parallel;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Where a forward pass spends its time: every layer of a network timed on its own on the CPU kernels, after
+ * whole passes have warmed the JIT (see {@link CpuBackend#time}). For tuning and for {@code ./skipjack bench
+ * --layers}; an inference never calls it.
+ */
+public final class LayerProfile {
+    private LayerProfile() {}
+
+    /**
+     * One layer's measurement.
+     *
+     * @param name    torchvision's module name (conv1, layer1.0.conv2, maxpool, fc, ...)
+     * @param what    the operation and its geometry, e.g. "conv 3x3/1 64->64 56x56 WINOGRAD"
+     * @param flops   direct-convolution FLOPs (2 per multiply-add), 0 for pooling
+     * @param seconds the fastest of several calls
+     */
+    public record Entry(String name, String what, long flops, double seconds) {}
+
+    /** Times each layer of {@code network} on {@code [n][3][h][w]} with the threads of {@code parallel}. */
+    public static List<Entry> measure(Network network, Parallel parallel, int n, int h, int w) {
+        List<Layer> layers = Layers.of(network.graph(), null);
+        ActivationShapes shapes = ActivationShapes.infer(layers, n, h, w);
+        CpuBackend cpu = new CpuBackend(network, parallel);
+        var out = new ArrayList<Entry>();
+        for (Layer l : layers) {
+            int in = l.input();
+            int hi = shapes.height(in), wi = shapes.width(in);
+            String what;
+            long flops = 0;
+            switch (l) {
+                case Layer.Conv cv -> {
+                    var s = cv.shape();
+                    flops = s.flops(n, hi, wi);
+                    what = "conv " + s.kernel() + "x" + s.kernel() + "/" + s.stride() + " " + s.cin() + "->" + s.cout()
+                            + (s.groups() > 1 ? " g" + s.groups() : "") + " " + hi + "x" + wi + " "
+                            + network.conv(((ResNetGraph.Conv) network.ops()[cv.index()]).layer()).path();
+                }
+                case Layer.MaxPool p -> what = "maxpool " + p.kernel() + "x" + p.kernel() + "/" + p.stride() + " "
+                        + shapes.channels(in) + "ch " + hi + "x" + wi;
+                case Layer.AvgPool p -> what = "avgpool " + shapes.channels(in) + "ch " + hi + "x" + wi;
+                case Layer.Fc f -> {
+                    flops = 2L * n * f.inFeatures() * f.outFeatures();
+                    what = "fc " + f.inFeatures() + "->" + f.outFeatures();
+                }
+            }
+            out.add(new Entry(l.name(), what, flops, cpu.time(l, shapes)));
+        }
+        return out;
+    }
+}
