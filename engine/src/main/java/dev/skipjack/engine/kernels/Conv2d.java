@@ -36,8 +36,8 @@ import jdk.incubator.vector.VectorSpecies;
  * threads claim from a counter. For each depth block of at most KC (192) rows a task copies its rows of B
  * into packed panels [kc][NR] in its scratch; each panel (kc x NR floats, in L1) then meets the packed
  * weights of up to MC (256) output channels (streaming from L2) in the register-tiled micro-kernel
- * ({@link Gemm}). The task accumulates its block of the result in scratch; once a column panel has seen
- * the last depth block, the epilogue takes it, still in L1, into {@code out}.
+ * ({@link Gemm}). The task accumulates its block of the result in scratch; after the last depth block the
+ * epilogue takes the block, row by row, into {@code out}.
  */
 public final class Conv2d {
     private static final VectorSpecies<Float> S = Gemm.S;
@@ -284,7 +284,9 @@ public final class Conv2d {
             j.oh = oh;
             j.ow = ow;
             j.cols = cols;
-            j.wq = path == Path.DIRECT ? ow : wph(w);
+            // DIRECT's columns are the output pixels themselves: one run per panel, no junk to skip.
+            j.wq = path == Path.DIRECT ? cols : wph(w);
+            j.rowW = path == Path.DIRECT ? cols : ow;
             j.nc = nc;
             j.nBlocks = nBlocks;
             j.mBlocks = mBlocks;
@@ -327,7 +329,7 @@ public final class Conv2d {
     private final class TileJob implements Parallel.Task {
         MemorySegment in, out, res, scratch;
         boolean relu;
-        int h, w, oh, ow, cols, wq, nc, nBlocks, mBlocks, mBlockPanels, tiles;
+        int h, w, oh, ow, cols, wq, rowW, nc, nBlocks, mBlocks, mBlockPanels, tiles;
         long slot0, slotBytes;
         final AtomicInteger next = new AtomicInteger();
 
@@ -394,15 +396,14 @@ public final class Conv2d {
                         }
                     }
                 }
-                boolean last = k0 + kc >= k;
                 for (int jp = 0; jp < jPanels; jp++) {
                     panelTimesBlock(aGroup, k0, kc, scratch, bp + jp * panelBytes, NR * 4L, cp, ldcp, jp, i0, i1, tmp);
-                    if (last) {
-                        // This column panel of the result is complete and still in L1.
-                        epilogue(cp + jp * NR * 4L, ldcp, rows, img, co0, q0 + jp * NR, Math.min(NR, qn - jp * NR));
-                    }
                 }
             }
+            // The whole block at once, from L2: one pass per output row over up to nc columns. Per column panel
+            // (while it was still in L1) the calls were 6 times as many and as short, and on layers with a
+            // shallow depth (1x1, 64 -> 256) took as long as the multiply-adds.
+            epilogue(cp, ldcp, rows, img, co0, q0, qn);
         }
 
         /** One B micro-panel (kc x NR, column panel jp) against the A panels [i0, i1): C (+)= A B into cp. */
@@ -418,7 +419,8 @@ public final class Conv2d {
 
         /**
          * From the task's block [rows][qn] (row stride ldcp) to out: bias, residual, ReLU. Block column q is
-         * GEMM column q0 + q, i.e. output (q / wq, q % wq), kept where q % wq < ow.
+         * GEMM column q0 + q, i.e. output (q / wq, q % wq), kept where q % wq < ow. DIRECT treats the output
+         * plane as one row (wq = rowW = cols).
          */
         private void epilogue(long cp, long ldcp, int rows, int img, int co0, int q0, int qn) {
             long outPlane = (long) oh * ow;
@@ -431,9 +433,9 @@ public final class Conv2d {
                 int oy = q / wq, ox = q - oy * wq;
                 while (q < end) {
                     int run = Math.min(wq - ox, end - q);
-                    int valid = Math.min(run, ow - ox);
+                    int valid = Math.min(run, rowW - ox);
                     if (valid > 0) {
-                        finish(scratch, src + (long) (q - q0) * 4, out, res, (dstPlane + (long) oy * ow + ox) * 4,
+                        finish(scratch, src + (long) (q - q0) * 4, out, res, (dstPlane + (long) oy * rowW + ox) * 4,
                                 valid, bv, relu);
                     }
                     q += run;

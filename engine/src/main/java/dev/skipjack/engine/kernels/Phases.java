@@ -52,7 +52,18 @@ final class Phases {
                     MemorySegment.copy(in, from, xp, row + xLo * 4L, (xHi - xLo) * 4L);
                 } else {
                     long d = row + xLo * 4L;
-                    for (int x = xLo; x < xHi; x++, from += s * 4L, d += 4) {
+                    int x = xLo;
+                    if (s == 2) {
+                        // Whole vectors while both loads stay inside the input row: a block at x reads input
+                        // columns 2x + px - pad .. 2x + px - pad + 2L - 1.
+                        int xMax = Math.floorDiv(w - 2 * L - px + pad, 2);
+                        for (; x + L <= xHi && x <= xMax; x += L, from += 2L * L * 4, d += L * 4L) {
+                            FloatVector a = FloatVector.fromMemorySegment(Gemm.S, in, from, LE);
+                            FloatVector b = FloatVector.fromMemorySegment(Gemm.S, in, from + Gemm.VB, LE);
+                            a.rearrange(Simd.EVEN, b).intoMemorySegment(xp, d, LE);
+                        }
+                    }
+                    for (; x < xHi; x++, from += s * 4L, d += 4) {
                         xp.set(F32, d, in.get(F32, from));
                     }
                 }

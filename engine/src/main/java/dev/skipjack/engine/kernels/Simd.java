@@ -1,6 +1,7 @@
 package dev.skipjack.engine.kernels;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -16,6 +17,13 @@ public final class Simd {
     public static final VectorSpecies<Float> FLOAT = choose(System.getProperty("skipjack.vector.species", "preferred"));
     /** Lanes of {@link #FLOAT}. */
     public static final int LANES = FLOAT.length();
+    /**
+     * For {@code a.rearrange(EVEN, b)}: lane i takes element 2i of the 2L-element concatenation of a and b
+     * (an exceptional index -L + j takes element j of b); {@link #ODD} takes element 2i + 1. Stride-2 reads
+     * (phase planes, pooling) become two contiguous loads and one rearrange.
+     */
+    static final VectorShuffle<Float> EVEN = deinterleave(0);
+    static final VectorShuffle<Float> ODD = deinterleave(1);
 
     private Simd() {
     }
@@ -31,6 +39,15 @@ public final class Simd {
             v = v.add(v.slice(half));
         }
         return v.lane(0);
+    }
+
+    private static VectorShuffle<Float> deinterleave(int odd) {
+        int[] idx = new int[LANES];
+        for (int i = 0; i < LANES; i++) {
+            int e = 2 * i + odd;
+            idx[i] = e < LANES ? e : e - 2 * LANES;
+        }
+        return VectorShuffle.fromArray(FLOAT, idx, 0);
     }
 
     static VectorSpecies<Float> choose(String name) {

@@ -47,6 +47,9 @@ class Conv2dTest {
             "13, 7, 3, 1, 1, 1, 2, 9, 11, true, true",
             // stride 2 with groups
             "12, 10, 3, 2, 1, 2, 1, 15, 13, false, false",
+            // rows wide enough for whole-vector stride-2 copies into phase planes at every width
+            "24, 16, 3, 2, 1, 1, 1, 20, 70, true, true",
+            "16, 16, 3, 1, 1, 1, 1, 9, 70, true, true",
             // bottleneck 1x1 with residual + relu, and the 1x1 stride-2 downsample
             "17, 37, 1, 1, 0, 1, 2, 7, 9, true, true",
             "16, 24, 1, 2, 0, 1, 1, 13, 11, false, false",
