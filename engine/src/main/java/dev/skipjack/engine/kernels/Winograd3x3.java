@@ -18,12 +18,19 @@ import jdk.incubator.vector.VectorSpecies;
  * 3x3, stride 1, padding 1, one group, by Winograd's F(2x2, 3x3): each 2x2 block of outputs ("tile") costs 16
  * multiplies per input channel instead of 36, so the GEMM work drops 2.25 times.
  *
- * <p>Per image: (1) the input is split into the 2x2 phase planes of its padded form ({@link Phases}), which
+ * <p>Two passes. (1) The input is split into the 2x2 phase planes of its padded form ({@link Phases}), which
  * makes the 4x4 input window of tile (ty, tx) element (i, j) = phase (i % 2, j % 2) at (ty + i/2, tx + j/2):
- * contiguous across tx, so the transforms run on vectors of L tiles. (2) V = B^T d B for every tile and
- * channel, stored [16][cin][tiles]. (3) 16 GEMMs M[p] = U[p] V[p], U = G g G^T packed at construction
- * [16][cout/MR][cin][MR], on the same micro-kernel as {@link Conv2d}. (4) Y = A^T m A, then bias, residual
- * and ReLU, with the two output columns of each tile interleaved back into rows.
+ * contiguous across tx, so the transforms run on vectors of L tiles. (2) One task per block of NC tiles (a
+ * multiple of the micro-kernel's NR columns) and block of output channels does everything else in its own
+ * scratch, sized to stay in L2: V = B^T d B for its tiles and all input channels, [16][cin][NC]; the 16 GEMMs
+ * M[p] = U[p] V[p] for its channels, [16][channels][NC], on the same micro-kernel as {@link Conv2d} with V's
+ * rows read in place as B; then Y = A^T m A, bias, residual and ReLU into out, the two output columns of each
+ * tile interleaved back into rows. U = G g G^T is packed at construction [16][cout/MR][cin][MR].
+ *
+ * <p>Why fused: with the three steps as separate passes over whole-image V and M buffers (3 MB each for
+ * ResNet's first stage) every step went through memory and behind a barrier, and two threads ran the layer
+ * hardly faster than one. A block's V is recomputed by every channel block of it; there are several only
+ * when the tiles alone give too few tasks (the small late layers).
  *
  * <p>Accuracy: the transforms only add and subtract (G halves), so the rounding is that of a few more
  * additions per output than the direct sum; tests hold it to the same magnitude-relative bound.
@@ -92,21 +99,41 @@ final class Winograd3x3 {
         return VectorShuffle.fromArray(S, idx, 0);
     }
 
-    // Geometry of one forward, all in floats unless named bytes.
-    private record Geometry(int n, int h, int w, int th, int tw, int tiles, int tp, int hp, int wp, int nc,
-                            long xFloats, long vFloats, long mFloats, long slotBytes) {
+    /**
+     * Geometry of one forward, in floats unless named bytes: tiles th x tw; phase planes hp x wp; tiles per
+     * block nc (a multiple of NR), nBlocks of them per image; channel blocks of mBlockPanels panels of MR;
+     * xFloats of phase planes (shared); per task slot, V [16][cin][nc], M [16][mBlockPanels * MR][nc] and one
+     * MR x NR tile of scratch.
+     */
+    private record Geometry(int n, int h, int w, int th, int tw, int tiles, int hp, int wp, int nc, int nBlocks,
+                            int mBlockPanels, int mBlocks, long xFloats, long vFloats, long mFloats, long slotBytes) {
+        int tasks() {
+            return n * nBlocks * mBlocks;
+        }
     }
 
-    private Geometry geometry(int n, int h, int w) {
+    // A task's V and M should fit in L2 next to the weights it streams: 16 (cin + cout) nc floats up to this.
+    private static final long BLOCK_FLOATS = 128 * 1024;
+
+    private Geometry geometry(int n, int h, int w, int threads) {
         int th = (h + 1) / 2, tw = (w + 1) / 2, tiles = th * tw;
-        int tp = (tiles + NR - 1) / NR * NR;
         int hp = Phases.size(h, 1, 2), wp = Phases.size(w, 1, 2);
-        int nc = Math.min(Conv2d.NC_PANELS, tp / NR) * NR;
+        int fit = (int) Math.max(1, BLOCK_FLOATS / (16L * (cin + cout)) / NR);
+        int nc = Math.min(Math.min(fit, 4), (tiles + NR - 1) / NR) * NR;
+        int nBlocks = (tiles + nc - 1) / nc;
+        // Fewer tile blocks than twice the threads: split the channels too, each block recomputing its V.
+        int mBlockPanels = mPanels;
+        while (mBlockPanels > 1 && (long) n * nBlocks * ((mPanels + mBlockPanels - 1) / mBlockPanels) < 2L * threads) {
+            mBlockPanels = (mBlockPanels + 1) / 2;
+        }
+        int mBlocks = (mPanels + mBlockPanels - 1) / mBlockPanels;
         long x = (long) n * 4 * cin * hp * wp + L + 16;
-        long v = (long) n * 16 * cin * tp + 16;
-        long m = (long) n * 16 * mPanels * MR * tp + L + 16;
-        long slot = ((long) Math.min(Conv2d.KC, cin) * nc + (long) MR * NR) * 4;
-        return new Geometry(n, h, w, th, tw, tiles, tp, hp, wp, nc, round(x), round(v), round(m), round(slot) * 4);
+        long v = 16L * cin * nc;
+        // M rows are read L lanes at a time from a tile run's start: L floats of slack after the last.
+        long m = 16L * mBlockPanels * MR * nc + L;
+        long slot = round(v) + round(m) + (long) MR * NR;
+        return new Geometry(n, h, w, th, tw, tiles, hp, wp, nc, nBlocks, mBlockPanels, mBlocks, round(x), round(v),
+                round(m), round(slot) * 4);
     }
 
     private static long round(long floats) {
@@ -114,14 +141,14 @@ final class Winograd3x3 {
     }
 
     long scratchBytes(int n, int h, int w, int threads) {
-        Geometry g = geometry(n, h, w);
-        return (g.xFloats + g.vFloats + g.mFloats) * 4 + g.slotBytes * Math.max(1, threads);
+        Geometry g = geometry(n, h, w, threads);
+        return g.xFloats * 4 + g.slotBytes * Math.max(1, threads);
     }
 
     void forward(MemorySegment in, MemorySegment out, MemorySegment res, boolean relu, int n, int h, int w,
                  MemorySegment scratch, Parallel par) {
-        Geometry g = geometry(n, h, w);
         int threads = par.threads();
+        Geometry g = geometry(n, h, w, threads);
         synchronized (job) {
             Job j = job;
             j.g = g;
@@ -130,31 +157,16 @@ final class Winograd3x3 {
             j.res = res;
             j.relu = relu;
             j.scratch = scratch;
-            j.vOff = g.xFloats * 4;
-            j.mOff = j.vOff + g.vFloats * 4;
-            j.slot0 = j.mOff + g.mFloats * 4;
-            int nBlocks = (g.tiles + g.nc - 1) / g.nc;
-            int mBlockPanels = Math.min(mPanels, Conv2d.MC / MR);
-            while (mBlockPanels > 1 && (long) n * 16 * nBlocks * ((mPanels + mBlockPanels - 1) / mBlockPanels)
-                    < 2L * threads) {
-                mBlockPanels = (mBlockPanels + 1) / 2;
-            }
-            j.nBlocks = nBlocks;
-            j.mBlockPanels = mBlockPanels;
-            j.mBlocks = (mPanels + mBlockPanels - 1) / mBlockPanels;
+            j.slot0 = g.xFloats * 4;
             try {
-                for (int stage = 0; stage < 4; stage++) {
-                    j.stage = stage;
-                    j.items = switch (stage) {
-                        case 0 -> n * 4 * cin;            // phase planes
-                        case 1 -> n * cin;                // input transform per channel
-                        case 2 -> n * 16 * j.mBlocks * nBlocks; // GEMM tasks
-                        default -> n * cout;              // output transform per channel
-                    };
-                    j.next.set(0);
-                    j.parts = Math.min(threads, j.items);
-                    par.forEach(j.parts, j);
-                }
+                j.stage = 0;
+                j.items = n * 4 * cin; // phase planes
+                j.parts = Math.min(threads, j.items);
+                par.forEach(j.parts, j);
+                j.stage = 1;
+                j.items = g.tasks();
+                j.next.set(0);
+                par.forEach(Math.min(threads, j.items), j);
             } finally {
                 j.in = j.out = j.res = j.scratch = null;
             }
@@ -165,8 +177,8 @@ final class Winograd3x3 {
         Geometry g;
         MemorySegment in, out, res, scratch;
         boolean relu;
-        long vOff, mOff, slot0;
-        int stage, items, parts, nBlocks, mBlocks, mBlockPanels;
+        long slot0;
+        int stage, items, parts;
         final AtomicInteger next = new AtomicInteger();
 
         @Override
@@ -181,39 +193,59 @@ final class Winograd3x3 {
                 }
                 return;
             }
+            long slotOff = slot0 + slot * g.slotBytes;
             for (int t; (t = next.getAndIncrement()) < items; ) {
-                switch (stage) {
-                    case 1 -> inputTransform(t / cin, t % cin);
-                    case 2 -> gemm(t, slot0 + slot * g.slotBytes);
-                    default -> outputTransform(t / cout, t % cout);
-                }
+                task(t, slotOff);
             }
         }
 
-        /** V[img][p][ci][t] = (B^T d B)[p] for the tiles t of one channel. */
-        private void inputTransform(int img, int ci) {
+        /** Tile block nb, channel block mb of image img: V, the 16 GEMMs, and the output transform. */
+        private void task(int t, long slotOff) {
+            int nb = t % g.nBlocks;
+            t /= g.nBlocks;
+            int mb = t % g.mBlocks;
+            int img = t / g.mBlocks;
+            int t0 = nb * g.nc, qn = Math.min(g.nc, g.tiles - t0);
+            int i0 = mb * g.mBlockPanels, i1 = Math.min(mPanels, i0 + g.mBlockPanels);
+            long v = slotOff, m = v + g.vFloats * 4, tmp = m + g.mFloats * 4;
+            for (int ci = 0; ci < cin; ci++) {
+                inputTransform(img, ci, t0, qn, v + (long) ci * g.nc * 4);
+            }
+            gemm(v, m, i0, i1, (qn + NR - 1) / NR, tmp);
+            int co1 = Math.min(cout, i1 * MR);
+            for (int co = i0 * MR; co < co1; co++) {
+                outputTransform(img, co, t0, qn, m + (long) (co - i0 * MR) * g.nc * 4);
+            }
+        }
+
+        /**
+         * V[p][ci][t - t0] = (B^T d B)[p] for tiles [t0, t0 + qn) of channel ci, written from {@code v} (the
+         * block's row of channel ci at p = 0); runs of tiles along a tile row, L at a time.
+         */
+        private void inputTransform(int img, int ci, int t0, int qn, long v) {
             long plane = (long) g.hp * g.wp * 4;
             long p00 = (((long) img * 4) * cin + ci) * plane;   // phase (0, 0); phase (py, px) is + (2 py + px) cin planes
             long ph = cin * plane;
             long rowB = g.wp * 4L;
-            long vStride = (long) cin * g.tp * 4;      // between positions p
-            long v0 = vOff + (((long) img * 16 * cin) + ci) * g.tp * 4;
-            for (int ty = 0; ty < g.th; ty++) {
-                for (int tx = 0; tx < g.tw; tx += L) {
-                    long e = p00 + (long) ty * rowB + tx * 4L;   // phase element (ty, tx)
-                    int count = Math.min(L, g.tw - tx);
-                    long t0 = v0 + ((long) ty * g.tw + tx) * 4;
+            long vStride = (long) cin * g.nc * 4;      // between positions p
+            for (int t = t0, end = t0 + qn; t < end; ) {
+                int ty = t / g.tw, tx = t - ty * g.tw;
+                int run = Math.min(g.tw - tx, end - t);
+                for (int r = 0; r < run; r += L) {
+                    long e = p00 + (long) ty * rowB + (tx + r) * 4L;   // phase element (ty, tx + r)
+                    int count = Math.min(L, run - r);
+                    long t1 = v + (long) (t - t0 + r) * 4;
                     // Input row i of the 4x4 window is phase row parity i % 2 at offset i / 2: rows 0, 1, 2, 3 =
                     // (e, e + 2ph, e + rowB, e + 2ph + rowB). r = B^T d: r0 = d0 - d2, r1 = d1 + d2,
                     // r2 = d2 - d1, r3 = d1 - d3; then V = r B per row.
-                    inputRow(e, e + rowB, ph, false, t0, vStride, count);
-                    inputRow(e + 2 * ph, e + rowB, ph, true, t0 + 4 * vStride, vStride, count);
-                    inputRow(e + rowB, e + 2 * ph, ph, false, t0 + 8 * vStride, vStride, count);
-                    inputRow(e + 2 * ph, e + 2 * ph + rowB, ph, false, t0 + 12 * vStride, vStride, count);
+                    inputRow(e, e + rowB, ph, false, t1, vStride, count);
+                    inputRow(e + 2 * ph, e + rowB, ph, true, t1 + 4 * vStride, vStride, count);
+                    inputRow(e + rowB, e + 2 * ph, ph, false, t1 + 8 * vStride, vStride, count);
+                    inputRow(e + 2 * ph, e + 2 * ph + rowB, ph, false, t1 + 12 * vStride, vStride, count);
                 }
+                t += run;
             }
         }
-
         /**
          * One row of B^T d B for L tiles: r_j = P_j -/+ Q_j for window columns j (column j is phase column
          * parity j % 2, offset j / 2, i.e. + ph for odd j, + 4 bytes for j >= 2), then
@@ -257,60 +289,52 @@ final class Winograd3x3 {
             }
         }
 
-        /** One block of one of the 16 GEMMs: M[img][p][co][t] = sum_ci U[p][co][ci] V[img][p][ci][t]. */
-        private void gemm(int t, long slotOff) {
-            int nb = t % nBlocks;
-            t /= nBlocks;
-            int mb = t % mBlocks;
-            t /= mBlocks;
-            int p = t % 16, img = t / 16;
-            int q0 = nb * g.nc, qn = Math.min(g.nc, g.tp - q0);
-            int jPanels = qn / NR;
-            int i0 = mb * mBlockPanels, i1 = Math.min(mPanels, i0 + mBlockPanels);
-            long bp = slotOff, tmp = slotOff + (long) Math.min(Conv2d.KC, cin) * g.nc * 4;
-            long vRows = vOff + (((long) img * 16 + p) * cin) * g.tp * 4;
-            long mRows = mOff + (((long) img * 16 + p) * mPanels * MR) * g.tp * 4;
-            long ldm = g.tp * 4L;
-            for (int k0 = 0; k0 < cin; k0 += Conv2d.KC) {
-                int kc = Math.min(Conv2d.KC, cin - k0);
-                long panelBytes = (long) kc * NR * 4;
-                for (int kk = 0; kk < kc; kk++) {
-                    long src = vRows + ((long) (k0 + kk) * g.tp + q0) * 4;
-                    long dst = bp + (long) kk * NR * 4;
-                    for (int jp = 0; jp < jPanels; jp++, src += NR * 4L, dst += panelBytes) {
-                        FloatVector.fromMemorySegment(S, scratch, src, LE).intoMemorySegment(scratch, dst, LE);
-                        FloatVector.fromMemorySegment(S, scratch, src + VB, LE)
-                                .intoMemorySegment(scratch, dst + VB, LE);
-                    }
-                }
-                for (int jp = 0; jp < jPanels; jp++) {
-                    for (int i = i0; i < i1; i++) {
-                        long a = (((long) p * mPanels + i) * cin + k0) * MR * 4;
-                        long c = mRows + ((long) i * MR * g.tp + q0 + (long) jp * NR) * 4;
-                        Gemm.tile(packedU, a, scratch, bp + jp * panelBytes, NR * 4L, kc, scratch, c, ldm, k0 > 0,
-                                scratch, tmp);
+        /**
+         * M[p][co][t] = sum_ci U[p][co][ci] V[p][ci][t] for the channel panels [i0, i1) and the block's jPanels
+         * column panels: V's rows (nc floats apart) are the micro-kernel's B as they are, each panel (up to KC
+         * rows of NR) in L1 while the U panels of the block stream past it.
+         */
+        private void gemm(long v, long m, int i0, int i1, int jPanels, long tmp) {
+            long ld = g.nc * 4L;
+            long mStride = (long) g.mBlockPanels * MR * ld;
+            for (int p = 0; p < 16; p++) {
+                long vp = v + (long) p * cin * ld, mp = m + p * mStride;
+                for (int k0 = 0; k0 < cin; k0 += Conv2d.KC) {
+                    int kc = Math.min(Conv2d.KC, cin - k0);
+                    for (int jp = 0; jp < jPanels; jp++) {
+                        long b = vp + k0 * ld + jp * NR * 4L;
+                        for (int i = i0; i < i1; i++) {
+                            long a = (((long) p * mPanels + i) * cin + k0) * MR * 4;
+                            long c = mp + (long) (i - i0) * MR * ld + jp * NR * 4L;
+                            Gemm.tile(packedU, a, scratch, b, ld, kc, scratch, c, ld, k0 > 0, scratch, tmp);
+                        }
                     }
                 }
             }
         }
 
-        /** Y = A^T m A for the tiles of one output channel, then bias, residual, ReLU into out. */
-        private void outputTransform(int img, int co) {
-            long mStride = (long) mPanels * MR * g.tp * 4; // between positions p
-            long m0 = mOff + (((long) img * 16 * mPanels * MR) + co) * g.tp * 4;
+        /**
+         * Y = A^T m A for tiles [t0, t0 + qn) of output channel co, whose 16 GEMM results start at {@code m}
+         * (p = 0), then bias, residual, ReLU into out.
+         */
+        private void outputTransform(int img, int co, int t0, int qn, long m) {
+            long mStride = (long) g.mBlockPanels * MR * g.nc * 4; // between positions p
             float bv = bias.get(F32, co * 4L);
             int oh = g.h, ow = g.w;
             long outPlane = (((long) img * cout) + co) * oh * ow * 4;
-            for (int ty = 0; ty < g.th; ty++) {
-                for (int tx = 0; tx < g.tw; tx += L) {
-                    long e = m0 + ((long) ty * g.tw + tx) * 4;
-                    int x0 = 2 * tx, cols = Math.min(2 * L, ow - x0);
-                    int oy = 2 * ty;
+            for (int t = t0, end = t0 + qn; t < end; ) {
+                int ty = t / g.tw, tx = t - ty * g.tw;
+                int run = Math.min(g.tw - tx, end - t);
+                int oy = 2 * ty;
+                for (int r = 0; r < run; r += L) {
+                    long e = m + (long) (t - t0 + r) * 4;
+                    int x0 = 2 * (tx + r), cols = Math.min(2 * Math.min(L, run - r), ow - x0);
                     outputRow(e, mStride, false, bv, outPlane + ((long) oy * ow + x0) * 4, cols);
                     if (oy + 1 < oh) {
                         outputRow(e, mStride, true, bv, outPlane + ((long) (oy + 1) * ow + x0) * 4, cols);
                     }
                 }
+                t += run;
             }
         }
 
