@@ -20,7 +20,8 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * Every distinct convolution of ResNet-50 at 224x224, batch 1, fused bias + ReLU, as the engine runs it. The
+ * Every distinct convolution of ResNet-50 at 224x224, batch 1, fused bias + ReLU, as the engine runs it
+ * ({@code -p form=conv}, the default) or its GEMM alone ({@code -p form=gemm}). The
  * {@code gflop} counter is the rate in GFLOP/s (direct-convolution FLOPs); compare it with
  * {@link PeakBenchmark}'s in the same run to get a percentage of the machine's FMA peak.
  *
@@ -46,6 +47,10 @@ public class ConvBenchmark {
     @Param({"1"})
     public int threads;
 
+    /** {@code conv}: the convolution as the engine runs it; {@code gemm}: its GEMM alone ({@link ResNet50Convs.Conv#gemm}). */
+    @Param({"conv"})
+    public String form;
+
     private Arena arena;
     private Parallel par;
     private ConvProbe.Setup setup;
@@ -68,7 +73,8 @@ public class ConvBenchmark {
         arena = Arena.ofShared();
         par = new Parallel(threads);
         Kernels.warmUp(par);
-        setup = new ConvProbe.Setup(ResNet50Convs.byName(shape), threads, arena);
+        ResNet50Convs.Conv c = ResNet50Convs.byName(shape);
+        setup = new ConvProbe.Setup(form.equals("gemm") ? c.gemm() : c, threads, arena);
         gflopPerCall = setup.c.flops(1) / 1e9;
     }
 

@@ -16,6 +16,9 @@ import java.util.Random;
  * ({@link ConvBenchmark}); this is for fast iteration.
  */
 public final class ConvProbe {
+    /** {@code -Dskipjack.probe.gemm=true}: each convolution's GEMM alone ({@link ResNet50Convs.Conv#gemm}). */
+    private static final boolean GEMM = Boolean.getBoolean("skipjack.probe.gemm");
+
     private ConvProbe() {
     }
 
@@ -34,7 +37,7 @@ public final class ConvProbe {
             java.util.List<ResNet50Convs.Conv> convs = new java.util.ArrayList<>();
             for (ResNet50Convs.Conv c : ResNet50Convs.ALL) {
                 if (only == null || only.contains(c.name())) {
-                    convs.add(c);
+                    convs.add(GEMM ? c.gemm() : c);
                 }
             }
             int m = convs.size();

@@ -10,6 +10,16 @@ public final class ResNet50Convs {
         public long flops(int n) {
             return shape.flops(n, h, w);
         }
+
+        /**
+         * The GEMM this convolution amounts to, alone: M = cout, N = output pixels, K = cin * k * k, run as a 1x1
+         * convolution over K input channels at the output's size (B read from its rows and packed into panels,
+         * bias and ReLU in the epilogue), without the phase split or Winograd's transforms. Same FLOPs.
+         */
+        public Conv gemm() {
+            ConvShape g = new ConvShape(shape.gemmK(), shape.cout(), 1, 1, 0, 1);
+            return new Conv(name, g, shape.outH(h), shape.outW(w), count);
+        }
     }
 
     private ResNet50Convs() {
