@@ -8,7 +8,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Locale;
-import java.util.Optional;
 
 /**
  * {@code --stats} of {@code classify} and {@code run}: where the time from process start to the first logits
@@ -25,6 +24,8 @@ final class StartupStats {
 
     /** When {@code main} began: the JVM's own start-up (and the launcher's) is what came before it. */
     private static final Instant MAIN_STARTED = Instant.now();
+    /** The process's age when {@code main} began, in seconds, or NaN where /proc cannot tell. */
+    private static final double AGE_AT_MAIN = processAgeSeconds();
 
     private StartupStats() {}
 
@@ -45,12 +46,11 @@ final class StartupStats {
     static void print(PrintStream err, ResNet model, String firstCall, long firstCallNanos, long secondNanos,
             Instant firstLogits, int n, int h, int w) {
         ResNet.LoadTimes t = model.loadTimes();
-        Optional<Instant> processStart = ProcessHandle.current().info().startInstant();
+        double age = processAgeSeconds() - seconds(Duration.between(firstLogits, Instant.now()));
         var b = new StringBuilder("skipjack stats: ");
-        if (processStart.isPresent()) {
-            b.append(String.format(Locale.ROOT, "process start to first logits %.2f s: JVM start to main %.2f s, ",
-                    seconds(Duration.between(processStart.get(), firstLogits)),
-                    seconds(Duration.between(processStart.get(), MAIN_STARTED))));
+        if (!Double.isNaN(age) && !Double.isNaN(AGE_AT_MAIN)) {
+            b.append(String.format(Locale.ROOT, "process start to first logits %.2f s: process start (launcher, "
+                    + "JVM) to main %.2f s, ", age, AGE_AT_MAIN));
         } else {
             b.append(String.format(Locale.ROOT, "main to first logits %.2f s: ",
                     seconds(Duration.between(MAIN_STARTED, firstLogits))));
@@ -76,6 +76,24 @@ final class StartupStats {
             c.append("; process ").append(process);
         }
         err.println(c);
+    }
+
+    /**
+     * Seconds since this process started, from /proc/uptime and the start time in /proc/self/stat, both counted
+     * from boot (10 ms resolution). Not {@link ProcessHandle.Info#startInstant()}: it adds the boot time, which
+     * Linux gives in whole seconds, so its error reaches a second. NaN where /proc is missing (not Linux).
+     */
+    static double processAgeSeconds() {
+        try {
+            double uptime = Double.parseDouble(Files.readString(Path.of("/proc/uptime")).trim().split("\\s+")[0]);
+            String stat = Files.readString(Path.of("/proc/self/stat"));
+            // Fields after the command name (which may hold spaces, so find its closing parenthesis): state is
+            // field 3, starttime (clock ticks since boot; USER_HZ is 100 on Linux) is field 22.
+            String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+            return uptime - Long.parseLong(f[22 - 3]) / 100.0;
+        } catch (IOException | RuntimeException e) {
+            return Double.NaN;
+        }
     }
 
     private static double seconds(Duration d) {
