@@ -18,7 +18,7 @@ public final class ClassifyCommand {
     private static final int BATCH = 8;
 
     private static final String USAGE = """
-            usage: ./skipjack classify --model MODEL [--top K] [--json] [--threads T] [--profile P] IMAGE...
+            usage: ./skipjack classify --model MODEL [--top K] [--json] [--threads T] [--profile P] [--stats] IMAGE...
 
             Decodes each image (PNG, JPEG, BMP, GIF), preprocesses it like torchvision's ImageNet transform
             (resize the shorter side to 256, center crop 224, normalize), runs the model and prints the K most
@@ -28,7 +28,7 @@ public final class ClassifyCommand {
               --top K         classes per image (default 5)
               --json          print one JSON document instead of text
               --threads T     threads to run on (default: all cores)
-            """ + ProfileOption.HELP + "\n";
+            """ + ProfileOption.HELP + "\n" + StartupStats.HELP + "\n";
 
     public static int run(String[] args) throws Exception {
         return run(args, System.out, System.err);
@@ -37,7 +37,7 @@ public final class ClassifyCommand {
     static int run(String[] args, PrintStream out, PrintStream err) throws Exception {
         Options o;
         try {
-            o = Options.parse(args, Set.of("model", "top", "threads", "profile"), Set.of("json"));
+            o = Options.parse(args, Set.of("model", "top", "threads", "profile"), Set.of("json", "stats"));
             if (o.has("help")) {
                 out.print(USAGE);
                 return 0;
@@ -71,7 +71,14 @@ public final class ClassifyCommand {
         try (ResNet model = ResNet.load(modelPath, new ResNet.Options(threads).withProfile(profile))) {
             ProfileOption.printPlan(o, model, err);
             for (int i = 0; i < images.size(); i += BATCH) {
-                results.addAll(model.classify(images.subList(i, Math.min(images.size(), i + BATCH)), top));
+                long t0 = System.nanoTime();
+                List<Path> batch = images.subList(i, Math.min(images.size(), i + BATCH));
+                results.addAll(model.classify(batch, top));
+                if (i == 0 && o.has("stats")) {
+                    int crop = model.preprocessing().crop();
+                    StartupStats.print(err, model, "first classify (decode, preprocess, inference)",
+                            System.nanoTime() - t0, -1, java.time.Instant.now(), batch.size(), crop, crop);
+                }
             }
         }
         if (o.has("json")) {

@@ -30,11 +30,14 @@ public final class Main {
                 RunCommand::run));
         COMMANDS.put("bench", new Entry("time Skipjack (seeded ResNet-50 or a model file), side by side with ONNX Runtime",
                 dev.skipjack.bench.BenchCommand::run));
+        COMMANDS.put("aot-training", new Entry("the training run ./skipjack aot-cache records (load, classify, run)",
+                AotTrainingCommand::run));
     }
 
     private Main() {}
 
     public static void main(String[] args) {
+        StartupStats.mainStarted();
         System.exit(run(args, System.err));
     }
 
@@ -64,9 +67,10 @@ public final class Main {
         out.println("usage: ./skipjack COMMAND [ARGS...]");
         out.println();
         for (var e : COMMANDS.entrySet()) {
-            out.printf("  %-9s %s%n", e.getKey(), e.getValue().summary());
+            out.printf("  %-12s %s%n", e.getKey(), e.getValue().summary());
         }
-        out.println("  test      generate the PyTorch reference fixtures if needed and run the test suite");
+        out.println("  test         generate the PyTorch reference fixtures if needed and run the test suite");
+        out.println("  aot-cache    make the JVM's ahead-of-time cache (faster start-up) from an aot-training run");
         out.println();
         out.println("Run ./skipjack COMMAND --help for a command's options. SKIPJACK_DEBUG=1 prints stack traces.");
     }

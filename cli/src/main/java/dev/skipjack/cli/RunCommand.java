@@ -20,7 +20,7 @@ public final class RunCommand {
 
     private static final String USAGE = """
             usage: ./skipjack run --model MODEL --input IN.f32 --shape N,C,H,W --output OUT.f32 [--threads T]
-                                  [--profile cpu|gpu|auto|FILE]
+                                  [--profile cpu|gpu|auto|FILE] [--stats]
 
             Runs the model on a raw tensor and writes the logits: IN.f32 holds N*C*H*W little-endian float32
             values in NCHW order (already preprocessed; C must be 3), OUT.f32 receives N*CLASSES little-endian
@@ -32,7 +32,7 @@ public final class RunCommand {
               --shape N,C,H,W   its shape
               --output OUT.f32  where to write the logits
               --threads T       threads to run on (default: all cores)
-            """ + ProfileOption.HELP + "\n";
+            """ + ProfileOption.HELP + "\n" + StartupStats.HELP + "\n";
 
     public static int run(String[] args) throws Exception {
         return run(args, System.out, System.err);
@@ -44,7 +44,8 @@ public final class RunCommand {
         int threads;
         dev.skipjack.engine.backend.DispatchProfile profile;
         try {
-            o = Options.parse(args, Set.of("model", "input", "shape", "output", "threads", "profile"), Set.of());
+            o = Options.parse(args, Set.of("model", "input", "shape", "output", "threads", "profile"),
+                    Set.of("stats"));
             if (o.has("help")) {
                 out.print(USAGE);
                 return 0;
@@ -72,7 +73,17 @@ public final class RunCommand {
         float[] logits;
         try (ResNet model = ResNet.load(Path.of(o.get("model")), new ResNet.Options(threads).withProfile(profile))) {
             ProfileOption.printPlan(o, model, err);
+            long t0 = System.nanoTime();
             logits = model.predict(x, n, h, w);
+            if (o.has("stats")) {
+                long first = System.nanoTime() - t0;
+                java.time.Instant firstLogits = java.time.Instant.now();
+                // A second, identical pass shows how far the first one was from the compiled speed.
+                long t1 = System.nanoTime();
+                model.predict(x, n, h, w);
+                long second = System.nanoTime() - t1;
+                StartupStats.print(err, model, "first inference", first, second, firstLogits, n, h, w);
+            }
         }
         writeAtomically(output, logits);
         return 0;

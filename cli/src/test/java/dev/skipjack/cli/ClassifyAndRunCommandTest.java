@@ -202,4 +202,37 @@ class ClassifyAndRunCommandTest {
         assertEquals(2, r.status());
         assertTrue(r.err().contains("unknown option --bogus"), r.err());
     }
+    @Test
+    void statsReportTimesAndMemoryOnStderr() throws Exception {
+        Result r = call(null, "classify", "--stats", "--model", model.toString(), image.toString());
+        assertEquals(0, r.status(), r.err());
+        // The first line: the times, with every load phase; the second: the engine's memory against the weights.
+        assertTrue(r.err().matches("(?s).*skipjack stats: (process start|main) to first logits [0-9.]+ s: .*load "
+                + "[0-9.]+ s \\(read [0-9.]+, fold \\+ pack [0-9.]+, kernel warm-up [0-9.]+\\), first classify.*"),
+                r.err());
+        assertTrue(r.err().matches("(?s).*skipjack stats: engine memory [0-9.]+ MB = packed weights [0-9.]+ MB \\+ "
+                + "plan \\[1\\]\\[3\\]\\[224\\]\\[224\\] [0-9.]+ MB \\(weights [0-9.]+ MB [+-] [0-9.]+ MB\\).*"),
+                r.err());
+        assertTrue(r.out().contains("1."), r.out());
+
+        Path in = dir.resolve("stats-in.f32");
+        Files.write(in, new byte[3 * 32 * 32 * Float.BYTES]);
+        r = call(null, "run", "--stats", "--model", model.toString(), "--input", in.toString(), "--shape",
+                "1,3,32,32", "--output", dir.resolve("stats-out.f32").toString());
+        assertEquals(0, r.status(), r.err());
+        assertTrue(r.err().contains("first inference") && r.err().contains("(the same again: ")
+                && r.err().contains("plan [1][3][32][32]"), r.err());
+    }
+
+    @Test
+    void aotTrainingRunsClassifyAndRunOnTheGivenModel() throws Exception {
+        Result r = call(null, "aot-training", "--model", model.toString(), "--threads", "2");
+        assertEquals(0, r.status(), r.err());
+        assertTrue(r.out().contains("aot-training: classified a PNG and a JPEG with " + model), r.out());
+        assertTrue(r.out().contains("aot-training: ran a raw [1][3][224][224] tensor"), r.out());
+
+        r = call(null, "aot-training", "--model", dir.resolve("missing.skj").toString());
+        assertEquals(1, r.status());
+        assertTrue(r.err().contains("missing.skj: no such model file"), r.err());
+    }
 }

@@ -11,9 +11,11 @@ import dev.skipjack.engine.model.ExecutionContexts;
 import dev.skipjack.engine.model.LayerProfile;
 import dev.skipjack.engine.model.Layers;
 import dev.skipjack.engine.model.Network;
+import dev.skipjack.engine.model.Plan;
 import dev.skipjack.engine.model.ResNetGraph;
 import dev.skipjack.engine.model.SeededWeights;
 import dev.skipjack.engine.model.WeightLoader;
+import dev.skipjack.engine.runtime.CountingArena;
 import dev.skipjack.engine.runtime.Parallel;
 import dev.skipjack.format.ModelFile;
 import dev.skipjack.format.ModelFormatException;
@@ -31,6 +33,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
@@ -100,6 +103,37 @@ public final class ResNet implements AutoCloseable {
         }
     }
 
+    /**
+     * Where the time of {@link #load} went, in nanoseconds: reading (mapping the file, checking every CRC,
+     * parsing the header; generating the weights for {@link #seeded}), preparing (validating, folding batch
+     * norm, packing the weights for the kernels, choosing a backend per layer) and warming the kernels up
+     * until the JIT has compiled them (once per process: 0 for every model after the first).
+     */
+    public record LoadTimes(long readNanos, long prepareNanos, long warmUpNanos) {
+        /** The whole load. */
+        public long totalNanos() {
+            return readNanos + prepareNanos + warmUpNanos;
+        }
+    }
+
+    /**
+     * The host memory of a model, in bytes, as the engine itself allocates it (what the JVM, its heap and the
+     * mapped file add is the process's business; see bench/README.md for process-level numbers).
+     *
+     * @param weightBytes the model's float32 tensors as the file holds them (parameters and batch-norm
+     *                    statistics): the yardstick
+     * @param packedBytes what the model keeps for its whole life: every weight folded and packed into the
+     *                    kernels' layouts (Winograd's transformed 3x3 weights are 16/9 the size), biases, fc
+     * @param planBytes   what one inference of the asked shape adds: its activation buffers and the kernels'
+     *                    scratch (each concurrent caller holds its own, up to four)
+     */
+    public record MemoryUse(long weightBytes, long packedBytes, long planBytes) {
+        /** Packed weights plus one inference's buffers: the engine's peak for one caller after loading. */
+        public long totalBytes() {
+            return packedBytes + planBytes;
+        }
+    }
+
     private static final String IMAGENET_CLASSES = "imagenet_classes.txt";
 
     private final Architecture architecture;
@@ -112,9 +146,14 @@ public final class ResNet implements AutoCloseable {
     private final boolean checkInputs;
     private final Dispatch dispatch;
     private final Network network;
+    private final LoadTimes loadTimes;
+    private final long packedBytes;
 
     private ResNet(Architecture architecture, List<String> labels, ImageNetTransform transform, ResNetGraph graph,
-            Arena arena, Parallel parallel, Network network, boolean checkInputs, Dispatch dispatch) {
+            Arena arena, Parallel parallel, Network network, boolean checkInputs, Dispatch dispatch,
+            LoadTimes loadTimes, long packedBytes) {
+        this.loadTimes = loadTimes;
+        this.packedBytes = packedBytes;
         this.checkInputs = checkInputs;
         this.architecture = architecture;
         this.labels = labels;
@@ -142,8 +181,9 @@ public final class ResNet implements AutoCloseable {
      * {@link ModelFormatException}, never a crash.
      */
     public static ResNet load(Path modelFile, Options options) throws IOException {
-        // The kernels pack every weight into their own layout, so the mapping (and the folded copies) are
-        // read once, here, and released when loading ends instead of living as long as the model.
+        long started = System.nanoTime();
+        // The kernels pack every weight into their own layout, so the mapping is read once, here, and released
+        // when loading ends instead of living as long as the model.
         try (Arena loading = Arena.ofConfined()) {
             ModelFile file;
             try {
@@ -158,9 +198,9 @@ public final class ResNet implements AutoCloseable {
                 throw new ModelFormatException(modelFile + ": invalid architecture '" + a.getName() + "': " + problem);
             }
             ResNetGraph graph = ResNetGraph.of(a);
-            var weights = WeightLoader.load(graph, WeightLoader.tensorsOf(file), modelFile.toString(), loading);
-            return build(graph, weights, labelsOf(file.metadata(), a, modelFile), transformOf(file.metadata(), modelFile),
-                    options);
+            return build(graph, WeightLoader.tensorsOf(file), modelFile.toString(),
+                    labelsOf(file.metadata(), a, modelFile), transformOf(file.metadata(), modelFile), options, loading,
+                    started);
         }
     }
 
@@ -172,31 +212,49 @@ public final class ResNet implements AutoCloseable {
     public static ResNet seeded(String arch, long seed, Options options) {
         Architecture a = Architectures.named(arch);
         ResNetGraph graph = ResNetGraph.of(a);
+        long started = System.nanoTime();
         try (Arena loading = Arena.ofConfined()) {
             var tensors = SeededWeights.create(graph, seed, loading);
-            var weights = WeightLoader.load(graph, tensors, "seeded " + arch, loading);
-            return build(graph, weights, imagenetOrNumbered(a.getNumClasses()), ImageNetTransform.IMAGENET, options);
+            return build(graph, tensors, "seeded " + arch, imagenetOrNumbered(a.getNumClasses()),
+                    ImageNetTransform.IMAGENET, options, loading, started);
         } catch (ModelFormatException e) {
             throw new IllegalStateException("seeded weights do not fit their own architecture: " + e.getMessage(), e);
         }
     }
 
-    private static ResNet build(ResNetGraph graph, WeightLoader.Weights weights, List<String> labels,
-            ImageNetTransform transform, Options options) {
-        Arena arena = Arena.ofShared();
+    /**
+     * Folds, packs and dispatches {@code tensors} (which live in {@code loading}, closed by the caller when this
+     * returns), then warms the kernels up.
+     */
+    private static ResNet build(ResNetGraph graph, Map<String, WeightLoader.Tensor> tensors, String origin,
+            List<String> labels, ImageNetTransform transform, Options options, Arena loading, long started)
+            throws ModelFormatException {
+        long read = System.nanoTime();
+        // Counts what the kernels pack, for memoryUse(): the model's lifelong share of native memory.
+        CountingArena arena = new CountingArena(Arena.ofShared());
         Parallel parallel = null;
         Dispatch dispatch = null;
         try {
-            Network network = Network.build(graph, weights, arena);
+            // An accelerator copies the folded weights when the dispatch is resolved, so for a profile that
+            // sends layers off the CPU they are folded all at once into the loading arena. Otherwise each layer
+            // is folded only while its kernel packs it: the folded copy of the whole network (the size of the
+            // weights) never sits next to the packed one.
+            WeightLoader.Weights folded = sendsLayersOffCpu(options.profile(), graph)
+                    ? WeightLoader.load(graph, tensors, origin, loading) : null;
+            Network network = folded != null ? Network.build(graph, folded, arena)
+                    : Network.build(graph, tensors, origin, arena);
+            long packedBytes = arena.allocatedBytes();
             parallel = new Parallel(options.threads());
-            // Decided once per model, while the folded weights are still mapped (an accelerator copies them now).
-            dispatch = Dispatch.resolve(options.profile(), Layers.of(graph, weights), new CpuBackend(network, parallel));
+            dispatch = Dispatch.resolve(options.profile(), Layers.of(graph, folded), new CpuBackend(network, parallel));
             if (dispatch.notice() != null) {
                 System.err.println(dispatch.notice());
             }
+            long prepared = System.nanoTime();
+            warmUpOnce(parallel);
+            var times = new LoadTimes(read - started, prepared - read, System.nanoTime() - prepared);
             return new ResNet(graph.architecture(), labels, transform, graph, arena, parallel, network,
-                    options.checkInputs(), dispatch);
-        } catch (RuntimeException | Error e) {
+                    options.checkInputs(), dispatch, times, packedBytes);
+        } catch (RuntimeException | Error | ModelFormatException e) {
             if (dispatch != null) {
                 dispatch.close();
             }
@@ -206,6 +264,15 @@ public final class ResNet implements AutoCloseable {
             arena.close();
             throw e;
         }
+    }
+
+    private static boolean sendsLayersOffCpu(DispatchProfile profile, ResNetGraph graph) {
+        for (var layer : Layers.of(graph, null)) {
+            if (profile.choice(layer.name()) != DispatchProfile.Choice.CPU) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static final AtomicBoolean WARMED_UP = new AtomicBoolean();
@@ -421,6 +488,32 @@ public final class ResNet implements AutoCloseable {
         contexts.checkOpen();
         inputFloats(n, h, w);
         return LayerProfile.measure(network, parallel, n, h, w);
+    }
+
+    /** How long loading this model took, by phase. */
+    public LoadTimes loadTimes() {
+        return loadTimes;
+    }
+
+    /**
+     * The native memory this model holds for its weights, and what one inference of {@code [n][3][h][w]} adds
+     * (its plan's activation buffers and scratch, for this model's thread count): byte counts of what the
+     * engine allocates, not a measurement of the process. Plans the shape (cheap; nothing is allocated).
+     */
+    public MemoryUse memoryUse(int n, int h, int w) {
+        contexts.checkOpen();
+        inputFloats(n, h, w);
+        long weightBytes = 0;
+        for (long[] shape : graph.expectedTensors().values()) {
+            long elements = 1;
+            for (long d : shape) {
+                elements *= d;
+            }
+            weightBytes += elements * Float.BYTES;
+        }
+        // The buffers depend on the graph and the shape, not on which backend runs a layer.
+        long planBytes = Plan.create(network, n, h, w, parallel.threads()).totalBytes();
+        return new MemoryUse(weightBytes, packedBytes, planBytes);
     }
 
     /** Direct-convolution FLOPs (2 per multiply-add) of one forward pass on {@code [n][3][h][w]}. */

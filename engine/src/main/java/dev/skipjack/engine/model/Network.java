@@ -4,7 +4,9 @@ import dev.skipjack.engine.kernels.Conv2d;
 import dev.skipjack.engine.kernels.ConvShape;
 import dev.skipjack.engine.kernels.Linear;
 import dev.skipjack.engine.model.ResNetGraph.ConvLayer;
+import dev.skipjack.format.ModelFormatException;
 import java.lang.foreign.Arena;
+import java.util.Map;
 
 /**
  * A {@link ResNetGraph} with its kernels: one {@link Conv2d} per convolution (batch norm folded, weights
@@ -35,6 +37,37 @@ public final class Network {
             convs[i] = new Conv2d(shapeOf(f.layer()), f.weight(), f.bias(), arena);
         }
         Linear fc = new Linear(graph.features(), graph.numClasses(), weights.fcWeight(), weights.fcBias(), arena);
+        return new Network(graph, convs, fc);
+    }
+
+    /**
+     * Validates {@code tensors} against {@code graph} (see {@link WeightLoader#load}), then folds and packs one
+     * convolution at a time: each folded copy lives in its own arena only until its kernel has packed it, so
+     * loading never holds the folded weights of the whole network next to the packed ones. The tensors are
+     * read, never kept: they may be released once this returns.
+     *
+     * @param origin the file (or "seeded NAME") that errors name
+     */
+    public static Network build(ResNetGraph graph, Map<String, WeightLoader.Tensor> tensors, String origin,
+            Arena arena) throws ModelFormatException {
+        WeightLoader.validate(graph, tensors, origin);
+        Conv2d[] convs = new Conv2d[graph.convs().size()];
+        for (int i = 0; i < convs.length; i++) {
+            ConvLayer c = graph.convs().get(i);
+            try (Arena folding = Arena.ofConfined()) {
+                WeightLoader.FoldedConv f = WeightLoader.fold(c, tensors, origin, folding);
+                convs[i] = new Conv2d(shapeOf(c), f.weight(), f.bias(), arena);
+            }
+        }
+        WeightLoader.Tensor fcWeight = tensors.get("fc.weight");
+        WeightLoader.Tensor fcBias = tensors.get("fc.bias");
+        WeightLoader.requireFinite(fcWeight, origin);
+        WeightLoader.requireFinite(fcBias, origin);
+        Linear fc;
+        try (Arena folding = Arena.ofConfined()) {
+            fc = new Linear(graph.features(), graph.numClasses(), WeightLoader.nativeOrder(fcWeight.data(), folding),
+                    WeightLoader.nativeOrder(fcBias.data(), folding), arena);
+        }
         return new Network(graph, convs, fc);
     }
 

@@ -180,7 +180,7 @@ public final class WeightLoader {
     }
 
     /** The little-endian floats as the kernels read them: in place where native order is little-endian. */
-    private static MemorySegment nativeOrder(MemorySegment le, Arena arena) {
+    static MemorySegment nativeOrder(MemorySegment le, Arena arena) {
         if (ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN && le.address() % Float.BYTES == 0) {
             return le;
         }
