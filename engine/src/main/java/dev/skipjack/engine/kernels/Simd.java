@@ -28,17 +28,34 @@ public final class Simd {
     private Simd() {
     }
 
+    // Rotations by L/2, L/4, ... lanes (null where L is too small): lane i takes lane (i + by) mod L.
+    private static final VectorShuffle<Float> ROT1 = rotation(LANES / 2), ROT2 = rotation(LANES / 4);
+    private static final VectorShuffle<Float> ROT3 = rotation(LANES / 8), ROT4 = rotation(LANES / 16);
+
     /**
      * The sum of the lanes, always in the same order: the upper half added onto the lower, halving until one
      * lane is left. {@code reduceLanes(ADD)} leaves the order to the implementation, and HotSpot's differs
      * between the interpreter (lane by lane) and C2 (a tree, on AVX-512), so one input gave results an ulp
-     * apart before and after the kernel was compiled: not bit-identical from call to call.
+     * apart before and after the kernel was compiled: not bit-identical from call to call. The halves meet
+     * through constant rotations (lane 0 gets lane 0 + lane L/2, and so on; the upper lanes' sums are never
+     * read): {@code slice} computed the same but was not always compiled to vector code, and then allocated.
      */
     public static float sumLanes(FloatVector v) {
-        for (int half = v.length() / 2; half >= 1; half /= 2) {
-            v = v.add(v.slice(half));
+        v = v.add(v.rearrange(ROT1));
+        if (ROT2 != null) {
+            v = v.add(v.rearrange(ROT2));
+        }
+        if (ROT3 != null) {
+            v = v.add(v.rearrange(ROT3));
+        }
+        if (ROT4 != null) {
+            v = v.add(v.rearrange(ROT4));
         }
         return v.lane(0);
+    }
+
+    private static VectorShuffle<Float> rotation(int by) {
+        return by < 1 ? null : VectorShuffle.iota(FLOAT, by, 1, true);
     }
 
     private static VectorShuffle<Float> deinterleave(int odd) {

@@ -105,7 +105,7 @@ final class Winograd3x3 {
      * xFloats of phase planes (shared); per task slot, V [16][cin][nc], M [16][mBlockPanels * MR][nc] and one
      * MR x NR tile of scratch.
      */
-    private record Geometry(int n, int h, int w, int th, int tw, int tiles, int hp, int wp, int nc, int nBlocks,
+    private record Geometry(int n, int h, int w, int threads, int th, int tw, int tiles, int hp, int wp, int nc, int nBlocks,
                             int mBlockPanels, int mBlocks, long xFloats, long vFloats, long mFloats, long slotBytes) {
         int tasks() {
             return n * nBlocks * mBlocks;
@@ -114,6 +114,18 @@ final class Winograd3x3 {
 
     // A task's V and M should fit in L2 next to the weights it streams: 16 (cin + cout) nc floats up to this.
     private static final long BLOCK_FLOATS = 128 * 1024;
+
+    // The last shape's geometry (immutable), so that Conv2d's scratch check and a forward allocate nothing.
+    private volatile Geometry last;
+
+    private Geometry geometryFor(int n, int h, int w, int threads) {
+        Geometry g = last;
+        if (g == null || g.n != n || g.h != h || g.w != w || g.threads != threads) {
+            g = geometry(n, h, w, threads);
+            last = g;
+        }
+        return g;
+    }
 
     private Geometry geometry(int n, int h, int w, int threads) {
         int th = (h + 1) / 2, tw = (w + 1) / 2, tiles = th * tw;
@@ -132,7 +144,7 @@ final class Winograd3x3 {
         // M rows are read L lanes at a time from a tile run's start: L floats of slack after the last.
         long m = 16L * mBlockPanels * MR * nc + L;
         long slot = round(v) + round(m) + (long) MR * NR;
-        return new Geometry(n, h, w, th, tw, tiles, hp, wp, nc, nBlocks, mBlockPanels, mBlocks, round(x), round(v),
+        return new Geometry(n, h, w, threads, th, tw, tiles, hp, wp, nc, nBlocks, mBlockPanels, mBlocks, round(x), round(v),
                 round(m), round(slot) * 4);
     }
 
@@ -141,15 +153,15 @@ final class Winograd3x3 {
     }
 
     long scratchBytes(int n, int h, int w, int threads) {
-        Geometry g = geometry(n, h, w, threads);
+        Geometry g = geometryFor(n, h, w, threads);
         return g.xFloats * 4 + g.slotBytes * Math.max(1, threads);
     }
 
     void forward(MemorySegment in, MemorySegment out, MemorySegment res, boolean relu, int n, int h, int w,
                  MemorySegment scratch, Parallel par) {
         int threads = par.threads();
-        Geometry g = geometry(n, h, w, threads);
         synchronized (job) {
+            Geometry g = geometryFor(n, h, w, threads);
             Job j = job;
             j.g = g;
             j.in = in;
@@ -214,7 +226,7 @@ final class Winograd3x3 {
             gemm(v, m, i0, i1, (qn + NR - 1) / NR, tmp);
             int co1 = Math.min(cout, i1 * MR);
             for (int co = i0 * MR; co < co1; co++) {
-                outputTransform(img, co, t0, qn, m + (long) (co - i0 * MR) * g.nc * 4);
+                outputTransform(img, co, t0, qn, m + (long) (co - i0 * MR) * g.nc * 4, tmp);
             }
         }
 
@@ -317,7 +329,7 @@ final class Winograd3x3 {
          * Y = A^T m A for tiles [t0, t0 + qn) of output channel co, whose 16 GEMM results start at {@code m}
          * (p = 0), then bias, residual, ReLU into out.
          */
-        private void outputTransform(int img, int co, int t0, int qn, long m) {
+        private void outputTransform(int img, int co, int t0, int qn, long m, long tmp) {
             long mStride = (long) g.mBlockPanels * MR * g.nc * 4; // between positions p
             float bv = bias.get(F32, co * 4L);
             int oh = g.h, ow = g.w;
@@ -329,9 +341,9 @@ final class Winograd3x3 {
                 for (int r = 0; r < run; r += L) {
                     long e = m + (long) (t - t0 + r) * 4;
                     int x0 = 2 * (tx + r), cols = Math.min(2 * Math.min(L, run - r), ow - x0);
-                    outputRow(e, mStride, false, bv, outPlane + ((long) oy * ow + x0) * 4, cols);
+                    outputRow(e, mStride, false, bv, outPlane + ((long) oy * ow + x0) * 4, cols, tmp);
                     if (oy + 1 < oh) {
-                        outputRow(e, mStride, true, bv, outPlane + ((long) (oy + 1) * ow + x0) * 4, cols);
+                        outputRow(e, mStride, true, bv, outPlane + ((long) (oy + 1) * ow + x0) * 4, cols, tmp);
                     }
                 }
                 t += run;
@@ -339,27 +351,44 @@ final class Winograd3x3 {
         }
 
         /**
-         * One output row of L tiles: t_j = m0j + m1j + m2j (top) or m1j - m2j - m3j (bottom) from the 16
-         * GEMM results at {@code e}, {@code ms} apart (position p = 4 i + j); y_0 = t_0 + t_1 + t_2 and
-         * y_1 = t_1 - t_2 - t_3 are the even and odd output columns, interleaved, biased, plus residual,
-         * ReLU, stored as {@code cols} floats at byte {@code off} of out. Scalar arguments only (see
-         * {@link #inputRow}).
+         * One output row of L tiles: t_j = m0j + m1j + m2j (top) or m1j - m2j - m3j (bottom) from the 16 GEMM
+         * results at {@code e}, {@code ms} apart (position p = 4 i + j), into the task's 4 x L floats at
+         * {@code t}; then {@link #finishRow}. Two methods, each taking and returning only scalars, because one
+         * method doing both grew past what C2 would compile with every vector in registers: it then kept the
+         * vectors on the heap (tens of MB per inference, the layer several times slower, in some runs only).
          */
-        private void outputRow(long e, long ms, boolean bottom, float bias, long off, int cols) {
-            MemorySegment m = scratch;
-            long a = e + (bottom ? 4 : 0) * ms, b = e + (bottom ? 8 : 4) * ms, c = e + (bottom ? 12 : 8) * ms;
-            FloatVector t0, t1, t2, t3;
+        private void outputRow(long e, long ms, boolean bottom, float bias, long off, int cols, long t) {
             if (bottom) {
-                t0 = ld(m, a).sub(ld(m, b)).sub(ld(m, c));
-                t1 = ld(m, a + ms).sub(ld(m, b + ms)).sub(ld(m, c + ms));
-                t2 = ld(m, a + 2 * ms).sub(ld(m, b + 2 * ms)).sub(ld(m, c + 2 * ms));
-                t3 = ld(m, a + 3 * ms).sub(ld(m, b + 3 * ms)).sub(ld(m, c + 3 * ms));
+                columnSums(e + 4 * ms, e + 8 * ms, e + 12 * ms, ms, true, t);
             } else {
-                t0 = ld(m, a).add(ld(m, b)).add(ld(m, c));
-                t1 = ld(m, a + ms).add(ld(m, b + ms)).add(ld(m, c + ms));
-                t2 = ld(m, a + 2 * ms).add(ld(m, b + 2 * ms)).add(ld(m, c + 2 * ms));
-                t3 = ld(m, a + 3 * ms).add(ld(m, b + 3 * ms)).add(ld(m, c + 3 * ms));
+                columnSums(e, e + 4 * ms, e + 8 * ms, ms, false, t);
             }
+            finishRow(t, bias, off, cols);
+        }
+
+        /** t_j = a_j + b_j + c_j, or a_j - b_j - c_j when {@code sub}, for j = 0..3 ({@code ms} apart), at t. */
+        private void columnSums(long a, long b, long c, long ms, boolean sub, long t) {
+            MemorySegment m = scratch;
+            for (int j = 0; j < 4; j++, a += ms, b += ms, c += ms) {
+                FloatVector x = FloatVector.fromMemorySegment(S, m, a, LE);
+                FloatVector y = FloatVector.fromMemorySegment(S, m, b, LE);
+                FloatVector z = FloatVector.fromMemorySegment(S, m, c, LE);
+                FloatVector r = sub ? x.sub(y).sub(z) : x.add(y).add(z);
+                r.intoMemorySegment(m, t + j * VB, LE);
+            }
+        }
+
+        /**
+         * From t_0..t_3 at {@code t}: y_0 = t_0 + t_1 + t_2 and y_1 = t_1 - t_2 - t_3 are the even and odd output
+         * columns, interleaved, biased, plus residual, ReLU, stored as {@code cols} floats at byte {@code off}
+         * of out.
+         */
+        private void finishRow(long t, float bias, long off, int cols) {
+            MemorySegment m = scratch;
+            FloatVector t0 = FloatVector.fromMemorySegment(S, m, t, LE);
+            FloatVector t1 = FloatVector.fromMemorySegment(S, m, t + VB, LE);
+            FloatVector t2 = FloatVector.fromMemorySegment(S, m, t + 2 * VB, LE);
+            FloatVector t3 = FloatVector.fromMemorySegment(S, m, t + 3 * VB, LE);
             FloatVector bv = FloatVector.broadcast(S, bias);
             FloatVector even = t0.add(t1).add(t2).add(bv), odd = t1.sub(t2).sub(t3).add(bv);
             FloatVector lo = even.rearrange(ZIP_LO, odd), hi = even.rearrange(ZIP_HI, odd);
@@ -405,10 +434,5 @@ final class Winograd3x3 {
                 hi.intoMemorySegment(out, off1, LE, mk);
             }
         }
-    }
-
-    // A one-line alias C2 always inlines (6 bytes of bytecode, far below every inlining limit).
-    private static FloatVector ld(MemorySegment s, long off) {
-        return FloatVector.fromMemorySegment(S, s, off, LE);
     }
 }
