@@ -21,8 +21,13 @@ final class Harness {
         void sleep(long nanos) throws InterruptedException;
     }
 
-    /** Default pause before each timed call: several times the longest pool spin seen (about 1 ms). */
-    static final long DEFAULT_SETTLE_NANOS = 5_000_000L;
+    /**
+     * Default pause before each timed call. With ResNet-50 interleaved on 2 cores, Skipjack's median after
+     * ONNX Runtime's calls was 10-15% slower with a 5 ms pause than with 30 ms or 50 ms (alone it was the same
+     * at 5 and 30 ms): ONNX Runtime's workers spin for more than 5 ms after a full network. 30 ms lets both
+     * pools go idle; ONNX Runtime's own times did not change.
+     */
+    static final long DEFAULT_SETTLE_NANOS = 30_000_000L;
 
     /**
      * The timings of one runtime at one batch size.

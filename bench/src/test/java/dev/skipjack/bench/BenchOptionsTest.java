@@ -35,9 +35,11 @@ class BenchOptionsTest {
         assertEquals(Budget.ofRounds(10), o.warmup());
         assertEquals(Budget.ofRounds(30), o.measure());
         assertFalse(o.json());
-        assertEquals(5_000_000L, o.settleNanos());
+        assertEquals(30_000_000L, o.settleNanos());
         assertEquals(Path.of("bench", "history-local", "history.jsonl"), o.history());
         assertFalse(o.help());
+        assertFalse(o.layers());
+        assertTrue(parse("--layers").layers());
     }
 
     @Test

@@ -130,7 +130,7 @@ class BenchTest {
                 + "\"os\":\"Linux 6.1\"},\"jdk\":\"25.0.1 (OpenJDK)\",\"params\":{\"model\":\"resnet50\","
                 + "\"model_file\":\"m.skj\",\"seeded\":false,\"seed\":42,\"num_classes\":1000,"
                 + "\"onnx_file\":\"m.onnx\",\"onnxruntime_version\":\"1.29.0\",\"batches\":[1,8],\"threads\":2,"
-                + "\"height\":8,\"width\":6,\"warmup\":\"10 rounds\",\"iterations\":\"30 rounds\",\"settle_ms\":5},"
+                + "\"height\":8,\"width\":6,\"warmup\":\"10 rounds\",\"iterations\":\"30 rounds\",\"settle_ms\":30},"
                 + "\"fp32_peak\":{\"gflops\":200,\"threads\":2,\"vector_lanes\":8},"
                 + "\"load_ms\":{\"skipjack\":12},\"results\":[{\"batch\":1,\"runtime\":\"skipjack\""), line);
     }
