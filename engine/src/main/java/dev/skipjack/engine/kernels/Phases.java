@@ -62,6 +62,17 @@ final class Phases {
                             FloatVector b = FloatVector.fromMemorySegment(Gemm.S, in, from + Gemm.VB, LE);
                             a.rearrange(Simd.EVEN, b).intoMemorySegment(xp, d, LE);
                         }
+                        if (x < xHi) {
+                            // The rest of the row (fewer than L phase columns): loads masked to the input row,
+                            // the store to the phase columns left.
+                            int rem = w - (2 * x + px - pad);
+                            FloatVector a = FloatVector.fromMemorySegment(Gemm.S, in, from, LE,
+                                    Gemm.S.indexInRange(0, rem));
+                            FloatVector b = FloatVector.fromMemorySegment(Gemm.S, in, from + Gemm.VB, LE,
+                                    Gemm.S.indexInRange(L, rem));
+                            a.rearrange(Simd.EVEN, b).intoMemorySegment(xp, d, LE, Gemm.S.indexInRange(x, xHi));
+                            x = xHi;
+                        }
                     }
                     for (; x < xHi; x++, from += s * 4L, d += 4) {
                         xp.set(F32, d, in.get(F32, from));

@@ -113,7 +113,8 @@ final class Winograd3x3 {
     }
 
     // A task's V and M should fit in L2 next to the weights it streams: 16 (cin + cout) nc floats up to this.
-    private static final long BLOCK_FLOATS = 128 * 1024;
+    // The property is for tuning experiments (see bench's ConvProbe), not for users.
+    private static final long BLOCK_FLOATS = Long.getLong("skipjack.winograd.blockFloats", 128 * 1024);
 
     // The last shape's geometry (immutable), so that Conv2d's scratch check and a forward allocate nothing.
     private volatile Geometry last;
@@ -243,61 +244,71 @@ final class Winograd3x3 {
             for (int t = t0, end = t0 + qn; t < end; ) {
                 int ty = t / g.tw, tx = t - ty * g.tw;
                 int run = Math.min(g.tw - tx, end - t);
-                for (int r = 0; r < run; r += L) {
-                    long e = p00 + (long) ty * rowB + (tx + r) * 4L;   // phase element (ty, tx + r)
-                    int count = Math.min(L, run - r);
-                    long t1 = v + (long) (t - t0 + r) * 4;
-                    // Input row i of the 4x4 window is phase row parity i % 2 at offset i / 2: rows 0, 1, 2, 3 =
-                    // (e, e + 2ph, e + rowB, e + 2ph + rowB). r = B^T d: r0 = d0 - d2, r1 = d1 + d2,
-                    // r2 = d2 - d1, r3 = d1 - d3; then V = r B per row.
-                    inputRow(e, e + rowB, ph, false, t1, vStride, count);
-                    inputRow(e + 2 * ph, e + rowB, ph, true, t1 + 4 * vStride, vStride, count);
-                    inputRow(e + rowB, e + 2 * ph, ph, false, t1 + 8 * vStride, vStride, count);
-                    inputRow(e + 2 * ph, e + 2 * ph + rowB, ph, false, t1 + 12 * vStride, vStride, count);
-                }
+                long e = p00 + (long) ty * rowB + tx * 4L;   // phase element (ty, tx)
+                long t1 = v + (long) (t - t0) * 4;
+                // Input row i of the 4x4 window is phase row parity i % 2 at offset i / 2: rows 0, 1, 2, 3 =
+                // (e, e + 2ph, e + rowB, e + 2ph + rowB). r = B^T d: r0 = d0 - d2, r1 = d1 + d2,
+                // r2 = d2 - d1, r3 = d1 - d3; then V = r B per row.
+                inputRow(e, e + rowB, ph, false, t1, vStride, run);
+                inputRow(e + 2 * ph, e + rowB, ph, true, t1 + 4 * vStride, vStride, run);
+                inputRow(e + rowB, e + 2 * ph, ph, false, t1 + 8 * vStride, vStride, run);
+                inputRow(e + 2 * ph, e + 2 * ph + rowB, ph, false, t1 + 12 * vStride, vStride, run);
                 t += run;
             }
         }
+
         /**
-         * One row of B^T d B for L tiles: r_j = P_j -/+ Q_j for window columns j (column j is phase column
-         * parity j % 2, offset j / 2, i.e. + ph for odd j, + 4 bytes for j >= 2), then
-         * V_0 = r_0 - r_2, V_1 = r_1 + r_2, V_2 = r_2 - r_1, V_3 = r_1 - r_3 at {@code v}, {@code vs} apart.
-         * Only offsets cross this method's boundary, never vectors: a vector argument that C2 does not
-         * inline is boxed, and its operations fall back to slow Java code.
+         * One row of B^T d B for a run of {@code run} tiles along a tile row, L at a time: r_j = P_j -/+ Q_j for
+         * window columns j (column j is phase column parity j % 2, offset j / 2, i.e. + ph for odd j, + 4 bytes
+         * for j >= 2), then V_0 = r_0 - r_2, V_1 = r_1 + r_2, V_2 = r_2 - r_1, V_3 = r_1 - r_3 at {@code v},
+         * {@code vs} apart. The loop over the run is in here, its offsets linear in the counter, so that C2
+         * checks the segment bounds once per loop rather than on every access (per call, the checks took a
+         * quarter of a first-stage layer's time). Only offsets cross this method's boundary, never vectors: a
+         * vector argument that C2 does not inline is boxed, and its operations fall back to slow Java code.
          */
-        private void inputRow(long p, long q, long ph, boolean add, long v, long vs, int count) {
+        private void inputRow(long p, long q, long ph, boolean add, long v, long vs, int run) {
             MemorySegment x = scratch;
-            FloatVector p0 = FloatVector.fromMemorySegment(S, x, p, LE);
-            FloatVector p1 = FloatVector.fromMemorySegment(S, x, p + ph, LE);
-            FloatVector p2 = FloatVector.fromMemorySegment(S, x, p + 4, LE);
-            FloatVector p3 = FloatVector.fromMemorySegment(S, x, p + ph + 4, LE);
-            FloatVector q0 = FloatVector.fromMemorySegment(S, x, q, LE);
-            FloatVector q1 = FloatVector.fromMemorySegment(S, x, q + ph, LE);
-            FloatVector q2 = FloatVector.fromMemorySegment(S, x, q + 4, LE);
-            FloatVector q3 = FloatVector.fromMemorySegment(S, x, q + ph + 4, LE);
-            FloatVector r0, r1, r2, r3;
-            if (add) {
-                r0 = p0.add(q0);
-                r1 = p1.add(q1);
-                r2 = p2.add(q2);
-                r3 = p3.add(q3);
-            } else {
-                r0 = p0.sub(q0);
-                r1 = p1.sub(q1);
-                r2 = p2.sub(q2);
-                r3 = p3.sub(q3);
+            int r = 0;
+            for (; r + L <= run; r += L) {
+                long o = r * 4L;
+                FloatVector p0 = FloatVector.fromMemorySegment(S, x, p + o, LE);
+                FloatVector p1 = FloatVector.fromMemorySegment(S, x, p + ph + o, LE);
+                FloatVector p2 = FloatVector.fromMemorySegment(S, x, p + 4 + o, LE);
+                FloatVector p3 = FloatVector.fromMemorySegment(S, x, p + ph + 4 + o, LE);
+                FloatVector q0 = FloatVector.fromMemorySegment(S, x, q + o, LE);
+                FloatVector q1 = FloatVector.fromMemorySegment(S, x, q + ph + o, LE);
+                FloatVector q2 = FloatVector.fromMemorySegment(S, x, q + 4 + o, LE);
+                FloatVector q3 = FloatVector.fromMemorySegment(S, x, q + ph + 4 + o, LE);
+                FloatVector r0 = add ? p0.add(q0) : p0.sub(q0);
+                FloatVector r1 = add ? p1.add(q1) : p1.sub(q1);
+                FloatVector r2 = add ? p2.add(q2) : p2.sub(q2);
+                FloatVector r3 = add ? p3.add(q3) : p3.sub(q3);
+                r0.sub(r2).intoMemorySegment(x, v + o, LE);
+                r1.add(r2).intoMemorySegment(x, v + vs + o, LE);
+                r2.sub(r1).intoMemorySegment(x, v + 2 * vs + o, LE);
+                r1.sub(r3).intoMemorySegment(x, v + 3 * vs + o, LE);
             }
-            if (count == L) {
-                r0.sub(r2).intoMemorySegment(x, v, LE);
-                r1.add(r2).intoMemorySegment(x, v + vs, LE);
-                r2.sub(r1).intoMemorySegment(x, v + 2 * vs, LE);
-                r1.sub(r3).intoMemorySegment(x, v + 3 * vs, LE);
-            } else {
-                VectorMask<Float> m = S.indexInRange(0, count);
-                r0.sub(r2).intoMemorySegment(x, v, LE, m);
-                r1.add(r2).intoMemorySegment(x, v + vs, LE, m);
-                r2.sub(r1).intoMemorySegment(x, v + 2 * vs, LE, m);
-                r1.sub(r3).intoMemorySegment(x, v + 3 * vs, LE, m);
+            if (r < run) {
+                // The last tiles of the run: the loads may take neighbouring data (the phase planes have slack
+                // at their end); the stores are masked to the run.
+                long o = r * 4L;
+                VectorMask<Float> m = S.indexInRange(r, run);
+                FloatVector p0 = FloatVector.fromMemorySegment(S, x, p + o, LE);
+                FloatVector p1 = FloatVector.fromMemorySegment(S, x, p + ph + o, LE);
+                FloatVector p2 = FloatVector.fromMemorySegment(S, x, p + 4 + o, LE);
+                FloatVector p3 = FloatVector.fromMemorySegment(S, x, p + ph + 4 + o, LE);
+                FloatVector q0 = FloatVector.fromMemorySegment(S, x, q + o, LE);
+                FloatVector q1 = FloatVector.fromMemorySegment(S, x, q + ph + o, LE);
+                FloatVector q2 = FloatVector.fromMemorySegment(S, x, q + 4 + o, LE);
+                FloatVector q3 = FloatVector.fromMemorySegment(S, x, q + ph + 4 + o, LE);
+                FloatVector r0 = add ? p0.add(q0) : p0.sub(q0);
+                FloatVector r1 = add ? p1.add(q1) : p1.sub(q1);
+                FloatVector r2 = add ? p2.add(q2) : p2.sub(q2);
+                FloatVector r3 = add ? p3.add(q3) : p3.sub(q3);
+                r0.sub(r2).intoMemorySegment(x, v + o, LE, m);
+                r1.add(r2).intoMemorySegment(x, v + vs + o, LE, m);
+                r2.sub(r1).intoMemorySegment(x, v + 2 * vs + o, LE, m);
+                r1.sub(r3).intoMemorySegment(x, v + 3 * vs + o, LE, m);
             }
         }
 
