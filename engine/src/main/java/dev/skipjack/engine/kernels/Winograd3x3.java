@@ -102,11 +102,12 @@ final class Winograd3x3 {
     /**
      * Geometry of one forward, in floats unless named bytes: tiles th x tw; phase planes hp x wp; tiles per
      * block nc (a multiple of NR), nBlocks of them per image; channel blocks of mBlockPanels panels of MR;
-     * xFloats of phase planes (shared); per task slot, V [16][cin][nc], M [16][mBlockPanels * MR][nc] and one
-     * MR x NR tile of scratch.
+     * xFloats of phase planes (shared); per task slot, V [16][cin][nc], M [16][mBlockPanels * MR][nc], then
+     * one MR x NR tile for the GEMM or, later, the output transform's rows [4][rowStride].
      */
     private record Geometry(int n, int h, int w, int threads, int th, int tw, int tiles, int hp, int wp, int nc, int nBlocks,
-                            int mBlockPanels, int mBlocks, long xFloats, long vFloats, long mFloats, long slotBytes) {
+                            int mBlockPanels, int mBlocks, int rowStride, long xFloats, long vFloats, long mFloats,
+                            long slotBytes) {
         int tasks() {
             return n * nBlocks * mBlocks;
         }
@@ -144,9 +145,12 @@ final class Winograd3x3 {
         long v = 16L * cin * nc;
         // M rows are read L lanes at a time from a tile run's start: L floats of slack after the last.
         long m = 16L * mBlockPanels * MR * nc + L;
-        long slot = round(v) + round(m) + (long) MR * NR;
-        return new Geometry(n, h, w, threads, th, tw, tiles, hp, wp, nc, nBlocks, mBlockPanels, mBlocks, round(x), round(v),
-                round(m), round(slot) * 4);
+        // After M: the GEMM's MR x NR accumulation tile, later the output transform's four rows of up to a
+        // run of tiles (the shorter of a tile row and a block) in whole vectors.
+        int rowStride = (Math.min(tw, nc) + L - 1) / L * L;
+        long slot = round(v) + round(m) + Math.max((long) MR * NR, 4L * rowStride);
+        return new Geometry(n, h, w, threads, th, tw, tiles, hp, wp, nc, nBlocks, mBlockPanels, mBlocks, rowStride,
+                round(x), round(v), round(m), round(slot) * 4);
     }
 
     private static long round(long floats) {
@@ -338,111 +342,106 @@ final class Winograd3x3 {
 
         /**
          * Y = A^T m A for tiles [t0, t0 + qn) of output channel co, whose 16 GEMM results start at {@code m}
-         * (p = 0), then bias, residual, ReLU into out.
+         * (p = 0), then bias, residual, ReLU into out. Per run of tiles along a tile row and per output row of
+         * it (top, bottom): {@link #columnSums} into the task's row buffer at {@code t}, then {@link #finishRow}.
          */
-        private void outputTransform(int img, int co, int t0, int qn, long m, long tmp) {
+        private void outputTransform(int img, int co, int t0, int qn, long m, long t) {
             long mStride = (long) g.mBlockPanels * MR * g.nc * 4; // between positions p
+            long ts = g.rowStride * 4L;
             float bv = bias.get(F32, co * 4L);
             int oh = g.h, ow = g.w;
             long outPlane = (((long) img * cout) + co) * oh * ow * 4;
-            for (int t = t0, end = t0 + qn; t < end; ) {
-                int ty = t / g.tw, tx = t - ty * g.tw;
-                int run = Math.min(g.tw - tx, end - t);
-                int oy = 2 * ty;
-                for (int r = 0; r < run; r += L) {
-                    long e = m + (long) (t - t0 + r) * 4;
-                    int x0 = 2 * (tx + r), cols = Math.min(2 * Math.min(L, run - r), ow - x0);
-                    outputRow(e, mStride, false, bv, outPlane + ((long) oy * ow + x0) * 4, cols, tmp);
-                    if (oy + 1 < oh) {
-                        outputRow(e, mStride, true, bv, outPlane + ((long) (oy + 1) * ow + x0) * 4, cols, tmp);
-                    }
+            for (int tt = t0, end = t0 + qn; tt < end; ) {
+                int ty = tt / g.tw, tx = tt - ty * g.tw;
+                int run = Math.min(g.tw - tx, end - tt);
+                int oy = 2 * ty, x0 = 2 * tx, cols = Math.min(2 * run, ow - x0);
+                long e = m + (long) (tt - t0) * 4;
+                columnSums(e, e + 4 * mStride, e + 8 * mStride, mStride, false, t, ts, run);
+                finishRow(t, ts, bv, outPlane + ((long) oy * ow + x0) * 4, cols);
+                if (oy + 1 < oh) {
+                    columnSums(e + 4 * mStride, e + 8 * mStride, e + 12 * mStride, mStride, true, t, ts, run);
+                    finishRow(t, ts, bv, outPlane + ((long) (oy + 1) * ow + x0) * 4, cols);
                 }
-                t += run;
+                tt += run;
             }
         }
 
         /**
-         * One output row of L tiles: t_j = m0j + m1j + m2j (top) or m1j - m2j - m3j (bottom) from the 16 GEMM
-         * results at {@code e}, {@code ms} apart (position p = 4 i + j), into the task's 4 x L floats at
-         * {@code t}; then {@link #finishRow}. Two methods, each taking and returning only scalars, because one
-         * method doing both grew past what C2 would compile with every vector in registers: it then kept the
-         * vectors on the heap (tens of MB per inference, the layer several times slower, in some runs only).
+         * For a run of tiles, L at a time: t_j = a_j + b_j + c_j, or a_j - b_j - c_j when {@code sub}, for
+         * window columns j = 0..3 ({@code ms} apart), into row j of the buffer at {@code t} (rows {@code ts}
+         * bytes apart). Whole vectors: the last may read past the run (M has slack) and write past it (the
+         * buffer holds whole vectors).
+         *
+         * <p>Why separate from {@link #finishRow}, and loops inside: one method doing both per vector grew past
+         * what C2 compiled with every vector in registers, and kept them on the heap instead (tens of MB per
+         * inference, the layer several times slower, in some runs only); and a call per vector checked the
+         * segment bounds on every access, where a loop with offsets linear in its counter checks them once.
+         * Only offsets cross the methods' boundaries, never vectors.
          */
-        private void outputRow(long e, long ms, boolean bottom, float bias, long off, int cols, long t) {
-            if (bottom) {
-                columnSums(e + 4 * ms, e + 8 * ms, e + 12 * ms, ms, true, t);
-            } else {
-                columnSums(e, e + 4 * ms, e + 8 * ms, ms, false, t);
-            }
-            finishRow(t, bias, off, cols);
-        }
-
-        /** t_j = a_j + b_j + c_j, or a_j - b_j - c_j when {@code sub}, for j = 0..3 ({@code ms} apart), at t. */
-        private void columnSums(long a, long b, long c, long ms, boolean sub, long t) {
+        private void columnSums(long a, long b, long c, long ms, boolean sub, long t, long ts, int run) {
             MemorySegment m = scratch;
-            for (int j = 0; j < 4; j++, a += ms, b += ms, c += ms) {
-                FloatVector x = FloatVector.fromMemorySegment(S, m, a, LE);
-                FloatVector y = FloatVector.fromMemorySegment(S, m, b, LE);
-                FloatVector z = FloatVector.fromMemorySegment(S, m, c, LE);
-                FloatVector r = sub ? x.sub(y).sub(z) : x.add(y).add(z);
-                r.intoMemorySegment(m, t + j * VB, LE);
+            for (int r = 0; r < run; r += L) {
+                long o = r * 4L;
+                for (int j = 0; j < 4; j++) {
+                    long oj = o + j * ms;
+                    FloatVector x = FloatVector.fromMemorySegment(S, m, a + oj, LE);
+                    FloatVector y = FloatVector.fromMemorySegment(S, m, b + oj, LE);
+                    FloatVector z = FloatVector.fromMemorySegment(S, m, c + oj, LE);
+                    FloatVector s = sub ? x.sub(y).sub(z) : x.add(y).add(z);
+                    s.intoMemorySegment(m, t + j * ts + o, LE);
+                }
             }
         }
 
         /**
-         * From t_0..t_3 at {@code t}: y_0 = t_0 + t_1 + t_2 and y_1 = t_1 - t_2 - t_3 are the even and odd output
-         * columns, interleaved, biased, plus residual, ReLU, stored as {@code cols} floats at byte {@code off}
-         * of out.
+         * From the rows t_0..t_3 at {@code t} ({@code ts} bytes apart): y_0 = t_0 + t_1 + t_2 and
+         * y_1 = t_1 - t_2 - t_3 are the even and odd output columns; interleaved, biased, plus residual, ReLU,
+         * stored as {@code cols} floats at byte {@code off} of out, 2L per step.
          */
-        private void finishRow(long t, float bias, long off, int cols) {
+        private void finishRow(long t, long ts, float bias, long off, int cols) {
             MemorySegment m = scratch;
-            FloatVector t0 = FloatVector.fromMemorySegment(S, m, t, LE);
-            FloatVector t1 = FloatVector.fromMemorySegment(S, m, t + VB, LE);
-            FloatVector t2 = FloatVector.fromMemorySegment(S, m, t + 2 * VB, LE);
-            FloatVector t3 = FloatVector.fromMemorySegment(S, m, t + 3 * VB, LE);
             FloatVector bv = FloatVector.broadcast(S, bias);
-            FloatVector even = t0.add(t1).add(t2).add(bv), odd = t1.sub(t2).sub(t3).add(bv);
-            FloatVector lo = even.rearrange(ZIP_LO, odd), hi = even.rearrange(ZIP_HI, odd);
-            int n0 = Math.min(L, cols), n1 = cols - L;
-            if (n0 == L) {
+            int i = 0;
+            for (; i + 2 * L <= cols; i += 2 * L) {
+                long o = i * 2L; // tile i / 2, in bytes
+                FloatVector t0 = FloatVector.fromMemorySegment(S, m, t + o, LE);
+                FloatVector t1 = FloatVector.fromMemorySegment(S, m, t + ts + o, LE);
+                FloatVector t2 = FloatVector.fromMemorySegment(S, m, t + 2 * ts + o, LE);
+                FloatVector t3 = FloatVector.fromMemorySegment(S, m, t + 3 * ts + o, LE);
+                FloatVector even = t0.add(t1).add(t2).add(bv), odd = t1.sub(t2).sub(t3).add(bv);
+                FloatVector lo = even.rearrange(ZIP_LO, odd), hi = even.rearrange(ZIP_HI, odd);
+                long d = off + i * 4L;
                 if (res != null) {
-                    lo = lo.add(FloatVector.fromMemorySegment(S, res, off, LE));
+                    lo = lo.add(FloatVector.fromMemorySegment(S, res, d, LE));
+                    hi = hi.add(FloatVector.fromMemorySegment(S, res, d + VB, LE));
                 }
                 if (relu) {
                     lo = lo.max(0f);
+                    hi = hi.max(0f);
                 }
-                lo.intoMemorySegment(out, off, LE);
-            } else {
-                VectorMask<Float> mk = S.indexInRange(0, n0);
+                lo.intoMemorySegment(out, d, LE);
+                hi.intoMemorySegment(out, d + VB, LE);
+            }
+            if (i < cols) {
+                long o = i * 2L;
+                FloatVector t0 = FloatVector.fromMemorySegment(S, m, t + o, LE);
+                FloatVector t1 = FloatVector.fromMemorySegment(S, m, t + ts + o, LE);
+                FloatVector t2 = FloatVector.fromMemorySegment(S, m, t + 2 * ts + o, LE);
+                FloatVector t3 = FloatVector.fromMemorySegment(S, m, t + 3 * ts + o, LE);
+                FloatVector even = t0.add(t1).add(t2).add(bv), odd = t1.sub(t2).sub(t3).add(bv);
+                FloatVector lo = even.rearrange(ZIP_LO, odd), hi = even.rearrange(ZIP_HI, odd);
+                long d = off + i * 4L;
+                VectorMask<Float> m0 = S.indexInRange(i, cols), m1 = S.indexInRange(i + L, cols);
                 if (res != null) {
-                    lo = lo.add(FloatVector.fromMemorySegment(S, res, off, LE, mk));
+                    lo = lo.add(FloatVector.fromMemorySegment(S, res, d, LE, m0));
+                    hi = hi.add(FloatVector.fromMemorySegment(S, res, d + VB, LE, m1));
                 }
                 if (relu) {
                     lo = lo.max(0f);
-                }
-                lo.intoMemorySegment(out, off, LE, mk);
-            }
-            if (n1 <= 0) {
-                return;
-            }
-            long off1 = off + VB;
-            if (n1 == L) {
-                if (res != null) {
-                    hi = hi.add(FloatVector.fromMemorySegment(S, res, off1, LE));
-                }
-                if (relu) {
                     hi = hi.max(0f);
                 }
-                hi.intoMemorySegment(out, off1, LE);
-            } else {
-                VectorMask<Float> mk = S.indexInRange(0, n1);
-                if (res != null) {
-                    hi = hi.add(FloatVector.fromMemorySegment(S, res, off1, LE, mk));
-                }
-                if (relu) {
-                    hi = hi.max(0f);
-                }
-                hi.intoMemorySegment(out, off1, LE, mk);
+                lo.intoMemorySegment(out, d, LE, m0);
+                hi.intoMemorySegment(out, d + VB, LE, m1);
             }
         }
     }
