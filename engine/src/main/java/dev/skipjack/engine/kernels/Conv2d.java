@@ -52,6 +52,8 @@ public final class Conv2d {
     static final boolean WINOGRAD = !"false".equals(System.getProperty("skipjack.conv.winograd"));
     /** Output columns per task, in panels of NR. */
     static final int NC_PANELS = Integer.getInteger("skipjack.conv.ncPanels", 6);
+    /** Tasks per thread a layer is split into at least, by smaller blocks of output channels. */
+    static final int MIN_TASKS_PER_THREAD = Integer.getInteger("skipjack.conv.tasksPerThread", 2);
 
     /** Where the GEMM's B operand comes from; see the class comment. */
     public enum Path { DIRECT, PHASED, WINOGRAD }
@@ -177,8 +179,14 @@ public final class Conv2d {
         return path == Path.DIRECT ? h * w : shape.outH(h) * wph(w);
     }
 
+    /**
+     * Columns per task: at most NC_PANELS panels, and blocks of equal size (7 panels are 4 + 3, not 6 + 1), so
+     * that the tasks of a layer take about as long as each other and the threads finish together.
+     */
     private static int ncFor(int cols) {
-        return Math.min(NC_PANELS, (cols + NR - 1) / NR) * NR;
+        int panels = (cols + NR - 1) / NR;
+        int blocks = (panels + NC_PANELS - 1) / NC_PANELS;
+        return (panels + blocks - 1) / blocks * NR;
     }
 
     private int mcRows() {
@@ -251,9 +259,10 @@ public final class Conv2d {
         int nc = ncFor(cols);
         int nBlocks = (cols + nc - 1) / nc;
         int mBlockPanels = mcRows() / MR;
-        // Smaller channel blocks when there are too few tasks to keep every thread busy.
+        // Smaller channel blocks when there are too few tasks to keep every thread busy: with tasks claimed one
+        // at a time, a thread waits for at most one task at the end, so a layer wants several per thread.
         while (mBlockPanels > 1 && (long) n * shape.groups() * nBlocks * ((mPanels + mBlockPanels - 1) / mBlockPanels)
-                < 2L * threads) {
+                < (long) MIN_TASKS_PER_THREAD * threads) {
             mBlockPanels = (mBlockPanels + 1) / 2;
         }
         int mBlocks = (mPanels + mBlockPanels - 1) / mBlockPanels;
@@ -375,24 +384,23 @@ public final class Conv2d {
                 // Copying, even where B could be read in place, gives aligned rows and a compact L1 footprint;
                 // it costs one copy per depth row and column against MC multiply-adds.
                 long panelBytes = (long) kc * NR * 4;
+                // Whole panels first, then the partial last one (in DIRECT the input may end right after its
+                // valid columns; the phase buffer has slack for junk columns).
+                int full = Math.min(jPanels, qn / NR);
+                MemorySegment from = direct ? in : scratch;
                 for (int kk = 0; kk < kc; kk++) {
                     int r = k0 + kk, tapIdx = r / cinG, ci = r - tapIdx * cinG;
                     long src = direct
                             ? inImage + ((long) ci * plane + q0) * 4
                             : (tapOffset(img, g, tapIdx / ks, tapIdx % ks, plane, wp) + ci * plane + q0) * 4;
                     long dst = bp + (long) kk * NR * 4;
-                    MemorySegment from = direct ? in : scratch;
-                    int jp = 0;
-                    for (; jp < jPanels && (jp + 1) * NR <= qn; jp++, src += NR * 4L, dst += panelBytes) {
-                        copyPanelRow(from, src, scratch, dst);
-                    }
-                    if (jp < jPanels) {
-                        // Partial last panel: in DIRECT the input may end right after its valid columns;
-                        // the phase buffer has slack for junk columns.
+                    packRow(from, src, scratch, dst, full, panelBytes);
+                    if (full < jPanels) {
+                        long s = src + (long) full * NR * 4, d = dst + full * panelBytes;
                         if (direct) {
-                            copyPartialRow(from, src, qn - jp * NR, scratch, dst);
+                            copyPartialRow(from, s, qn - full * NR, scratch, d);
                         } else {
-                            copyPanelRow(from, src, scratch, dst);
+                            copyPanelRow(from, s, scratch, d);
                         }
                     }
                 }
@@ -450,6 +458,20 @@ public final class Conv2d {
             int phase = (ky % stride) * phases1 + kx % stride;
             long planeIdx = ((long) img * phases1 * phases1 + phase) * shape.cin() + (long) g * cinG;
             return planeIdx * plane + (long) (ky / stride) * wp + kx / stride;
+        }
+    }
+
+    /**
+     * Row kk of {@code panels} consecutive column panels: NR floats from {@code src} on (panel after panel)
+     * to {@code dst}, {@code panelBytes} apart. A counted loop of its own, with one exit: with the panel loop
+     * inside the task and a second exit test (the partial last panel), C2 hoisted bounds checks on a profile
+     * that the next layer's shapes broke, deoptimized, recompiled, and after a few dozen rounds gave up and
+     * left the task in slow code for the rest of the run (two-thread layers twice as slow, in one run of three).
+     */
+    private static void packRow(MemorySegment from, long src, MemorySegment to, long dst, int panels,
+                                long panelBytes) {
+        for (int jp = 0; jp < panels; jp++) {
+            copyPanelRow(from, src + (long) jp * NR * 4, to, dst + jp * panelBytes);
         }
     }
 
