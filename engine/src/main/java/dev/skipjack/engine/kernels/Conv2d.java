@@ -179,14 +179,9 @@ public final class Conv2d {
         return path == Path.DIRECT ? h * w : shape.outH(h) * wph(w);
     }
 
-    /**
-     * Columns per task: at most NC_PANELS panels, and blocks of equal size (7 panels are 4 + 3, not 6 + 1), so
-     * that the tasks of a layer take about as long as each other and the threads finish together.
-     */
+    /** Columns per task: NC_PANELS panels, or fewer if the layer has fewer. */
     private static int ncFor(int cols) {
-        int panels = (cols + NR - 1) / NR;
-        int blocks = (panels + NC_PANELS - 1) / NC_PANELS;
-        return (panels + blocks - 1) / blocks * NR;
+        return Math.min(NC_PANELS, (cols + NR - 1) / NR) * NR;
     }
 
     private int mcRows() {
