@@ -17,7 +17,10 @@ import jdk.incubator.vector.VectorSpecies;
  * 2-D convolution as a GEMM, {@code out[co][p] = sum_k W[co][k] * B[k][p]} per image and group, followed by the
  * folded batch-norm bias, an optional residual and an optional ReLU in one pass over the result.
  *
- * <p>The depth index k runs over (ky, kx, ci), kernel tap outermost. B, the column matrix, is never built:
+ * <p>The depth index k runs over (ci, ky, kx), channel outermost, as in the OIHW weights: the taps of one channel
+ * read the same few phase planes one after another, so consecutive rows of B come from lines already in
+ * cache (with the tap outermost, every row came from another channel's plane, and packing B from L3 took a
+ * quarter of a strided layer's time). B, the column matrix, is never built:
  * <ul>
  *   <li>{@code DIRECT} (1x1, stride 1, no padding): B is the input itself, [cin][h*w].</li>
  *   <li>{@code PHASED} (everything else): a first pass copies the input into zero-padded phase planes
@@ -63,7 +66,7 @@ public final class Conv2d {
     private final int ks, stride, pad, cinG, coutG;
     private final int k;       // GEMM depth per group: ks * ks * cinG
     private final int mPanels; // ceil(coutG / MR)
-    // [groups][mPanels][k][MR], k = (ky * ks + kx) * cinG + ci: MR output channels interleaved along the depth,
+    // [groups][mPanels][k][MR], k = ci * ks * ks + ky * ks + kx: MR output channels interleaved along the depth,
     // so the micro-kernel reads MR consecutive weights per step; rows past coutG are zero.
     private final MemorySegment packedW;
     // [cout]
@@ -128,7 +131,7 @@ public final class Conv2d {
                 for (int ci = 0; ci < cinG; ci++) {
                     for (int kk = 0; kk < ks * ks; kk++) {
                         long src = ((long) (g * coutG + co) * cinG + ci) * ks * ks + kk;
-                        long dst = (panel * k + (long) kk * cinG + ci) * MR + co % MR;
+                        long dst = (panel * k + (long) ci * ks * ks + kk) * MR + co % MR;
                         packedW.set(F32, dst * 4, weight.get(F32, src * 4));
                     }
                 }
@@ -382,9 +385,10 @@ public final class Conv2d {
                 // Whole panels first, then the partial last one (in DIRECT the input may end right after its
                 // valid columns; the phase buffer has slack for junk columns).
                 int full = Math.min(jPanels, qn / NR);
+                int taps = ks * ks;
                 MemorySegment from = direct ? in : scratch;
                 for (int kk = 0; kk < kc; kk++) {
-                    int r = k0 + kk, tapIdx = r / cinG, ci = r - tapIdx * cinG;
+                    int r = k0 + kk, ci = r / taps, tapIdx = r - ci * taps;
                     long src = direct
                             ? inImage + ((long) ci * plane + q0) * 4
                             : (tapOffset(img, g, tapIdx / ks, tapIdx % ks, plane, wp) + ci * plane + q0) * 4;
