@@ -265,36 +265,18 @@ final class Winograd3x3 {
          * One row of B^T d B for a run of {@code run} tiles along a tile row, L at a time: r_j = P_j -/+ Q_j for
          * window columns j (column j is phase column parity j % 2, offset j / 2, i.e. + ph for odd j, + 4 bytes
          * for j >= 2), then V_0 = r_0 - r_2, V_1 = r_1 + r_2, V_2 = r_2 - r_1, V_3 = r_1 - r_3 at {@code v},
-         * {@code vs} apart. The loop over the run is in here, its offsets linear in the counter, so that C2
-         * checks the segment bounds once per loop rather than on every access (per call, the checks took a
-         * quarter of a first-stage layer's time). Only offsets cross this method's boundary, never vectors: a
-         * vector argument that C2 does not inline is boxed, and its operations fall back to slow Java code.
+         * {@code vs} apart. Past the run's end the loads take neighbouring data (the phase planes have slack at
+         * their end); the stores are masked to the run (unmasked, the last vector of a block's row would run
+         * into the next channel's row, written before).
+         *
+         * <p>The loop over the run is in here, its offsets linear in the counter, so that C2 checks the segment
+         * bounds once per loop rather than on every access (per call, the checks took a quarter of a
+         * first-stage layer's time). Only offsets cross this method's boundary, never vectors: a vector
+         * argument that C2 does not inline is boxed, and its operations fall back to slow Java code.
          */
         private void inputRow(long p, long q, long ph, boolean add, long v, long vs, int run) {
             MemorySegment x = scratch;
-            int r = 0;
-            for (; r + L <= run; r += L) {
-                long o = r * 4L;
-                FloatVector p0 = FloatVector.fromMemorySegment(S, x, p + o, LE);
-                FloatVector p1 = FloatVector.fromMemorySegment(S, x, p + ph + o, LE);
-                FloatVector p2 = FloatVector.fromMemorySegment(S, x, p + 4 + o, LE);
-                FloatVector p3 = FloatVector.fromMemorySegment(S, x, p + ph + 4 + o, LE);
-                FloatVector q0 = FloatVector.fromMemorySegment(S, x, q + o, LE);
-                FloatVector q1 = FloatVector.fromMemorySegment(S, x, q + ph + o, LE);
-                FloatVector q2 = FloatVector.fromMemorySegment(S, x, q + 4 + o, LE);
-                FloatVector q3 = FloatVector.fromMemorySegment(S, x, q + ph + 4 + o, LE);
-                FloatVector r0 = add ? p0.add(q0) : p0.sub(q0);
-                FloatVector r1 = add ? p1.add(q1) : p1.sub(q1);
-                FloatVector r2 = add ? p2.add(q2) : p2.sub(q2);
-                FloatVector r3 = add ? p3.add(q3) : p3.sub(q3);
-                r0.sub(r2).intoMemorySegment(x, v + o, LE);
-                r1.add(r2).intoMemorySegment(x, v + vs + o, LE);
-                r2.sub(r1).intoMemorySegment(x, v + 2 * vs + o, LE);
-                r1.sub(r3).intoMemorySegment(x, v + 3 * vs + o, LE);
-            }
-            if (r < run) {
-                // The last tiles of the run: the loads may take neighbouring data (the phase planes have slack
-                // at their end); the stores are masked to the run.
+            for (int r = 0; r < run; r += L) {
                 long o = r * 4L;
                 VectorMask<Float> m = S.indexInRange(r, run);
                 FloatVector p0 = FloatVector.fromMemorySegment(S, x, p + o, LE);
