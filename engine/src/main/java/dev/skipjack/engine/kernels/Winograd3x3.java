@@ -383,8 +383,7 @@ final class Winograd3x3 {
         private void finishRow(long t, long ts, float bias, long off, int cols) {
             MemorySegment m = scratch;
             FloatVector bv = FloatVector.broadcast(S, bias);
-            int i = 0;
-            for (; i + 2 * L <= cols; i += 2 * L) {
+            for (int i = 0; i < cols; i += 2 * L) {
                 long o = i * 2L; // tile i / 2, in bytes
                 FloatVector t0 = FloatVector.fromMemorySegment(S, m, t + o, LE);
                 FloatVector t1 = FloatVector.fromMemorySegment(S, m, t + ts + o, LE);
@@ -393,26 +392,7 @@ final class Winograd3x3 {
                 FloatVector even = t0.add(t1).add(t2).add(bv), odd = t1.sub(t2).sub(t3).add(bv);
                 FloatVector lo = even.rearrange(ZIP_LO, odd), hi = even.rearrange(ZIP_HI, odd);
                 long d = off + i * 4L;
-                if (res != null) {
-                    lo = lo.add(FloatVector.fromMemorySegment(S, res, d, LE));
-                    hi = hi.add(FloatVector.fromMemorySegment(S, res, d + VB, LE));
-                }
-                if (relu) {
-                    lo = lo.max(0f);
-                    hi = hi.max(0f);
-                }
-                lo.intoMemorySegment(out, d, LE);
-                hi.intoMemorySegment(out, d + VB, LE);
-            }
-            if (i < cols) {
-                long o = i * 2L;
-                FloatVector t0 = FloatVector.fromMemorySegment(S, m, t + o, LE);
-                FloatVector t1 = FloatVector.fromMemorySegment(S, m, t + ts + o, LE);
-                FloatVector t2 = FloatVector.fromMemorySegment(S, m, t + 2 * ts + o, LE);
-                FloatVector t3 = FloatVector.fromMemorySegment(S, m, t + 3 * ts + o, LE);
-                FloatVector even = t0.add(t1).add(t2).add(bv), odd = t1.sub(t2).sub(t3).add(bv);
-                FloatVector lo = even.rearrange(ZIP_LO, odd), hi = even.rearrange(ZIP_HI, odd);
-                long d = off + i * 4L;
+                // Masked to the row: out and the residual end where the row does.
                 VectorMask<Float> m0 = S.indexInRange(i, cols), m1 = S.indexInRange(i + L, cols);
                 if (res != null) {
                     lo = lo.add(FloatVector.fromMemorySegment(S, res, d, LE, m0));
