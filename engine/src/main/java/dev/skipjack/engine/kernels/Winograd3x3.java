@@ -135,9 +135,11 @@ final class Winograd3x3 {
         int fit = (int) Math.max(1, BLOCK_FLOATS / (16L * (cin + cout)) / NR);
         int nc = Math.min(Math.min(fit, 4), (tiles + NR - 1) / NR) * NR;
         int nBlocks = (tiles + nc - 1) / nc;
-        // Fewer tile blocks than twice the threads: split the channels too, each block recomputing its V.
+        // Fewer tile blocks than MIN_TASKS_PER_THREAD per thread: split the channels too, each block recomputing
+        // its V.
         int mBlockPanels = mPanels;
-        while (mBlockPanels > 1 && (long) n * nBlocks * ((mPanels + mBlockPanels - 1) / mBlockPanels) < 2L * threads) {
+        while (mBlockPanels > 1 && (long) n * nBlocks * ((mPanels + mBlockPanels - 1) / mBlockPanels)
+                < (long) Conv2d.MIN_TASKS_PER_THREAD * threads) {
             mBlockPanels = (mBlockPanels + 1) / 2;
         }
         int mBlocks = (mPanels + mBlockPanels - 1) / mBlockPanels;
