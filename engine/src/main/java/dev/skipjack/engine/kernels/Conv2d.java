@@ -154,6 +154,19 @@ public final class Conv2d {
         return Path.PHASED;
     }
 
+    /**
+     * Panels of MR output channels per task: {@code panels}, halved while the layer would have fewer than
+     * {@link #MIN_TASKS_PER_THREAD} tasks per thread, where each channel block makes {@code tasksPerBlock} tasks
+     * (images x groups x column blocks). Tasks are claimed one at a time, so a thread waits for at most one at
+     * the end of a layer; a layer wants several per thread.
+     */
+    static int channelBlockPanels(int mPanels, int panels, long tasksPerBlock, int threads) {
+        while (panels > 1 && tasksPerBlock * ((mPanels + panels - 1) / panels) < (long) MIN_TASKS_PER_THREAD * threads) {
+            panels = (panels + 1) / 2;
+        }
+        return panels;
+    }
+
     private static boolean winogradFits(ConvShape s) {
         return s.kernel() == 3 && s.stride() == 1 && s.pad() == 1 && s.groups() == 1;
     }
@@ -256,13 +269,7 @@ public final class Conv2d {
         int cols = gemmCols(h, w);
         int nc = ncFor(cols);
         int nBlocks = (cols + nc - 1) / nc;
-        int mBlockPanels = mcRows() / MR;
-        // Smaller channel blocks when there are too few tasks to keep every thread busy: with tasks claimed one
-        // at a time, a thread waits for at most one task at the end, so a layer wants several per thread.
-        while (mBlockPanels > 1 && (long) n * shape.groups() * nBlocks * ((mPanels + mBlockPanels - 1) / mBlockPanels)
-                < (long) MIN_TASKS_PER_THREAD * threads) {
-            mBlockPanels = (mBlockPanels + 1) / 2;
-        }
+        int mBlockPanels = channelBlockPanels(mPanels, mcRows() / MR, (long) n * shape.groups() * nBlocks, threads);
         int mBlocks = (mPanels + mBlockPanels - 1) / mBlockPanels;
         synchronized (tileJob) {
             long shared = sharedBytes(n, h, w);
@@ -322,12 +329,7 @@ public final class Conv2d {
 
         @Override
         public void run(int part) {
-            int p0 = (int) ((long) planes * part / parts), p1 = (int) ((long) planes * (part + 1) / parts);
-            Phases.split(in, xp, 0, shape.cin(), h, w, stride, pad, phases1, p0, p1);
-            long plane = phasePlane(h, w);
-            if (part == parts - 1) {
-                Phases.zero(xp, planes * plane * 4, slack());
-            }
+            Phases.splitShare(in, xp, shape.cin(), h, w, stride, pad, phases1, planes, part, parts, slack());
         }
     }
 

@@ -5,7 +5,6 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -25,7 +24,6 @@ public final class MaxPool2d {
     private static final VectorSpecies<Float> S = Simd.FLOAT;
     private static final int L = S.length();
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
-    private static final VectorShuffle<Float> EVEN = Simd.EVEN, ODD = Simd.ODD;
 
     private MaxPool2d() {
     }
@@ -131,7 +129,7 @@ public final class MaxPool2d {
         FloatVector b1 = FloatVector.fromMemorySegment(S, in, x + 4 + vb, LE)
                 .max(FloatVector.fromMemorySegment(S, in, x1 + 4 + vb, LE))
                 .max(FloatVector.fromMemorySegment(S, in, x2 + 4 + vb, LE));
-        a0.rearrange(EVEN, a1).max(a0.rearrange(ODD, a1)).max(b0.rearrange(ODD, b1)).intoMemorySegment(out, o, LE);
+        a0.rearrange(Simd.EVEN, a1).max(a0.rearrange(Simd.ODD, a1)).max(b0.rearrange(Simd.ODD, b1)).intoMemorySegment(out, o, LE);
     }
 
     private static void scalarRows(MemorySegment in, long inOff, MemorySegment out, long outOff, int h, int w,

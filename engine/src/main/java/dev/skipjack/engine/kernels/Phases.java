@@ -83,6 +83,20 @@ final class Phases {
         }
     }
 
+    /**
+     * Share {@code part} of {@code parts} of a layer's phase pass, one contiguous range of the {@code planes}
+     * planes per thread, into {@code xp} from offset 0 ({@link #split}); the last share also zeroes the
+     * {@code slack} floats after the last plane, which the junk columns of the last panel read.
+     */
+    static void splitShare(MemorySegment in, MemorySegment xp, int cin, int h, int w, int s, int pad, int np,
+                           int planes, int part, int parts, long slack) {
+        int p0 = (int) ((long) planes * part / parts), p1 = (int) ((long) planes * (part + 1) / parts);
+        split(in, xp, 0, cin, h, w, s, pad, np, p0, p1);
+        if (part == parts - 1) {
+            zero(xp, (long) planes * size(h, pad, s) * size(w, pad, s) * 4, slack);
+        }
+    }
+
     static void zero(MemorySegment s, long off, long floats) {
         long i = 0;
         FloatVector z = FloatVector.zero(Gemm.S);

@@ -24,6 +24,12 @@ public final class Simd {
      */
     static final VectorShuffle<Float> EVEN = deinterleave(0);
     static final VectorShuffle<Float> ODD = deinterleave(1);
+    /**
+     * The inverse, for {@code a.rearrange(ZIP_LO, b)}: a[0], b[0], a[1], b[1], ... from the lower halves of a
+     * and b; {@link #ZIP_HI} the same from their upper halves.
+     */
+    static final VectorShuffle<Float> ZIP_LO = interleave(0);
+    static final VectorShuffle<Float> ZIP_HI = interleave(LANES / 2);
 
     private Simd() {
     }
@@ -63,6 +69,14 @@ public final class Simd {
         for (int i = 0; i < LANES; i++) {
             int e = 2 * i + odd;
             idx[i] = e < LANES ? e : e - 2 * LANES;
+        }
+        return VectorShuffle.fromArray(FLOAT, idx, 0);
+    }
+
+    private static VectorShuffle<Float> interleave(int from) {
+        int[] idx = new int[LANES];
+        for (int k = 0; k < LANES; k++) {
+            idx[k] = (k & 1) == 0 ? from + k / 2 : from + k / 2 - LANES;
         }
         return VectorShuffle.fromArray(FLOAT, idx, 0);
     }

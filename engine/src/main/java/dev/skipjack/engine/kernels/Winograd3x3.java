@@ -11,7 +11,6 @@ import java.lang.foreign.MemorySegment;
 import java.util.concurrent.atomic.AtomicInteger;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
-import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -39,9 +38,6 @@ final class Winograd3x3 {
     private static final VectorSpecies<Float> S = Gemm.S;
     private static final int L = Gemm.L;
     private static final long VB = Gemm.VB;
-    // Interleave y0, y1 -> y0[0], y1[0], y0[1], y1[1], ...: negative (exceptional) indices select the
-    // second vector of the two-vector rearrange.
-    private static final VectorShuffle<Float> ZIP_LO = zip(0), ZIP_HI = zip(L / 2);
 
     private final int cin, cout, mPanels;
     // [16][mPanels][cin][MR]: U[p] for MR output channels interleaved along cin; channels past cout are zero
@@ -91,14 +87,6 @@ final class Winograd3x3 {
         }
     }
 
-    private static VectorShuffle<Float> zip(int from) {
-        int[] idx = new int[L];
-        for (int k = 0; k < L; k++) {
-            idx[k] = (k & 1) == 0 ? from + k / 2 : from + k / 2 - L;
-        }
-        return VectorShuffle.fromArray(S, idx, 0);
-    }
-
     /**
      * Geometry of one forward, in floats unless named bytes: tiles th x tw; phase planes hp x wp; tiles per
      * block nc (a multiple of NR), nBlocks of them per image; channel blocks of mBlockPanels panels of MR;
@@ -135,13 +123,8 @@ final class Winograd3x3 {
         int fit = (int) Math.max(1, BLOCK_FLOATS / (16L * (cin + cout)) / NR);
         int nc = Math.min(Math.min(fit, 4), (tiles + NR - 1) / NR) * NR;
         int nBlocks = (tiles + nc - 1) / nc;
-        // Fewer tile blocks than MIN_TASKS_PER_THREAD per thread: split the channels too, each block recomputing
-        // its V.
-        int mBlockPanels = mPanels;
-        while (mBlockPanels > 1 && (long) n * nBlocks * ((mPanels + mBlockPanels - 1) / mBlockPanels)
-                < (long) Conv2d.MIN_TASKS_PER_THREAD * threads) {
-            mBlockPanels = (mBlockPanels + 1) / 2;
-        }
+        // Too few tile blocks for the threads: split the channels too, each block recomputing its V.
+        int mBlockPanels = Conv2d.channelBlockPanels(mPanels, mPanels, (long) n * nBlocks, threads);
         int mBlocks = (mPanels + mBlockPanels - 1) / mBlockPanels;
         long x = (long) n * 4 * cin * hp * wp + L + 16;
         long v = 16L * cin * nc;
@@ -203,13 +186,8 @@ final class Winograd3x3 {
         @Override
         public void run(int slot) {
             if (stage == 0) {
-                // Contiguous ranges of planes, one per thread, like Conv2d's phase pass.
-                int p0 = (int) ((long) items * slot / parts), p1 = (int) ((long) items * (slot + 1) / parts);
-                Phases.split(in, scratch, 0, cin, g.h, g.w, 2, 1, 2, p0, p1);
-                if (slot == parts - 1) {
-                    long planes = (long) items * g.hp * g.wp;
-                    Phases.zero(scratch, planes * 4, g.xFloats - planes);
-                }
+                Phases.splitShare(in, scratch, cin, g.h, g.w, 2, 1, 2, items, slot, parts,
+                        g.xFloats - (long) items * g.hp * g.wp);
                 return;
             }
             long slotOff = slot0 + slot * g.slotBytes;
@@ -392,7 +370,7 @@ final class Winograd3x3 {
                 FloatVector t2 = FloatVector.fromMemorySegment(S, m, t + 2 * ts + o, LE);
                 FloatVector t3 = FloatVector.fromMemorySegment(S, m, t + 3 * ts + o, LE);
                 FloatVector even = t0.add(t1).add(t2).add(bv), odd = t1.sub(t2).sub(t3).add(bv);
-                FloatVector lo = even.rearrange(ZIP_LO, odd), hi = even.rearrange(ZIP_HI, odd);
+                FloatVector lo = even.rearrange(Simd.ZIP_LO, odd), hi = even.rearrange(Simd.ZIP_HI, odd);
                 long d = off + i * 4L;
                 // Masked to the row: out and the residual end where the row does.
                 VectorMask<Float> m0 = S.indexInRange(i, cols), m1 = S.indexInRange(i + L, cols);
