@@ -3,6 +3,7 @@ package dev.skipjack.weights;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.skipjack.engine.testing.Json;
 import dev.skipjack.format.ModelFile;
 import dev.skipjack.format.proto.Architecture;
 import dev.skipjack.format.proto.Metadata;
@@ -104,11 +105,11 @@ class FixtureConversionTest {
         String expectedName = ResNetSpec.knownNames().contains(arch) ? arch : ResNetSpec.CUSTOM;
         assertEquals(expectedName, a.getName());
         assertEquals(info.get("block"), a.getBlock().name());
-        List<Integer> stages = MiniJson.array(info.get("stage_blocks")).stream()
-                .map(o -> ((Double) o).intValue()).toList();
+        List<Integer> stages = Json.array(info.get("stage_blocks")).stream()
+                .map(o -> ((Number) o).intValue()).toList();
         assertEquals(stages, a.getStageBlocksList());
-        assertEquals(((Double) info.get("groups")).intValue(), a.getGroups());
-        assertEquals(((Double) info.get("width_per_group")).intValue(), a.getWidthPerGroup());
-        assertEquals(((Double) info.get("num_classes")).intValue(), a.getNumClasses());
+        assertEquals(((Number) info.get("groups")).intValue(), a.getGroups());
+        assertEquals(((Number) info.get("width_per_group")).intValue(), a.getWidthPerGroup());
+        assertEquals(((Number) info.get("num_classes")).intValue(), a.getNumClasses());
     }
 }

@@ -2,6 +2,7 @@ package dev.skipjack.weights;
 
 import static org.junit.jupiter.api.Assertions.fail;
 
+import dev.skipjack.engine.testing.Json;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -43,17 +44,17 @@ final class Fixtures {
     }
 
     static Object json(String relative) throws IOException {
-        return MiniJson.parse(Files.readString(path(relative), StandardCharsets.UTF_8));
+        return Json.parse(Files.readString(path(relative), StandardCharsets.UTF_8));
     }
 
     static List<ExpectedTensor> expectedTensors(String relative) throws IOException {
         var list = new ArrayList<ExpectedTensor>();
-        for (Object o : MiniJson.array(json(relative))) {
-            Map<String, Object> m = MiniJson.object(o);
-            List<Object> shape = MiniJson.array(m.get("shape"));
+        for (Object o : Json.array(json(relative))) {
+            Map<String, Object> m = Json.object(o);
+            List<Object> shape = Json.array(m.get("shape"));
             long[] s = new long[shape.size()];
             for (int i = 0; i < s.length; i++) {
-                s[i] = ((Double) shape.get(i)).longValue();
+                s[i] = ((Number) shape.get(i)).longValue();
             }
             list.add(new ExpectedTensor((String) m.get("name"), (String) m.get("dtype"), s, (String) m.get("sha256")));
         }
@@ -62,10 +63,10 @@ final class Fixtures {
 
     /** Model names of the manifest, e.g. resnet18, tiny_basic. */
     static List<String> models() throws IOException {
-        return new ArrayList<>(MiniJson.object(MiniJson.object(json("manifest.json")).get("models")).keySet());
+        return new ArrayList<>(Json.object(Json.object(json("manifest.json")).get("models")).keySet());
     }
 
     static Map<String, Object> info(String model) throws IOException {
-        return MiniJson.object(json(model + "/info.json"));
+        return Json.object(json(model + "/info.json"));
     }
 }
