@@ -27,9 +27,9 @@ import jdk.incubator.vector.VectorSpecies;
  * tile interleaved back into rows. U = G g G^T is packed at construction [16][cout/MR][cin][MR].
  *
  * <p>Why fused: with the three steps as separate passes over whole-image V and M buffers (3 MB each for
- * ResNet's first stage) every step went through memory and behind a barrier, and two threads ran the layer
- * hardly faster than one. A block's V is recomputed by every channel block of it; there are several only
- * when the tiles alone give too few tasks (the small late layers).
+ * ResNet's first stage, beyond L2) every step went through memory and behind a barrier of its own; fused, a
+ * task's V and M stay in L2 and two barriers are left. A block's V is recomputed by every channel block of
+ * it; there are several only when the tiles alone give too few tasks (the small late layers).
  *
  * <p>Accuracy: the transforms only add and subtract (G halves), so the rounding is that of a few more
  * additions per output than the direct sum; tests hold it to the same magnitude-relative bound.
