@@ -114,7 +114,8 @@ final class Report {
                     l.flops() == 0 ? "-" : fixed(g, 1), l.flops() == 0 ? "-" : fixed(100 * g / peakGflops, 1) + "%");
         }
         double g = flops / total / 1e9;
-        t.add("sum", layers.size() + " layers", ms(total * 1e3), "100%", fixed(g, 1), fixed(100 * g / peakGflops, 1) + "%");
+        t.add("sum", layers.size() + " layers", ms(total * 1e3), "100%", fixed(g, 1),
+                fixed(100 * g / peakGflops, 1) + "%");
         return "\nEach layer on its own (fastest of 5 calls after warm-up):\n" + t.render();
     }
 

@@ -47,7 +47,10 @@ public class ConvBenchmark {
     @Param({"1"})
     public int threads;
 
-    /** {@code conv}: the convolution as the engine runs it; {@code gemm}: its GEMM alone ({@link ResNet50Convs.Conv#gemm}). */
+    /**
+     * {@code conv}: the convolution as the engine runs it; {@code gemm}: its GEMM alone
+     * ({@link ResNet50Convs.Conv#gemm}).
+     */
     @Param({"conv"})
     public String form;
 

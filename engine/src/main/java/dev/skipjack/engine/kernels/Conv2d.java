@@ -161,7 +161,8 @@ public final class Conv2d {
      * the end of a layer; a layer wants several per thread.
      */
     static int channelBlockPanels(int mPanels, int panels, long tasksPerBlock, int threads) {
-        while (panels > 1 && tasksPerBlock * ((mPanels + panels - 1) / panels) < (long) MIN_TASKS_PER_THREAD * threads) {
+        long wanted = (long) MIN_TASKS_PER_THREAD * threads;
+        while (panels > 1 && tasksPerBlock * ((mPanels + panels - 1) / panels) < wanted) {
             panels = (panels + 1) / 2;
         }
         return panels;

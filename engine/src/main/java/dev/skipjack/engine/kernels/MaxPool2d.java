@@ -129,7 +129,8 @@ public final class MaxPool2d {
         FloatVector b1 = FloatVector.fromMemorySegment(S, in, x + 4 + vb, LE)
                 .max(FloatVector.fromMemorySegment(S, in, x1 + 4 + vb, LE))
                 .max(FloatVector.fromMemorySegment(S, in, x2 + 4 + vb, LE));
-        a0.rearrange(Simd.EVEN, a1).max(a0.rearrange(Simd.ODD, a1)).max(b0.rearrange(Simd.ODD, b1)).intoMemorySegment(out, o, LE);
+        a0.rearrange(Simd.EVEN, a1).max(a0.rearrange(Simd.ODD, a1)).max(b0.rearrange(Simd.ODD, b1))
+                .intoMemorySegment(out, o, LE);
     }
 
     private static void scalarRows(MemorySegment in, long inOff, MemorySegment out, long outOff, int h, int w,

@@ -88,14 +88,15 @@ final class Winograd3x3 {
     }
 
     /**
-     * Geometry of one forward, in floats unless named bytes: tiles th x tw; phase planes hp x wp; tiles per
-     * block nc (a multiple of NR), nBlocks of them per image; channel blocks of mBlockPanels panels of MR;
+     * Geometry of one forward, in floats unless named bytes: tw tiles per tile row, tiles in all; phase planes
+     * hp x wp; tiles per block nc (a multiple of NR), nBlocks of them per image; channel blocks of mBlockPanels
+     * panels of MR;
      * xFloats of phase planes (shared); per task slot, V [16][cin][nc], M [16][mBlockPanels * MR][nc], then
      * one MR x NR tile for the GEMM or, later, the output transform's rows [4][rowStride].
      */
-    private record Geometry(int n, int h, int w, int threads, int th, int tw, int tiles, int hp, int wp, int nc, int nBlocks,
-                            int mBlockPanels, int mBlocks, int rowStride, long xFloats, long vFloats, long mFloats,
-                            long slotBytes) {
+    private record Geometry(int n, int h, int w, int threads, int tw, int tiles, int hp, int wp, int nc,
+                            int nBlocks, int mBlockPanels, int mBlocks, int rowStride, long xFloats, long vFloats,
+                            long mFloats, long slotBytes) {
         int tasks() {
             return n * nBlocks * mBlocks;
         }
@@ -134,7 +135,7 @@ final class Winograd3x3 {
         // run of tiles (the shorter of a tile row and a block) in whole vectors.
         int rowStride = (Math.min(tw, nc) + L - 1) / L * L;
         long slot = round(v) + round(m) + Math.max((long) MR * NR, 4L * rowStride);
-        return new Geometry(n, h, w, threads, th, tw, tiles, hp, wp, nc, nBlocks, mBlockPanels, mBlocks, rowStride,
+        return new Geometry(n, h, w, threads, tw, tiles, hp, wp, nc, nBlocks, mBlockPanels, mBlocks, rowStride,
                 round(x), round(v), round(m), round(slot) * 4);
     }
 

@@ -150,7 +150,10 @@ public final class CpuBackend implements Backend {
                 parallel.threads());
     }
 
-    /** Buffers in {@code arena} for the values {@code include} accepts, filled with values in [0.25, 0.75] (no NaNs or denormals, not all equal). */
+    /**
+     * Buffers in {@code arena} for the values {@code include} accepts, filled with values in [0.25, 0.75] (no NaNs
+     * or denormals, and not all equal).
+     */
     private Step.Activations activations(Arena arena, ActivationShapes shapes, IntPredicate include, long scratch) {
         var values = new MemorySegment[shapes.values()];
         for (int v = 0; v < values.length; v++) {
