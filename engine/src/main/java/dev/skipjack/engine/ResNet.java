@@ -28,6 +28,7 @@ import java.io.InputStreamReader;
 import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -146,7 +147,7 @@ public final class ResNet implements AutoCloseable {
     private final boolean checkInputs;
     private final Dispatch dispatch;
     private final Network network;
-    private final LoadTimes loadTimes;
+    private LoadTimes loadTimes;
     private final long packedBytes;
 
     private ResNet(Architecture architecture, List<String> labels, ImageNetTransform transform, ResNetGraph graph,
@@ -250,10 +251,14 @@ public final class ResNet implements AutoCloseable {
                 System.err.println(dispatch.notice());
             }
             long prepared = System.nanoTime();
-            warmUpOnce(parallel);
-            var times = new LoadTimes(read - started, prepared - read, System.nanoTime() - prepared);
-            return new ResNet(graph.architecture(), labels, transform, graph, arena, parallel, network,
-                    options.checkInputs(), dispatch, times, packedBytes);
+            boolean first = warmUpOnce(parallel);
+            var model = new ResNet(graph.architecture(), labels, transform, graph, arena, parallel, network,
+                    options.checkInputs(), dispatch, null, packedBytes);
+            if (first) {
+                model.warmUpOnItsShape();
+            }
+            model.loadTimes = new LoadTimes(read - started, prepared - read, System.nanoTime() - prepared);
+            return model;
         } catch (RuntimeException | Error | ModelFormatException e) {
             if (dispatch != null) {
                 dispatch.close();
@@ -283,9 +288,54 @@ public final class ResNet implements AutoCloseable {
      * round differently from the compiled ones, so a model's first results would differ in the last bits
      * from its later ones.
      */
-    private static void warmUpOnce(Parallel parallel) {
+    private static boolean warmUpOnce(Parallel parallel) {
         if (WARMED_UP.compareAndSet(false, true)) {
             Kernels.warmUp(parallel);
+            return true;
+        }
+        return false;
+    }
+
+    // The second stage of the warm-up: whole passes at the model's own image size for at least this long, then
+    // until the last three passes agree, for at most MODEL_WARMUP_MAX_NANOS.
+    private static final long MODEL_WARMUP_MIN_NANOS = 500_000_000L;
+    private static final long MODEL_WARMUP_MAX_NANOS = 4_000_000_000L;
+
+    /**
+     * Runs whole forward passes of this model on one image of its transform's crop size (224 x 224 for the
+     * ImageNet models) until their time settles. {@link Kernels#warmUp} compiles every kernel on small
+     * problems, but C2 compiles with what it saw there: the loop trip counts, branch outcomes and tiling
+     * decisions of a full-size layer differ, and the first full-size passes then hit the compiled code's
+     * traps one after the other, each sending a kernel back to slow code until C2 has recompiled it. Measured
+     * on ResNet-50 (2 threads): without this stage the first inference took 0.45-0.85 s and the next 7 to
+     * 10 took 70-250 ms each before settling at 40 ms. Once per process, like the kernel warm-up.
+     */
+    private void warmUpOnItsShape() {
+        int side = transform.crop();
+        long start = System.nanoTime();
+        try (Arena scratch = Arena.ofShared()) {
+            MemorySegment in = scratch.allocate(inputFloats(1, side, side) * Float.BYTES, 64);
+            for (long i = 0; i < in.byteSize() / Float.BYTES; i++) {
+                in.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) Math.sin(i * 0.37));
+            }
+            MemorySegment out = scratch.allocate((long) numClasses() * Float.BYTES, 64);
+            long[] last = new long[3];
+            for (int pass = 0; ; pass++) {
+                long t0 = System.nanoTime();
+                contexts.run(null, in, null, out, 1, side, side);
+                long now = System.nanoTime();
+                last[pass % 3] = now - t0;
+                if (now - start >= MODEL_WARMUP_MAX_NANOS) {
+                    return;
+                }
+                if (pass >= 2 && now - start >= MODEL_WARMUP_MIN_NANOS) {
+                    long lo = Math.min(last[0], Math.min(last[1], last[2]));
+                    long hi = Math.max(last[0], Math.max(last[1], last[2]));
+                    if (hi <= lo + lo / 5) {
+                        return;
+                    }
+                }
+            }
         }
     }
 

@@ -33,8 +33,12 @@ public final class Kernels {
     /** {@link #warmUp(Parallel)} with at least {@code minRounds} rounds, for at most about {@code maxMillis}. */
     public static boolean warmUp(Parallel par, int minRounds, long maxMillis) {
         long deadline = System.nanoTime() + maxMillis * 1_000_000L;
-        // Tiny problems: until C2 has compiled them, every vector operation costs on the order of a
-        // microsecond, so what counts is the number of calls and loop trips, not their size.
+        // Small problems: until C2 has compiled them, every vector operation costs on the order of a
+        // microsecond, so what counts is the number of calls and loop trips, not their size. But every loop
+        // must run whole vectors often (rows and planes of several times 2 x 16 floats): C2 compiles a loop
+        // body that the profile says never ran as a trap, and a first full-size inference then falls back
+        // to the interpreter kernel by kernel while C2 recompiles (a first ResNet-50 call took 0.6-0.9 s
+        // instead of 40 ms, and the next 10 to 20 calls were slow too, with 5x5 warm-up inputs).
         ConvShape[] shapes = {
                 new ConvShape(8, 8, 1, 1, 0, 1),     // DIRECT, partial last panel
                 new ConvShape(264, 8, 1, 1, 0, 1),   // DIRECT, two depth blocks (accumulating kernel)
@@ -44,26 +48,35 @@ public final class Kernels {
                 new ConvShape(8, 8, 1, 2, 0, 1),     // downsample
                 new ConvShape(3, 8, 7, 2, 3, 1),     // stem: depth blocks across taps
         };
-        int[] sizes = {5, 2, 5, 5, 6, 6, 6};
+        int[] heights = {3, 2, 3, 4, 4, 4, 4};
+        int[] widths = {41, 20, 40, 40, 72, 72, 72};
         int n = 1;
+        long inFloats = 0, outFloats = 0;
+        for (int i = 0; i < shapes.length; i++) {
+            inFloats = Math.max(inFloats, (long) shapes[i].cin() * heights[i] * widths[i]);
+            outFloats = Math.max(outFloats, (long) shapes[i].cout() * heights[i] * widths[i]);
+        }
+        int fcIn = 64;
         try (Arena arena = Arena.ofShared()) {
             Conv2d[] convs = new Conv2d[shapes.length];
             MemorySegment[] scratch = new MemorySegment[shapes.length];
-            MemorySegment in = filled(arena, 264L * 6 * 6, 0.01f);
-            MemorySegment out = arena.allocate(16L * 6 * 6 * 4, 64);
-            MemorySegment res = filled(arena, 16L * 6 * 6, 0.02f);
+            MemorySegment in = filled(arena, Math.max(inFloats, fcIn), 0.01f);
+            MemorySegment out = arena.allocate(outFloats * 4, 64);
+            MemorySegment res = filled(arena, outFloats, 0.02f);
             for (int i = 0; i < shapes.length; i++) {
                 ConvShape s = shapes[i];
                 convs[i] = new Conv2d(s, filled(arena, (long) s.cout() * s.gemmK(), 0.001f),
                         filled(arena, s.cout(), 0.1f), arena);
-                scratch[i] = arena.allocate(convs[i].scratchBytes(n, sizes[i], sizes[i], par.threads()), 64);
+                scratch[i] = arena.allocate(convs[i].scratchBytes(n, heights[i], widths[i], par.threads()), 64);
             }
-            MemorySegment pooled = arena.allocate(8L * 3 * 3 * 4, 64);
-            MemorySegment avg = arena.allocate(8L * 4, 64);
-            Linear fc = new Linear(8, 10, filled(arena, 80, 0.01f), filled(arena, 10, 0f), arena);
+            // Pooling of 8 channels of 4 x 72: 2 x 36 after the max pool.
+            int pc = 8, ph = 4, pw = 72;
+            MemorySegment pooled = arena.allocate((long) pc * ph * pw * 4, 64);
+            MemorySegment avg = arena.allocate(pc * 4L, 64);
+            Linear fc = new Linear(fcIn, 10, filled(arena, fcIn * 10L, 0.01f), filled(arena, 10, 0f), arena);
             MemorySegment logits = arena.allocate(40, 64);
             // The micro-kernels directly, both the variant that starts from zero and the one that adds to C:
-            // convolutions call the latter only once per depth block past the first, too rarely on tiny
+            // convolutions call the latter only once per depth block past the first, too rarely on small
             // inputs to reach C2 soon.
             int kMax = 64;
             MemorySegment a = filled(arena, (long) kMax * Gemm.MR, 0.01f);
@@ -74,12 +87,12 @@ public final class Kernels {
             for (int r = 0; ; r++) {
                 for (int i = 0; i < shapes.length; i++) {
                     boolean withRes = (r & 1) == 0 && shapes[i].stride() == 1;
-                    convs[i].forward(in, out, withRes ? res : null, (r & 2) == 0, n, sizes[i], sizes[i], scratch[i],
-                            par);
+                    convs[i].forward(in, out, withRes ? res : null, (r & 2) == 0, n, heights[i], widths[i],
+                            scratch[i], par);
                 }
-                MaxPool2d.forward(out, pooled, n, 8, 5, 5, 3, 2, 1, par);
-                GlobalAvgPool.forward(pooled, avg, n, 8, 3, 3, par);
-                fc.forward(avg, logits, n, par);
+                MaxPool2d.forward(out, pooled, n, pc, ph, pw, 3, 2, 1, par);
+                GlobalAvgPool.forward(pooled, avg, n, pc, ph / 2, pw / 2, par);
+                fc.forward(in, logits, n, par);
                 for (int j = 0; j < 8; j++) {
                     int kc = 1 + (r * 8 + j) % 16;
                     Gemm.tile(a, 0, b, 0, Gemm.NR * 4L, kc, c, 0, Gemm.NR * 4L, false, c, TMP);
