@@ -24,7 +24,7 @@ import jdk.incubator.vector.VectorSpecies;
  * scratch, sized to stay in L2: V = B^T d B for its tiles and all input channels, [16][cin][NC]; the 16 GEMMs
  * M[p] = U[p] V[p] for its channels, [16][channels][NC], on the same micro-kernel as {@link Conv2d} with V's
  * rows read in place as B; then Y = A^T m A, bias, residual and ReLU into out, the two output columns of each
- * tile interleaved back into rows. U = G g G^T is packed at construction [16][cout/MR][cin][MR].
+ * tile interleaved back into rows. U = G g G^T is packed at construction [16][cin/KC][cout/MR][KC][MR].
  *
  * <p>Why fused: with the three steps as separate passes over whole-image V and M buffers (3 MB each for
  * ResNet's first stage, beyond L2) every step went through memory and behind a barrier of its own; fused, a
@@ -40,7 +40,9 @@ final class Winograd3x3 {
     private static final long VB = Gemm.VB;
 
     private final int cin, cout, mPanels;
-    // [16][mPanels][cin][MR]: U[p] for MR output channels interleaved along cin; channels past cout are zero
+    // [16][depth block][mPanels][kc][MR]: U[p] for MR output channels interleaved along cin, cut into depth
+    // blocks of Conv2d.KC input channels (the last one shorter), depth block outermost as in Conv2d (one
+    // contiguous run per depth block for the prefetcher); channels past cout are zero
     private final MemorySegment packedU;
     // [cout], owned by the Conv2d
     private final MemorySegment bias;
@@ -61,11 +63,17 @@ final class Winograd3x3 {
                 }
                 filterTransform(g, u);
                 for (int p = 0; p < 16; p++) {
-                    long dst = (((long) p * mPanels + co / MR) * cin + ci) * MR + co % MR;
+                    int k0 = ci / Conv2d.KC * Conv2d.KC;
+                    long dst = uOffset(p, co / MR, k0, Math.min(Conv2d.KC, cin - k0)) + (long) (ci - k0) * MR + co % MR;
                     packedU.set(F32, dst * 4, (float) u[p]);
                 }
             }
         }
+    }
+
+    /** Float offset in packedU of U[p]'s panel i, depth block at k0 (of kc rows). */
+    private long uOffset(int p, int i, int k0, int kc) {
+        return ((long) p * cin + k0) * mPanels * MR + (long) i * kc * MR;
     }
 
     /** U = G g G^T, G = [[1, 0, 0], [1/2, 1/2, 1/2], [1/2, -1/2, 1/2], [0, 0, 1]], in double. */
@@ -294,7 +302,7 @@ final class Winograd3x3 {
                     for (int jp = 0; jp < jPanels; jp++) {
                         long b = vp + k0 * ld + jp * NR * 4L;
                         for (int i = i0; i < i1; i++) {
-                            long a = (((long) p * mPanels + i) * cin + k0) * MR * 4;
+                            long a = uOffset(p, i, k0, kc) * 4;
                             long c = mp + (long) (i - i0) * MR * ld + jp * NR * 4L;
                             Gemm.tile(packedU, a, scratch, b, ld, kc, scratch, c, ld, k0 > 0, scratch, tmp);
                         }
