@@ -47,9 +47,13 @@ public final class Kernels {
                 new ConvShape(8, 8, 3, 2, 1, 1),     // PHASED, four phases
                 new ConvShape(8, 8, 1, 2, 0, 1),     // downsample
                 new ConvShape(3, 8, 7, 2, 3, 1),     // stem: depth blocks across taps
+                new ConvShape(8, 40, 1, 1, 0, 1),    // TRANSPOSED, input read in place (masked at its end)
+                new ConvShape(8, 40, 3, 2, 1, 1),    // TRANSPOSED on phase planes
         };
-        int[] heights = {3, 2, 3, 4, 4, 4, 4};
-        int[] widths = {41, 20, 40, 40, 72, 72, 72};
+        Conv2d.Path[] paths = {null, null, null, null, null, null, null, Conv2d.Path.TRANSPOSED,
+                Conv2d.Path.TRANSPOSED};
+        int[] heights = {3, 2, 3, 4, 4, 4, 4, 3, 6};
+        int[] widths = {41, 20, 40, 40, 72, 72, 72, 17, 30};
         int n = 1;
         long inFloats = 0, outFloats = 0;
         for (int i = 0; i < shapes.length; i++) {
@@ -63,10 +67,15 @@ public final class Kernels {
             MemorySegment in = filled(arena, Math.max(inFloats, fcIn), 0.01f);
             MemorySegment out = arena.allocate(outFloats * 4, 64);
             MemorySegment res = filled(arena, outFloats, 0.02f);
+            // Each input ends where its segment ends, so that kernels reading it in place reach their masked tails.
+            MemorySegment[] inputs = new MemorySegment[shapes.length];
             for (int i = 0; i < shapes.length; i++) {
                 ConvShape s = shapes[i];
-                convs[i] = new Conv2d(s, filled(arena, (long) s.cout() * s.gemmK(), 0.001f),
-                        filled(arena, s.cout(), 0.1f), arena);
+                inputs[i] = in.asSlice(0, (long) s.cin() * heights[i] * widths[i] * 4);
+                MemorySegment weight = filled(arena, (long) s.cout() * s.gemmK(), 0.001f);
+                MemorySegment bias = filled(arena, s.cout(), 0.1f);
+                convs[i] = paths[i] == null ? new Conv2d(s, weight, bias, arena)
+                        : new Conv2d(s, weight, bias, arena, paths[i]);
                 scratch[i] = arena.allocate(convs[i].scratchBytes(n, heights[i], widths[i], par.threads()), 64);
             }
             // Pooling of 8 channels of 4 x 72: 2 x 36 after the max pool.
@@ -87,7 +96,7 @@ public final class Kernels {
             for (int r = 0; ; r++) {
                 for (int i = 0; i < shapes.length; i++) {
                     boolean withRes = (r & 1) == 0 && shapes[i].stride() == 1;
-                    convs[i].forward(in, out, withRes ? res : null, (r & 2) == 0, n, heights[i], widths[i],
+                    convs[i].forward(inputs[i], out, withRes ? res : null, (r & 2) == 0, n, heights[i], widths[i],
                             scratch[i], par);
                 }
                 MaxPool2d.forward(out, pooled, n, pc, ph, pw, 3, 2, 1, par);
