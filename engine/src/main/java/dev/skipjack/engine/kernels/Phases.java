@@ -36,51 +36,60 @@ final class Phases {
             int py = ph / np, px = ph % np;
             long src = ((long) img * cin + ci) * h * w * 4;
             long dst = xpOff + p * plane * 4;
-            // Phase columns x whose input column x * s + px - pad lies inside [0, w).
-            int xLo = Math.min(wp, ceilDiv(pad - px, s));
-            int xHi = Math.max(xLo, Math.min(wp, Math.floorDiv(w - 1 + pad - px, s) + 1));
             for (int y = 0; y < hp; y++) {
-                long row = dst + (long) y * wp * 4;
-                int iy = y * s + py - pad;
-                if (iy < 0 || iy >= h) {
-                    zero(xp, row, wp);
-                    continue;
-                }
-                zero(xp, row, xLo);
-                long from = src + ((long) iy * w + (long) xLo * s + px - pad) * 4;
-                if (s == 1) {
-                    MemorySegment.copy(in, from, xp, row + xLo * 4L, (xHi - xLo) * 4L);
-                } else {
-                    long d = row + xLo * 4L;
-                    int x = xLo;
-                    if (s == 2) {
-                        // Whole vectors while both loads stay inside the input row: a block at x reads input
-                        // columns 2x + px - pad .. 2x + px - pad + 2L - 1.
-                        int xMax = Math.floorDiv(w - 2 * L - px + pad, 2);
-                        for (; x + L <= xHi && x <= xMax; x += L, from += 2L * L * 4, d += L * 4L) {
-                            FloatVector a = FloatVector.fromMemorySegment(Gemm.S, in, from, LE);
-                            FloatVector b = FloatVector.fromMemorySegment(Gemm.S, in, from + Gemm.VB, LE);
-                            a.rearrange(Simd.EVEN, b).intoMemorySegment(xp, d, LE);
-                        }
-                        if (x < xHi) {
-                            // The rest of the row (fewer than L phase columns): loads masked to the input row,
-                            // the store to the phase columns left.
-                            int rem = w - (2 * x + px - pad);
-                            FloatVector a = FloatVector.fromMemorySegment(Gemm.S, in, from, LE,
-                                    Gemm.S.indexInRange(0, rem));
-                            FloatVector b = FloatVector.fromMemorySegment(Gemm.S, in, from + Gemm.VB, LE,
-                                    Gemm.S.indexInRange(L, rem));
-                            a.rearrange(Simd.EVEN, b).intoMemorySegment(xp, d, LE, Gemm.S.indexInRange(x, xHi));
-                            x = xHi;
-                        }
-                    }
-                    for (; x < xHi; x++, from += s * 4L, d += 4) {
-                        xp.set(F32, d, in.get(F32, from));
-                    }
-                }
-                zero(xp, row + xHi * 4L, wp - xHi);
+                row(in, src, xp, dst + (long) y * wp * 4, h, w, s, pad, py, px, y);
             }
         }
+    }
+
+    /**
+     * Row y of phase (py, px) of one channel, whose [h][w] input plane starts at byte {@code src} of {@code in}:
+     * {@code size(w, pad, s)} floats at byte {@code row} of {@code xp}.
+     */
+    static void row(MemorySegment in, long src, MemorySegment xp, long row, int h, int w, int s, int pad, int py,
+                    int px, int y) {
+        int wp = size(w, pad, s);
+        int iy = y * s + py - pad;
+        if (iy < 0 || iy >= h) {
+            zero(xp, row, wp);
+            return;
+        }
+        // Phase columns x whose input column x * s + px - pad lies inside [0, w).
+        int xLo = Math.min(wp, ceilDiv(pad - px, s));
+        int xHi = Math.max(xLo, Math.min(wp, Math.floorDiv(w - 1 + pad - px, s) + 1));
+        zero(xp, row, xLo);
+        long from = src + ((long) iy * w + (long) xLo * s + px - pad) * 4;
+        if (s == 1) {
+            MemorySegment.copy(in, from, xp, row + xLo * 4L, (xHi - xLo) * 4L);
+        } else {
+            long d = row + xLo * 4L;
+            int x = xLo;
+            if (s == 2) {
+                // Whole vectors while both loads stay inside the input row: a block at x reads input
+                // columns 2x + px - pad .. 2x + px - pad + 2L - 1.
+                int xMax = Math.floorDiv(w - 2 * L - px + pad, 2);
+                for (; x + L <= xHi && x <= xMax; x += L, from += 2L * L * 4, d += L * 4L) {
+                    FloatVector a = FloatVector.fromMemorySegment(Gemm.S, in, from, LE);
+                    FloatVector b = FloatVector.fromMemorySegment(Gemm.S, in, from + Gemm.VB, LE);
+                    a.rearrange(Simd.EVEN, b).intoMemorySegment(xp, d, LE);
+                }
+                if (x < xHi) {
+                    // The rest of the row (fewer than L phase columns): loads masked to the input row,
+                    // the store to the phase columns left.
+                    int rem = w - (2 * x + px - pad);
+                    FloatVector a = FloatVector.fromMemorySegment(Gemm.S, in, from, LE,
+                            Gemm.S.indexInRange(0, rem));
+                    FloatVector b = FloatVector.fromMemorySegment(Gemm.S, in, from + Gemm.VB, LE,
+                            Gemm.S.indexInRange(L, rem));
+                    a.rearrange(Simd.EVEN, b).intoMemorySegment(xp, d, LE, Gemm.S.indexInRange(x, xHi));
+                    x = xHi;
+                }
+            }
+            for (; x < xHi; x++, from += s * 4L, d += 4) {
+                xp.set(F32, d, in.get(F32, from));
+            }
+        }
+        zero(xp, row + xHi * 4L, wp - xHi);
     }
 
     /**

@@ -17,19 +17,21 @@ import jdk.incubator.vector.VectorSpecies;
  * 3x3, stride 1, padding 1, one group, by Winograd's F(2x2, 3x3): each 2x2 block of outputs ("tile") costs 16
  * multiplies per input channel instead of 36, so the GEMM work drops 2.25 times.
  *
- * <p>Two passes. (1) The input is split into the 2x2 phase planes of its padded form ({@link Phases}), which
- * makes the 4x4 input window of tile (ty, tx) element (i, j) = phase (i % 2, j % 2) at (ty + i/2, tx + j/2):
- * contiguous across tx, so the transforms run on vectors of L tiles. (2) One task per block of NC tiles (a
- * multiple of the micro-kernel's NR columns) and block of output channels does everything else in its own
- * scratch, sized to stay in L2: V = B^T d B for its tiles and all input channels, [16][cin][NC]; the 16 GEMMs
- * M[p] = U[p] V[p] for its channels, [16][channels][NC], on the same micro-kernel as {@link Conv2d} with V's
- * rows read in place as B; then Y = A^T m A, bias, residual and ReLU into out, the two output columns of each
- * tile interleaved back into rows. U = G g G^T is packed at construction [16][cin/KC][cout/MR][KC][MR].
+ * <p>One pass: one task per block of NC tiles (a multiple of the micro-kernel's NR columns) and block of output
+ * channels does everything in its own scratch, sized to stay in L2. It splits the input rows its tiles read
+ * into the 2x2 phase planes of the padded input ({@link Phases}), which makes the 4x4 input window of tile
+ * (ty, tx) element (i, j) = phase (i % 2, j % 2) at (ty + i/2, tx + j/2): contiguous across tx, so the
+ * transforms run on vectors of L tiles. Then V = B^T d B for its tiles and all input channels, [16][cin][NC];
+ * the 16 GEMMs M[p] = U[p] V[p] for its channels, [16][channels][NC], on the same micro-kernel as
+ * {@link Conv2d} with V's rows read in place as B; then Y = A^T m A, bias, residual and ReLU into out, the two
+ * output columns of each tile interleaved back into rows. U = G g G^T is packed at construction
+ * [16][cin/KC][cout/MR][KC][MR].
  *
- * <p>Why fused: with the three steps as separate passes over whole-image V and M buffers (3 MB each for
- * ResNet's first stage, beyond L2) every step went through memory and behind a barrier of its own; fused, a
- * task's V and M stay in L2 and two barriers are left. A block's V is recomputed by every channel block of
- * it; there are several only when the tiles alone give too few tasks (the small late layers).
+ * <p>Why fused: with the steps as separate passes over whole-image buffers (V and M are 3 MB each for
+ * ResNet's first stage, beyond L2) every step went through memory and behind a barrier of its own, and a
+ * thread read what the other had written, from the other core's cache. Fused, a task's data stay in its
+ * core's L2 and one barrier is left. A block's phase strip and V are recomputed by every channel block of it;
+ * there are several only when the tiles alone give too few tasks (the small late layers).
  *
  * <p>Accuracy: the transforms only add and subtract (G halves), so the rounding is that of a few more
  * additions per output than the direct sum; tests hold it to the same magnitude-relative bound.
@@ -96,15 +98,17 @@ final class Winograd3x3 {
     }
 
     /**
-     * Geometry of one forward, in floats unless named bytes: tw tiles per tile row, tiles in all; phase planes
-     * hp x wp; tiles per block nc (a multiple of NR), nBlocks of them per image; channel blocks of mBlockPanels
-     * panels of MR;
-     * xFloats of phase planes (shared); per task slot, V [16][cin][nc], M [16][mBlockPanels * MR][nc], then
-     * one MR x NR tile for the GEMM or, later, the output transform's rows [4][rowStride].
+     * Geometry of one forward, in floats unless named bytes: tw tiles per tile row, tiles in all; phase rows
+     * wp wide; tiles per block nc (a multiple of NR), nBlocks of them per image; channel blocks of
+     * mBlockPanels panels of MR. With strips (one channel block), per task slot: the block's strip of the phase
+     * planes [4][cin][stripRows][wp] (xFloats, with slack); otherwise the phase planes of the whole input,
+     * [n][4][cin][hp][wp] (xFloats, with slack) come first, shared. Then per slot V [16][cin][nc],
+     * M [16][mBlockPanels * MR][nc], and one MR x NR tile for the GEMM or, later, the output transform's rows
+     * [4][rowStride].
      */
     private record Geometry(int n, int h, int w, int threads, int tw, int tiles, int hp, int wp, int nc,
-                            int nBlocks, int mBlockPanels, int mBlocks, int rowStride, long xFloats, long vFloats,
-                            long mFloats, long slotBytes) {
+                            int nBlocks, int mBlockPanels, int mBlocks, int rowStride, boolean strips,
+                            long xFloats, long vFloats, long mFloats, long slotBytes) {
         int tasks() {
             return n * nBlocks * mBlocks;
         }
@@ -135,16 +139,24 @@ final class Winograd3x3 {
         // Too few tile blocks for the threads: split the channels too, each block recomputing its V.
         int mBlockPanels = Conv2d.channelBlockPanels(mPanels, mPanels, (long) n * nBlocks, threads);
         int mBlocks = (mPanels + mBlockPanels - 1) / mBlockPanels;
-        long x = (long) n * 4 * cin * hp * wp + L + 16;
+        // Each task splits the input rows its tiles read, unless the channels are split too: then every
+        // channel block would split the same rows again, and one shared pass over the input comes first. On
+        // ResNet-18 (2 threads) the strips took the 56x56 layers 7-12% faster, and the smaller ones, whose
+        // channels are split, 6-13% slower. A block of nc tiles touches at most ceil(nc / tw) + 1 tile rows,
+        // and tile row ty reads phase rows ty and ty + 1. The loads of a run's last vector may read past the
+        // strip or planes: slack.
+        boolean strips = mBlocks == 1;
+        int stripRows = Math.min((nc + tw - 1) / tw + 1, th) + 1;
+        long x = (strips ? 4L * cin * stripRows * wp : (long) n * 4 * cin * hp * wp) + L + 16;
         long v = 16L * cin * nc;
         // M rows are read L lanes at a time from a tile run's start: L floats of slack after the last.
         long m = 16L * mBlockPanels * MR * nc + L;
         // After M: the GEMM's MR x NR accumulation tile, later the output transform's four rows of up to a
         // run of tiles (the shorter of a tile row and a block) in whole vectors.
         int rowStride = (Math.min(tw, nc) + L - 1) / L * L;
-        long slot = round(v) + round(m) + Math.max((long) MR * NR, 4L * rowStride);
+        long slot = (strips ? round(x) : 0) + round(v) + round(m) + Math.max((long) MR * NR, 4L * rowStride);
         return new Geometry(n, h, w, threads, tw, tiles, hp, wp, nc, nBlocks, mBlockPanels, mBlocks, rowStride,
-                round(x), round(v), round(m), round(slot) * 4);
+                strips, round(x), round(v), round(m), round(slot) * 4);
     }
 
     private static long round(long floats) {
@@ -153,7 +165,7 @@ final class Winograd3x3 {
 
     long scratchBytes(int n, int h, int w, int threads) {
         Geometry g = geometryFor(n, h, w, threads);
-        return g.xFloats * 4 + g.slotBytes * Math.max(1, threads);
+        return (g.strips ? 0 : g.xFloats * 4) + g.slotBytes * Math.max(1, threads);
     }
 
     void forward(MemorySegment in, MemorySegment out, MemorySegment res, boolean relu, int n, int h, int w,
@@ -168,12 +180,13 @@ final class Winograd3x3 {
             j.res = res;
             j.relu = relu;
             j.scratch = scratch;
-            j.slot0 = g.xFloats * 4;
             try {
-                j.stage = 0;
-                j.items = n * 4 * cin; // phase planes
-                j.parts = Math.min(threads, j.items);
-                par.forEach(j.parts, j);
+                if (!g.strips) {
+                    j.stage = 0;
+                    j.items = n * 4 * cin; // phase planes
+                    j.parts = Math.min(threads, j.items);
+                    par.forEach(j.parts, j);
+                }
                 j.stage = 1;
                 j.items = g.tasks();
                 j.next.set(0);
@@ -188,7 +201,6 @@ final class Winograd3x3 {
         Geometry g;
         MemorySegment in, out, res, scratch;
         boolean relu;
-        long slot0;
         int stage, items, parts;
         final AtomicInteger next = new AtomicInteger();
 
@@ -199,7 +211,7 @@ final class Winograd3x3 {
                         g.xFloats - (long) items * g.hp * g.wp);
                 return;
             }
-            long slotOff = slot0 + slot * g.slotBytes;
+            long slotOff = (g.strips ? 0 : g.xFloats * 4) + slot * g.slotBytes;
             for (int t; (t = next.getAndIncrement()) < items; ) {
                 task(t, slotOff);
             }
@@ -213,9 +225,22 @@ final class Winograd3x3 {
             int img = t / g.mBlocks;
             int t0 = nb * g.nc, qn = Math.min(g.nc, g.tiles - t0);
             int i0 = mb * g.mBlockPanels, i1 = Math.min(mPanels, i0 + g.mBlockPanels);
-            long v = slotOff, m = v + g.vFloats * 4, tmp = m + g.mFloats * 4;
+            long v = slotOff + (g.strips ? g.xFloats * 4 : 0), m = v + g.vFloats * 4, tmp = m + g.mFloats * 4;
+            // The phase rows [ty0, ty0 + rows) at x: the task's strip, or the image's whole planes.
+            long x;
+            int ty0, rows;
+            if (g.strips) {
+                x = slotOff;
+                ty0 = t0 / g.tw;
+                rows = (t0 + qn - 1) / g.tw - ty0 + 2;
+                split(img, ty0, rows, x);
+            } else {
+                x = (long) img * 4 * cin * g.hp * g.wp * 4;
+                ty0 = 0;
+                rows = g.hp;
+            }
             for (int ci = 0; ci < cin; ci++) {
-                inputTransform(img, ci, t0, qn, v + (long) ci * g.nc * 4);
+                inputTransform(x, ci, ty0, rows, t0, qn, v + (long) ci * g.nc * 4);
             }
             gemm(v, m, i0, i1, (qn + NR - 1) / NR, tmp);
             int co1 = Math.min(cout, i1 * MR);
@@ -225,19 +250,40 @@ final class Winograd3x3 {
         }
 
         /**
-         * V[p][ci][t - t0] = (B^T d B)[p] for tiles [t0, t0 + qn) of channel ci, written from {@code v} (the
-         * block's row of channel ci at p = 0); runs of tiles along a tile row, L at a time.
+         * Phase rows [ty0, ty0 + rows) of the 2x2 phase planes of the padded input (see {@link Phases}), every
+         * channel of image img, into the task's strip at byte x: [4][cin][rows][wp]. The task reads its input
+         * itself, so no pass over the whole layer (and no barrier) comes first, and what the transform reads
+         * is in this core's cache.
          */
-        private void inputTransform(int img, int ci, int t0, int qn, long v) {
-            long plane = (long) g.hp * g.wp * 4;
-            long p00 = (((long) img * 4) * cin + ci) * plane;   // phase (0, 0); phase (py, px) is + (2 py + px) cin planes
+        private void split(int img, int ty0, int rows, long x) {
+            long inPlane = (long) g.h * g.w * 4, stripPlane = (long) rows * g.wp * 4;
+            for (int ph = 0; ph < 4; ph++) {
+                for (int ci = 0; ci < cin; ci++) {
+                    long src = ((long) img * cin + ci) * inPlane;
+                    long dst = x + ((long) ph * cin + ci) * stripPlane;
+                    for (int y = 0; y < rows; y++) {
+                        Phases.row(in, src, scratch, dst + y * g.wp * 4L, g.h, g.w, 2, 1, ph >> 1, ph & 1, ty0 + y);
+                    }
+                }
+            }
+        }
+
+        /**
+         * V[p][ci][t - t0] = (B^T d B)[p] for tiles [t0, t0 + qn) of channel ci, written from {@code v} (the
+         * block's row of channel ci at p = 0), from phase planes of {@code rows} rows at byte x that start at
+         * phase row ty0 (the task's strip, or the image's whole planes); runs of tiles along a tile row, L at a
+         * time.
+         */
+        private void inputTransform(long x, int ci, int ty0, int rows, int t0, int qn, long v) {
+            long plane = (long) rows * g.wp * 4;
+            long p00 = x + ci * plane;   // phase (0, 0); phase (py, px) is + (2 py + px) cin planes
             long ph = cin * plane;
             long rowB = g.wp * 4L;
             long vStride = (long) cin * g.nc * 4;      // between positions p
             for (int t = t0, end = t0 + qn; t < end; ) {
                 int ty = t / g.tw, tx = t - ty * g.tw;
                 int run = Math.min(g.tw - tx, end - t);
-                long e = p00 + (long) ty * rowB + tx * 4L;   // phase element (ty, tx)
+                long e = p00 + (long) (ty - ty0) * rowB + tx * 4L;   // phase element (ty, tx)
                 long t1 = v + (long) (t - t0) * 4;
                 // Input row i of the 4x4 window is phase row parity i % 2 at offset i / 2: rows 0, 1, 2, 3 =
                 // (e, e + 2ph, e + rowB, e + 2ph + rowB). r = B^T d: r0 = d0 - d2, r1 = d1 + d2,
@@ -254,7 +300,7 @@ final class Winograd3x3 {
          * One row of B^T d B for a run of {@code run} tiles along a tile row, L at a time: r_j = P_j -/+ Q_j for
          * window columns j (column j is phase column parity j % 2, offset j / 2, i.e. + ph for odd j, + 4 bytes
          * for j >= 2), then V_0 = r_0 - r_2, V_1 = r_1 + r_2, V_2 = r_2 - r_1, V_3 = r_1 - r_3 at {@code v},
-         * {@code vs} apart. Past the run's end the loads take neighbouring data (the phase planes have slack at
+         * {@code vs} apart. Past the run's end the loads take neighbouring data (the phase strip has slack at
          * their end); the stores are masked to the run (unmasked, the last vector of a block's row would run
          * into the next channel's row, written before).
          *
