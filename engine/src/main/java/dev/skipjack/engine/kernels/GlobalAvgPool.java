@@ -50,19 +50,22 @@ public final class GlobalAvgPool {
         }
     }
 
-    /** The mean of {@code count} floats at byte offset {@code off}: float lanes, then a lane reduction. */
+    /**
+     * The mean of {@code count} floats at byte offset {@code off}: float lanes, the last vector masked, then a
+     * lane reduction. One counted loop and no scalar tail: with a two-accumulator loop and a scalar tail, C2's
+     * compiled code kept trapping on ResNet's 7x7 planes (profile predicates), and in some runs the layer
+     * stayed in slow code, 0.6-3.5 ms instead of 0.03 ms.
+     */
     static float mean(MemorySegment in, long off, int count) {
-        FloatVector acc0 = FloatVector.zero(S), acc1 = FloatVector.zero(S);
+        FloatVector acc = FloatVector.zero(S);
         int l = S.length();
         int i = 0;
-        for (int bound = count - 2 * l; i <= bound; i += 2 * l) {
-            acc0 = acc0.add(FloatVector.fromMemorySegment(S, in, off + i * 4L, LE));
-            acc1 = acc1.add(FloatVector.fromMemorySegment(S, in, off + (i + l) * 4L, LE));
+        for (int bound = S.loopBound(count); i < bound; i += l) {
+            acc = acc.add(FloatVector.fromMemorySegment(S, in, off + i * 4L, LE));
         }
-        float sum = Simd.sumLanes(acc0.add(acc1));
-        for (; i < count; i++) {
-            sum += in.get(F32, off + i * 4L);
+        if (i < count) {
+            acc = acc.add(FloatVector.fromMemorySegment(S, in, off + i * 4L, LE, S.indexInRange(i, count)));
         }
-        return sum / count;
+        return Simd.sumLanes(acc) / count;
     }
 }

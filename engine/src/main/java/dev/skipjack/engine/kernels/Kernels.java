@@ -61,6 +61,7 @@ public final class Kernels {
             outFloats = Math.max(outFloats, (long) shapes[i].cout() * heights[i] * widths[i]);
         }
         int fcIn = 64;
+        inFloats = Math.max(inFloats, 128L * 49); // the global pooling below
         try (Arena arena = Arena.ofShared()) {
             Conv2d[] convs = new Conv2d[shapes.length];
             MemorySegment[] scratch = new MemorySegment[shapes.length];
@@ -81,7 +82,11 @@ public final class Kernels {
             // Pooling of 8 channels of 4 x 72: 2 x 36 after the max pool.
             int pc = 8, ph = 4, pw = 72;
             MemorySegment pooled = arena.allocate((long) pc * ph * pw * 4, 64);
-            MemorySegment avg = arena.allocate(pc * 4L, 64);
+            // Global pooling of 128 planes of 7x7, ResNet's last: on the 8 small planes of the max pool's output
+            // its per-thread loop over planes stayed in the interpreter (a few thousand trips in all), and on
+            // ResNet-50's 2048 planes a first call's share took milliseconds, in some runs for seconds of calls.
+            int gc = 128;
+            MemorySegment avg = arena.allocate(gc * 4L, 64);
             Linear fc = new Linear(fcIn, 10, filled(arena, fcIn * 10L, 0.01f), filled(arena, 10, 0f), arena);
             MemorySegment logits = arena.allocate(40, 64);
             // The micro-kernels directly, both the variant that starts from zero and the one that adds to C:
@@ -100,7 +105,7 @@ public final class Kernels {
                             scratch[i], par);
                 }
                 MaxPool2d.forward(out, pooled, n, pc, ph, pw, 3, 2, 1, par);
-                GlobalAvgPool.forward(pooled, avg, n, pc, ph / 2, pw / 2, par);
+                GlobalAvgPool.forward(in, avg, n, gc, 7, 7, par);
                 fc.forward(in, logits, n, par);
                 for (int j = 0; j < 8; j++) {
                     int kc = 1 + (r * 8 + j) % 16;

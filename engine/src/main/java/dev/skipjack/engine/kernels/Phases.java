@@ -36,27 +36,36 @@ final class Phases {
             int py = ph / np, px = ph % np;
             long src = ((long) img * cin + ci) * h * w * 4;
             long dst = xpOff + p * plane * 4;
+            int xLo = xLo(w, s, pad, px), xHi = xHi(w, s, pad, px);
             for (int y = 0; y < hp; y++) {
-                row(in, src, xp, dst + (long) y * wp * 4, h, w, s, pad, py, px, y);
+                row(in, src, xp, dst + (long) y * wp * 4, h, w, wp, s, pad, py, px, y, xLo, xHi);
             }
         }
     }
 
+    /** The first phase column of phase column parity px whose input column x * s + px - pad is inside [0, w). */
+    static int xLo(int w, int s, int pad, int px) {
+        return Math.min(size(w, pad, s), ceilDiv(pad - px, s));
+    }
+
+    /** One past the last phase column of parity px inside the input (see {@link #xLo}). */
+    static int xHi(int w, int s, int pad, int px) {
+        return Math.max(xLo(w, s, pad, px), Math.min(size(w, pad, s), Math.floorDiv(w - 1 + pad - px, s) + 1));
+    }
+
     /**
      * Row y of phase (py, px) of one channel, whose [h][w] input plane starts at byte {@code src} of {@code in}:
-     * {@code size(w, pad, s)} floats at byte {@code row} of {@code xp}.
+     * wp = {@code size(w, pad, s)} floats at byte {@code row} of {@code xp}. {@code wp}, {@code xLo} and
+     * {@code xHi} ({@link #xLo} and {@link #xHi} of px) come from the caller, once per plane: the divisions
+     * they take cost as much as a short row's copy.
      */
-    static void row(MemorySegment in, long src, MemorySegment xp, long row, int h, int w, int s, int pad, int py,
-                    int px, int y) {
-        int wp = size(w, pad, s);
+    static void row(MemorySegment in, long src, MemorySegment xp, long row, int h, int w, int wp, int s, int pad,
+                    int py, int px, int y, int xLo, int xHi) {
         int iy = y * s + py - pad;
         if (iy < 0 || iy >= h) {
             zero(xp, row, wp);
             return;
         }
-        // Phase columns x whose input column x * s + px - pad lies inside [0, w).
-        int xLo = Math.min(wp, ceilDiv(pad - px, s));
-        int xHi = Math.max(xLo, Math.min(wp, Math.floorDiv(w - 1 + pad - px, s) + 1));
         zero(xp, row, xLo);
         long from = src + ((long) iy * w + (long) xLo * s + px - pad) * 4;
         if (s == 1) {

@@ -258,11 +258,13 @@ final class Winograd3x3 {
         private void split(int img, int ty0, int rows, long x) {
             long inPlane = (long) g.h * g.w * 4, stripPlane = (long) rows * g.wp * 4;
             for (int ph = 0; ph < 4; ph++) {
+                int px = ph & 1, xLo = Phases.xLo(g.w, 2, 1, px), xHi = Phases.xHi(g.w, 2, 1, px);
                 for (int ci = 0; ci < cin; ci++) {
                     long src = ((long) img * cin + ci) * inPlane;
                     long dst = x + ((long) ph * cin + ci) * stripPlane;
                     for (int y = 0; y < rows; y++) {
-                        Phases.row(in, src, scratch, dst + y * g.wp * 4L, g.h, g.w, 2, 1, ph >> 1, ph & 1, ty0 + y);
+                        Phases.row(in, src, scratch, dst + y * g.wp * 4L, g.h, g.w, g.wp, 2, 1, ph >> 1, px,
+                                ty0 + y, xLo, xHi);
                     }
                 }
             }
