@@ -39,8 +39,8 @@ import jdk.incubator.vector.VectorSpecies;
  *       every tile, where the other paths compute 64 columns for 49 pixels and 224 for 196. Chosen for a
  *       layer where, at the model's nominal image size (see {@link #Conv2d(ConvShape, MemorySegment,
  *       MemorySegment, Arena, int, int)}), that saves more than its scalar, transposing epilogue costs (see
- *       {@link #choosePath(ConvShape, int, int)}); any size still runs.
- *       {@code -Dskipjack.conv.transposed=false} turns it off.</li>
+ *       {@link #choosePath(ConvShape, int, int)}); any size still runs. Off by default (see
+ *       {@link #TRANSPOSE}); {@code -Dskipjack.conv.transposed=true} turns it on.</li>
  * </ul>
  *
  * <p>Work is split into tasks (image, group, block of output channels, block of GEMM columns) that the pool's
@@ -61,8 +61,13 @@ public final class Conv2d {
     static final int MC = Integer.getInteger("skipjack.conv.mc", 256) / 8 * 8;
     /** The first Gemm.PR lanes (all lanes when there are fewer). */
     private static final VectorMask<Float> PR_LANES = S.indexInRange(0, Gemm.PR);
-    /** Whether layers with small outputs may use {@link Path#TRANSPOSED}. */
-    static final boolean TRANSPOSE = !"false".equals(System.getProperty("skipjack.conv.transposed"));
+    /**
+     * Whether layers with small outputs may use {@link Path#TRANSPOSED} ({@code -Dskipjack.conv.transposed=true};
+     * off by default). At batch 1 it took ResNet-50's layer-4 convolutions 8-19% faster inside whole passes (two
+     * engines alternating in one process), but ./skipjack bench measured whole inferences at only 1.5-4% faster
+     * at batch 1 and 3-20% slower per image at batch 8 (four pairs of runs), so it is not the default.
+     */
+    static final boolean TRANSPOSE = "true".equals(System.getProperty("skipjack.conv.transposed"));
     /** TRANSPOSED: most pixel panels (of Gemm.PR pixels) per task, and most channel panels (of NR). */
     static final int T_PIXEL_PANELS = 28, T_CHANNEL_PANELS = 8;
     /** Whether 3x3 stride-1 convolutions use Winograd F(2x2, 3x3) ({@link Winograd3x3}). */
@@ -192,8 +197,13 @@ public final class Conv2d {
      * not fit its 16 registers). A non-positive size means unknown: no TRANSPOSED.
      */
     static Path choosePath(ConvShape s, int h, int w) {
+        return choosePath(s, h, w, TRANSPOSE);
+    }
+
+    /** {@link #choosePath(ConvShape, int, int)} with TRANSPOSED allowed or not. */
+    static Path choosePath(ConvShape s, int h, int w, boolean transpose) {
         Path p = choosePath(s);
-        if (p == Path.WINOGRAD || !TRANSPOSE || Gemm.L < 16 || h < 1 || w < 1
+        if (p == Path.WINOGRAD || !transpose || Gemm.L < 16 || h < 1 || w < 1
                 || h + 2 * s.pad() < s.kernel() || w + 2 * s.pad() < s.kernel()) {
             return p;
         }
@@ -322,7 +332,7 @@ public final class Conv2d {
             return winograd.scratchBytes(n, h, w, threads);
         }
         if (path == Path.TRANSPOSED) {
-            return sharedBytes(n, h, w) + tSlotBytes(shape.outH(h), shape.outW(w)) * Math.max(1, threads);
+            return sharedBytes(n, h, w) + tSlotBytes(n, shape.outH(h), shape.outW(w)) * Math.max(1, threads);
         }
         return sharedBytes(n, h, w) + slotBytes(gemmCols(h, w)) * Math.max(1, threads);
     }
@@ -348,8 +358,8 @@ public final class Conv2d {
     }
 
     /** TRANSPOSED: one thread's scratch, the task's block of C^T and one tile. */
-    private long tSlotBytes(int oh, int ow) {
-        int pb = Math.min(T_PIXEL_PANELS, tPixelPanels(oh, ow));
+    private long tSlotBytes(int n, int oh, int ow) {
+        int pb = (int) Math.min(T_PIXEL_PANELS, (long) n * tPixelPanels(oh, ow));
         int cb = Math.min(T_CHANNEL_PANELS, wPanels);
         long floats = (long) pb * Gemm.PR * cb * NR + (long) Gemm.PR * NR;
         return (floats * 4 + 63) & ~63L;
@@ -455,10 +465,13 @@ public final class Conv2d {
         int oh = shape.outH(h), ow = shape.outW(w);
         int threads = par.threads();
         int pixelPanels = tPixelPanels(oh, ow);
-        int pb = Math.min(T_PIXEL_PANELS, pixelPanels);
-        int pBlocks = (pixelPanels + pb - 1) / pb;
+        // Blocks of pixel panels run across images: at batch 8, four 7x7 images share one pass over the
+        // weights.
+        int allPanels = n * pixelPanels;
+        int pb = Math.min(T_PIXEL_PANELS, allPanels);
+        int pBlocks = (allPanels + pb - 1) / pb;
         int cb = channelBlockPanels(wPanels, Math.min(T_CHANNEL_PANELS, wPanels),
-                (long) n * shape.groups() * pBlocks, threads);
+                (long) shape.groups() * pBlocks, threads);
         synchronized (transposedJob) {
             if (viaPhases) {
                 splitPhases(in, scratch, n, h, w, par);
@@ -495,10 +508,11 @@ public final class Conv2d {
             j.pBlocks = pBlocks;
             j.cb = cb;
             j.cBlocks = (wPanels + cb - 1) / cb;
-            j.tasks = n * shape.groups() * j.cBlocks * pBlocks;
+            j.allPanels = allPanels;
+            j.tasks = shape.groups() * j.cBlocks * pBlocks;
             j.tp = pj.tp;
             j.slot0 = sharedBytes(n, h, w);
-            j.slotBytes = tSlotBytes(oh, ow);
+            j.slotBytes = tSlotBytes(n, oh, ow);
             j.next.set(0);
             try {
                 par.forEach(Math.min(threads, j.tasks), j);
@@ -570,14 +584,15 @@ public final class Conv2d {
     }
 
     /**
-     * {@link Path#TRANSPOSED}: tasks of (image, group, block of up to T_CHANNEL_PANELS channel panels, block
-     * of up to T_PIXEL_PANELS pixel panels) on the pixel panels {@link PixelJob} packed. A task's block of C^T,
-     * [pixels][channels], accumulates over the depth blocks; the epilogue transposes it into out.
+     * {@link Path#TRANSPOSED}: tasks of (group, block of up to T_CHANNEL_PANELS channel panels, block of up to
+     * T_PIXEL_PANELS pixel panels of all images, image after image) on the pixel panels {@link PixelJob}
+     * packed. A task's block of C^T, [pixels][channels], accumulates over the depth blocks; the epilogue
+     * transposes it into out.
      */
     private final class TransposedJob implements Parallel.Task {
         MemorySegment in, out, res, scratch;
         boolean relu;
-        int h, w, oh, ow, rowPanels, pixelPanels, pb, pBlocks, cb, cBlocks, tasks;
+        int h, w, oh, ow, rowPanels, pixelPanels, allPanels, pb, pBlocks, cb, cBlocks, tasks;
         long tp, slot0, slotBytes;
         final AtomicInteger next = new AtomicInteger();
 
@@ -593,38 +608,40 @@ public final class Conv2d {
             int pBlock = t % pBlocks;
             t /= pBlocks;
             int cBlock = t % cBlocks;
-            t /= cBlocks;
-            int groups = shape.groups();
-            int g = t % groups;
-            int img = t / groups;
-            int p0 = pBlock * pb, pn = Math.min(pb, pixelPanels - p0);
+            int g = t / cBlocks;
+            // panels [p0, p0 + pn) of this group, counted over all images
+            int p0 = pBlock * pb, pn = Math.min(pb, allPanels - p0);
             int j0 = cBlock * cb, j1 = Math.min(wPanels, j0 + cb);
             // [pb * PR][cb * NR] C^T, then one PR x NR tile
             long ldc = (long) cb * NR * 4;
             long cblk = slotOff;
             long tmp = cblk + (long) pb * Gemm.PR * ldc;
-            // pixel panel p0 of this image and group, depth row 0
-            long panelBytes = tPanelFloats() * 4;
-            long a0 = tp + (((long) img * groups + g) * pixelPanels + p0) * panelBytes;
             for (int k0 = 0; k0 < k; k0 += KC) {
                 int kc = Math.min(KC, k - k0);
                 for (int jp = j0; jp < j1; jp++) {
                     long b = packedOffset(g, jp, k0, kc) * 4;
                     long c = cblk + (long) (jp - j0) * NR * 4;
-                    pixelsTimesPanel(a0 + k0 * Gemm.PR * 4L, panelBytes, pn, b, kc, c, ldc, k0 != 0, tmp);
+                    pixelsTimesPanel(g, p0, pn, k0, b, kc, c, ldc, k0 != 0, tmp);
                 }
             }
             int co0 = g * coutG + j0 * NR;
             int channels = Math.min(coutG, j1 * NR) - j0 * NR;
-            epilogue(cblk, ldc, img, co0, channels, p0, pn);
+            epilogue(cblk, ldc, co0, channels, p0, pn);
         }
 
-        /** pn pixel panels (from a, panelBytes apart) against one channel panel's weights at b into c. */
-        private void pixelsTimesPanel(long a, long panelBytes, int pn, long b, int kc, long c, long ldc,
+        /**
+         * Pixel panels [p0, p0 + pn) of group g (counted over all images), depth rows from k0, against one
+         * channel panel's weights at b into c.
+         */
+        private void pixelsTimesPanel(int g, int p0, int pn, int k0, long b, int kc, long c, long ldc,
                                       boolean accumulate, long tmp) {
+            long panelBytes = tPanelFloats() * 4;
+            int groups = shape.groups();
             for (int i = 0; i < pn; i++) {
-                Gemm.tilePr(scratch, a + i * panelBytes, packedW, b, NR * 4L, kc, scratch,
-                        c + i * Gemm.PR * ldc, ldc, accumulate, scratch, tmp);
+                int img = (p0 + i) / pixelPanels, pi = p0 + i - img * pixelPanels;
+                long a = tp + (((long) img * groups + g) * pixelPanels + pi) * panelBytes + k0 * Gemm.PR * 4L;
+                Gemm.tilePr(scratch, a, packedW, b, NR * 4L, kc, scratch, c + i * Gemm.PR * ldc, ldc, accumulate,
+                        scratch, tmp);
             }
         }
 
@@ -632,23 +649,27 @@ public final class Conv2d {
          * From the task's C^T block ([pn * PR][channels], row stride ldc) to out [img][co][oy][ox]: bias,
          * residual, ReLU, dropping the pixels of a panel past the output row's end.
          */
-        private void epilogue(long cblk, long ldc, int img, int co0, int channels, int p0, int pn) {
+        private void epilogue(long cblk, long ldc, int co0, int channels, int p0, int pn) {
             long outPlane = (long) oh * ow;
             for (int cc = 0; cc < channels; cc++) {
                 int co = co0 + cc;
                 float bv = bias.get(F32, co * 4L);
-                long dstPlane = ((long) img * shape.cout() + co) * outPlane;
-                if (ow % Gemm.PR == 0) {
-                    // Panels tile the rows exactly: the task's pixels are one run of the output plane.
-                    finishStrided(scratch, cblk + cc * 4L, ldc, out, res, (dstPlane + (long) p0 * Gemm.PR) * 4,
-                            pn * Gemm.PR, bv, relu);
-                    continue;
-                }
-                for (int i = 0; i < pn; i++) {
-                    int pi = p0 + i, oy = pi / rowPanels, x0 = (pi - oy * rowPanels) * Gemm.PR;
+                for (int i = 0; i < pn; ) {
+                    int img = (p0 + i) / pixelPanels, pi = p0 + i - img * pixelPanels;
+                    long dstPlane = ((long) img * shape.cout() + co) * outPlane;
+                    if (ow % Gemm.PR == 0) {
+                        // Panels tile the rows exactly: the block's panels of one image are one run of its plane.
+                        int run = Math.min(pn - i, pixelPanels - pi);
+                        finishStrided(scratch, cblk + i * Gemm.PR * ldc + cc * 4L, ldc, out, res,
+                                (dstPlane + (long) pi * Gemm.PR) * 4, run * Gemm.PR, bv, relu);
+                        i += run;
+                        continue;
+                    }
+                    int oy = pi / rowPanels, x0 = (pi - oy * rowPanels) * Gemm.PR;
                     int valid = Math.min(Gemm.PR, ow - x0);
                     finishStrided(scratch, cblk + i * Gemm.PR * ldc + cc * 4L, ldc, out, res,
                             (dstPlane + (long) oy * ow + x0) * 4, valid, bv, relu);
+                    i++;
                 }
             }
         }

@@ -50,6 +50,8 @@ public final class Kernels {
                 new ConvShape(8, 40, 1, 1, 0, 1),    // TRANSPOSED, input read in place (masked at its end)
                 new ConvShape(8, 40, 3, 2, 1, 1),    // TRANSPOSED on phase planes
         };
+        // TRANSPOSED only where a model may choose it
+        int used = Conv2d.TRANSPOSE ? shapes.length : shapes.length - 2;
         Conv2d.Path[] paths = {null, null, null, null, null, null, null, Conv2d.Path.TRANSPOSED,
                 Conv2d.Path.TRANSPOSED};
         int[] heights = {3, 2, 3, 4, 4, 4, 4, 3, 6};
@@ -70,7 +72,7 @@ public final class Kernels {
             MemorySegment res = filled(arena, outFloats, 0.02f);
             // Each input ends where its segment ends, so that kernels reading it in place reach their masked tails.
             MemorySegment[] inputs = new MemorySegment[shapes.length];
-            for (int i = 0; i < shapes.length; i++) {
+            for (int i = 0; i < used; i++) {
                 ConvShape s = shapes[i];
                 inputs[i] = in.asSlice(0, (long) s.cin() * heights[i] * widths[i] * 4);
                 MemorySegment weight = filled(arena, (long) s.cout() * s.gemmK(), 0.001f);
@@ -99,7 +101,7 @@ public final class Kernels {
             double[][] rates = new double[2][];
             int checks = 0;
             for (int r = 0; ; r++) {
-                for (int i = 0; i < shapes.length; i++) {
+                for (int i = 0; i < used; i++) {
                     boolean withRes = (r & 1) == 0 && shapes[i].stride() == 1;
                     convs[i].forward(inputs[i], out, withRes ? res : null, (r & 2) == 0, n, heights[i], widths[i],
                             scratch[i], par);
