@@ -423,12 +423,12 @@ public final class Conv2d {
             j.nBlocks = nBlocks;
             j.mBlocks = mBlocks;
             j.mBlockPanels = mBlockPanels;
-            j.tiles = n * shape.groups() * mBlocks * nBlocks;
+            j.tasks = n * shape.groups() * mBlocks * nBlocks;
             j.slot0 = shared;
             j.slotBytes = slotBytes(cols);
             j.next.set(0);
             try {
-                par.forEach(Math.min(threads, j.tiles), j);
+                par.forEach(Math.min(threads, j.tasks), j);
             } finally {
                 j.in = j.out = j.res = j.scratch = null;
             }
@@ -589,22 +589,12 @@ public final class Conv2d {
      * packed. A task's block of C^T, [pixels][channels], accumulates over the depth blocks; the epilogue
      * transposes it into out.
      */
-    private final class TransposedJob implements Parallel.Task {
-        MemorySegment in, out, res, scratch;
-        boolean relu;
-        int h, w, oh, ow, rowPanels, pixelPanels, allPanels, pb, pBlocks, cb, cBlocks, tasks;
-        long tp, slot0, slotBytes;
-        final AtomicInteger next = new AtomicInteger();
+    private final class TransposedJob extends ClaimedTasks {
+        int rowPanels, pixelPanels, allPanels, pb, pBlocks, cb, cBlocks;
+        long tp;
 
         @Override
-        public void run(int slot) {
-            long slotOff = slot0 + slot * slotBytes;
-            for (int t; (t = next.getAndIncrement()) < tasks; ) {
-                task(t, slotOff);
-            }
-        }
-
-        private void task(int t, long slotOff) {
+        void task(int t, long slotOff) {
             int pBlock = t % pBlocks;
             t /= pBlocks;
             int cBlock = t % cBlocks;
@@ -707,23 +697,35 @@ public final class Conv2d {
     }
 
 
-    /** One forward's parameters; {@link #run} is one thread's share, claiming tasks until none are left. */
-    private final class TileJob implements Parallel.Task {
+    /**
+     * One forward's parameters, common to the GEMM passes: {@link #run} is one thread's share, claiming task
+     * indices from {@link #next} until none are left, each with the thread's scratch slot.
+     */
+    private abstract static class ClaimedTasks implements Parallel.Task {
         MemorySegment in, out, res, scratch;
         boolean relu;
-        int h, w, oh, ow, cols, wq, rowW, nc, nBlocks, mBlocks, mBlockPanels, tiles;
+        int h, w, oh, ow, tasks;
         long slot0, slotBytes;
         final AtomicInteger next = new AtomicInteger();
 
         @Override
         public void run(int slot) {
             long slotOff = slot0 + slot * slotBytes;
-            for (int t; (t = next.getAndIncrement()) < tiles; ) {
+            for (int t; (t = next.getAndIncrement()) < tasks; ) {
                 task(t, slotOff);
             }
         }
 
-        private void task(int t, long slotOff) {
+        /** Task t, with this thread's scratch slot at byte slotOff. */
+        abstract void task(int t, long slotOff);
+    }
+
+    /** {@link Path#DIRECT} and {@link Path#PHASED}: tasks of (image, group, channel block, column block). */
+    private final class TileJob extends ClaimedTasks {
+        int cols, wq, rowW, nc, nBlocks, mBlocks, mBlockPanels;
+
+        @Override
+        void task(int t, long slotOff) {
             int nb = t % nBlocks;
             t /= nBlocks;
             int mb = t % mBlocks;
