@@ -406,15 +406,7 @@ public final class Conv2d {
                 splitPhases(in, scratch, n, h, w, par);
             }
             TileJob j = tileJob;
-            j.in = in;
-            j.out = out;
-            j.res = residual;
-            j.relu = relu;
-            j.scratch = scratch;
-            j.h = h;
-            j.w = w;
-            j.oh = oh;
-            j.ow = ow;
+            j.bind(in, out, residual, relu, scratch, h, w, oh, ow);
             j.cols = cols;
             // DIRECT's columns are the output pixels themselves: one run per panel, no junk to skip.
             j.wq = path == Path.DIRECT ? cols : wph(w);
@@ -430,7 +422,7 @@ public final class Conv2d {
             try {
                 par.forEach(Math.min(threads, j.tasks), j);
             } finally {
-                j.in = j.out = j.res = j.scratch = null;
+                j.unbind();
             }
         }
     }
@@ -493,15 +485,7 @@ public final class Conv2d {
                 pj.in = pj.scratch = null;
             }
             TransposedJob j = transposedJob;
-            j.in = in;
-            j.out = out;
-            j.res = residual;
-            j.relu = relu;
-            j.scratch = scratch;
-            j.h = h;
-            j.w = w;
-            j.oh = oh;
-            j.ow = ow;
+            j.bind(in, out, residual, relu, scratch, h, w, oh, ow);
             j.rowPanels = (ow + Gemm.PR - 1) / Gemm.PR;
             j.pixelPanels = pixelPanels;
             j.pb = pb;
@@ -517,7 +501,7 @@ public final class Conv2d {
             try {
                 par.forEach(Math.min(threads, j.tasks), j);
             } finally {
-                j.in = j.out = j.res = j.scratch = null;
+                j.unbind();
             }
         }
     }
@@ -707,6 +691,25 @@ public final class Conv2d {
         int h, w, oh, ow, tasks;
         long slot0, slotBytes;
         final AtomicInteger next = new AtomicInteger();
+
+        /** One forward's tensors and sizes: in [n][cin][h][w], out and res [n][cout][oh][ow]. */
+        void bind(MemorySegment in, MemorySegment out, MemorySegment res, boolean relu, MemorySegment scratch,
+                  int h, int w, int oh, int ow) {
+            this.in = in;
+            this.out = out;
+            this.res = res;
+            this.relu = relu;
+            this.scratch = scratch;
+            this.h = h;
+            this.w = w;
+            this.oh = oh;
+            this.ow = ow;
+        }
+
+        /** Drops the forward's segments, so that the job keeps no tensor alive between calls. */
+        void unbind() {
+            in = out = res = scratch = null;
+        }
 
         @Override
         public void run(int slot) {
