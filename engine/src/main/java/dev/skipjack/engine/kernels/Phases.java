@@ -23,33 +23,35 @@ final class Phases {
     }
 
     /**
-     * Writes phase planes [p0, p1) of {@code [n][np][np][cin]} (plane index p = ((img * np + py) * np + px) *
-     * cin + ci) from {@code in} [n][cin][h][w] to {@code xp} at byte offset {@code xpOff}.
+     * Writes rows [y0, y0 + rows) of phase planes [p0, p1) of {@code [n][np][np][cin]} (plane index
+     * p = ((img * np + py) * np + px) * cin + ci) from {@code in} [n][cin][h][w] to {@code xp}: plane p's rows
+     * at byte {@code xpOff} + (p - p0) * rows * size(w, pad, s) * 4, [p1 - p0][rows][size(w, pad, s)]. Whole
+     * planes are rows [0, size(h, pad, s)); a strip of them, what one Winograd task reads, fewer.
      */
     static void split(MemorySegment in, MemorySegment xp, long xpOff, int cin, int h, int w, int s, int pad, int np,
-                      int p0, int p1) {
-        int hp = size(h, pad, s), wp = size(w, pad, s);
-        long plane = (long) hp * wp;
+                      int p0, int p1, int y0, int rows) {
+        int wp = size(w, pad, s);
+        long plane = (long) rows * wp;
         for (int p = p0; p < p1; p++) {
             int ci = p % cin, rest = p / cin;
             int ph = rest % (np * np), img = rest / (np * np);
             int py = ph / np, px = ph % np;
             long src = ((long) img * cin + ci) * h * w * 4;
-            long dst = xpOff + p * plane * 4;
+            long dst = xpOff + (p - p0) * plane * 4;
             int xLo = xLo(w, s, pad, px), xHi = xHi(w, s, pad, px);
-            for (int y = 0; y < hp; y++) {
-                row(in, src, xp, dst + (long) y * wp * 4, h, w, wp, s, pad, py, px, y, xLo, xHi);
+            for (int y = 0; y < rows; y++) {
+                row(in, src, xp, dst + (long) y * wp * 4, h, w, wp, s, pad, py, px, y0 + y, xLo, xHi);
             }
         }
     }
 
     /** The first phase column of phase column parity px whose input column x * s + px - pad is inside [0, w). */
-    static int xLo(int w, int s, int pad, int px) {
+    private static int xLo(int w, int s, int pad, int px) {
         return Math.min(size(w, pad, s), ceilDiv(pad - px, s));
     }
 
     /** One past the last phase column of parity px inside the input (see {@link #xLo}). */
-    static int xHi(int w, int s, int pad, int px) {
+    private static int xHi(int w, int s, int pad, int px) {
         return Math.max(xLo(w, s, pad, px), Math.min(size(w, pad, s), Math.floorDiv(w - 1 + pad - px, s) + 1));
     }
 
@@ -59,8 +61,8 @@ final class Phases {
      * {@code xHi} ({@link #xLo} and {@link #xHi} of px) come from the caller, once per plane: the divisions
      * they take cost as much as a short row's copy.
      */
-    static void row(MemorySegment in, long src, MemorySegment xp, long row, int h, int w, int wp, int s, int pad,
-                    int py, int px, int y, int xLo, int xHi) {
+    private static void row(MemorySegment in, long src, MemorySegment xp, long row, int h, int w, int wp, int s,
+                            int pad, int py, int px, int y, int xLo, int xHi) {
         int iy = y * s + py - pad;
         if (iy < 0 || iy >= h) {
             zero(xp, row, wp);
@@ -109,7 +111,8 @@ final class Phases {
     static void splitShare(MemorySegment in, MemorySegment xp, int cin, int h, int w, int s, int pad, int np,
                            int planes, int part, int parts, long slack) {
         int p0 = (int) ((long) planes * part / parts), p1 = (int) ((long) planes * (part + 1) / parts);
-        split(in, xp, 0, cin, h, w, s, pad, np, p0, p1);
+        int hp = size(h, pad, s);
+        split(in, xp, (long) p0 * hp * size(w, pad, s) * 4, cin, h, w, s, pad, np, p0, p1, 0, hp);
         if (part == parts - 1) {
             zero(xp, (long) planes * size(h, pad, s) * size(w, pad, s) * 4, slack);
         }

@@ -235,7 +235,9 @@ final class Winograd3x3 {
                 x = slotOff;
                 ty0 = t0 / g.tw;
                 rows = (t0 + qn - 1) / g.tw - ty0 + 2;
-                split(img, ty0, rows, x);
+                // [4][cin][rows][wp]: the task reads its input itself, so no pass over the whole layer (and no
+                // barrier) comes first, and what the transform reads is in this core's cache.
+                Phases.split(in, scratch, x, cin, g.h, g.w, 2, 1, 2, img * 4 * cin, (img + 1) * 4 * cin, ty0, rows);
             } else {
                 x = (long) img * 4 * cin * g.hp * g.wp * 4;
                 ty0 = 0;
@@ -248,27 +250,6 @@ final class Winograd3x3 {
             int co1 = Math.min(cout, i1 * MR);
             for (int co = i0 * MR; co < co1; co++) {
                 outputTransform(img, co, t0, qn, m + (long) (co - i0 * MR) * g.nc * 4, tmp);
-            }
-        }
-
-        /**
-         * Phase rows [ty0, ty0 + rows) of the 2x2 phase planes of the padded input (see {@link Phases}), every
-         * channel of image img, into the task's strip at byte x: [4][cin][rows][wp]. The task reads its input
-         * itself, so no pass over the whole layer (and no barrier) comes first, and what the transform reads
-         * is in this core's cache.
-         */
-        private void split(int img, int ty0, int rows, long x) {
-            long inPlane = (long) g.h * g.w * 4, stripPlane = (long) rows * g.wp * 4;
-            for (int ph = 0; ph < 4; ph++) {
-                int px = ph & 1, xLo = Phases.xLo(g.w, 2, 1, px), xHi = Phases.xHi(g.w, 2, 1, px);
-                for (int ci = 0; ci < cin; ci++) {
-                    long src = ((long) img * cin + ci) * inPlane;
-                    long dst = x + ((long) ph * cin + ci) * stripPlane;
-                    for (int y = 0; y < rows; y++) {
-                        Phases.row(in, src, scratch, dst + y * g.wp * 4L, g.h, g.w, g.wp, 2, 1, ph >> 1, px,
-                                ty0 + y, xLo, xHi);
-                    }
-                }
             }
         }
 
