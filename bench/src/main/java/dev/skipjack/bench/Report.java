@@ -1,5 +1,6 @@
 package dev.skipjack.bench;
 
+import dev.skipjack.engine.model.LayerProfile;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -94,7 +95,7 @@ final class Report {
      * Where the time goes: each layer timed on its own (fastest of several calls), its share of their sum,
      * GFLOP/s in direct-convolution FLOPs and percent of the measured peak; a last line sums them.
      */
-    static String layerTable(List<dev.skipjack.engine.model.LayerProfile.Entry> layers, double peakGflops) {
+    static String layerTable(List<LayerProfile.Entry> layers, double peakGflops) {
         var t = new TextTable(List.of(
                 new TextTable.Column("layer", false),
                 new TextTable.Column("what", false),

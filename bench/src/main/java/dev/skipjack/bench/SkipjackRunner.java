@@ -2,10 +2,12 @@ package dev.skipjack.bench;
 
 import dev.skipjack.engine.ResNet;
 import dev.skipjack.engine.backend.DispatchProfile;
+import dev.skipjack.engine.model.LayerProfile;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
+import java.util.List;
 
 /** Skipjack's engine through its public API, writing logits into memory planned once per bind. */
 final class SkipjackRunner implements Runner {
@@ -51,7 +53,7 @@ final class SkipjackRunner implements Runner {
     }
 
     /** Each layer timed on its own (see {@link ResNet#profileLayers}). */
-    java.util.List<dev.skipjack.engine.model.LayerProfile.Entry> profileLayers(int n, int h, int w) {
+    List<LayerProfile.Entry> profileLayers(int n, int h, int w) {
         return model.profileLayers(n, h, w);
     }
 

@@ -5,6 +5,7 @@ import dev.skipjack.engine.ResNet;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -77,7 +78,7 @@ public final class ClassifyCommand {
                 if (i == 0 && o.has("stats")) {
                     int crop = model.preprocessing().crop();
                     StartupStats.print(err, model, "first classify (decode, preprocess, inference)",
-                            System.nanoTime() - t0, -1, java.time.Instant.now(), batch.size(), crop, crop);
+                            System.nanoTime() - t0, -1, Instant.now(), batch.size(), crop, crop);
                 }
             }
         }

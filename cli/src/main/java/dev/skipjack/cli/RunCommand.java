@@ -12,6 +12,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.time.Instant;
 import java.util.Set;
 
 /** {@code ./skipjack run}: raw little-endian float32 NCHW in, raw float32 logits out. */
@@ -77,7 +78,7 @@ public final class RunCommand {
             logits = model.predict(x, n, h, w);
             if (o.has("stats")) {
                 long first = System.nanoTime() - t0;
-                java.time.Instant firstLogits = java.time.Instant.now();
+                Instant firstLogits = Instant.now();
                 // A second, identical pass shows how far the first one was from the compiled speed.
                 long t1 = System.nanoTime();
                 model.predict(x, n, h, w);

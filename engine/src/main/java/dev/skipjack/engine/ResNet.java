@@ -108,7 +108,8 @@ public final class ResNet implements AutoCloseable {
      * Where the time of {@link #load} went, in nanoseconds: reading (mapping the file, checking every CRC,
      * parsing the header; generating the weights for {@link #seeded}), preparing (validating, folding batch
      * norm, packing the weights for the kernels, choosing a backend per layer) and warming the kernels up
-     * until the JIT has compiled them (once per process: 0 for every model after the first).
+     * until the JIT has compiled them, then running the model at its image size until its passes settle (once
+     * per process: 0 for every model after the first).
      */
     public record LoadTimes(long readNanos, long prepareNanos, long warmUpNanos) {
         /** The whole load. */
@@ -147,13 +148,12 @@ public final class ResNet implements AutoCloseable {
     private final boolean checkInputs;
     private final Dispatch dispatch;
     private final Network network;
-    private LoadTimes loadTimes;
+    private LoadTimes loadTimes; // set once by build, after the warm-up that runs the model itself
     private final long packedBytes;
 
     private ResNet(Architecture architecture, List<String> labels, ImageNetTransform transform, ResNetGraph graph,
             Arena arena, Parallel parallel, Network network, boolean checkInputs, Dispatch dispatch,
-            LoadTimes loadTimes, long packedBytes) {
-        this.loadTimes = loadTimes;
+            long packedBytes) {
         this.packedBytes = packedBytes;
         this.checkInputs = checkInputs;
         this.architecture = architecture;
@@ -254,7 +254,7 @@ public final class ResNet implements AutoCloseable {
             long prepared = System.nanoTime();
             boolean first = warmUpOnce(parallel);
             var model = new ResNet(graph.architecture(), labels, transform, graph, arena, parallel, network,
-                    options.checkInputs(), dispatch, null, packedBytes);
+                    options.checkInputs(), dispatch, packedBytes);
             if (first) {
                 model.warmUpOnItsShape();
             }

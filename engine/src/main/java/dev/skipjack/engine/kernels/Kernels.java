@@ -63,11 +63,11 @@ public final class Kernels {
             outFloats = Math.max(outFloats, (long) shapes[i].cout() * heights[i] * widths[i]);
         }
         int fcIn = 64;
-        inFloats = Math.max(inFloats, 128L * 49); // the global pooling below
+        inFloats = Math.max(inFloats, Math.max(128L * 49, fcIn)); // the global pooling and fc below read it too
         try (Arena arena = Arena.ofShared()) {
             Conv2d[] convs = new Conv2d[shapes.length];
             MemorySegment[] scratch = new MemorySegment[shapes.length];
-            MemorySegment in = filled(arena, Math.max(inFloats, fcIn), 0.01f);
+            MemorySegment in = filled(arena, inFloats, 0.01f);
             MemorySegment out = arena.allocate(outFloats * 4, 64);
             MemorySegment res = filled(arena, outFloats, 0.02f);
             // Each input ends where its segment ends, so that kernels reading it in place reach their masked tails.
