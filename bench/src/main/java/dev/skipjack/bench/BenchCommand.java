@@ -65,7 +65,7 @@ public final class BenchCommand {
                 results = Bench.measureAll(o, skipjack, skipjack::flops, ort,
                         Harness.real(progress, o.settleNanos()));
                 if (o.layers()) {
-                    progress.phase("timing each layer on its own at batch " + o.batches().get(0));
+                    progress.phase("timing each layer inside whole passes at batch " + o.batches().get(0));
                     layers = skipjack.profileLayers(o.batches().get(0), o.height(), o.width());
                 }
             } finally {

@@ -24,7 +24,7 @@ import java.util.List;
  * @param history  the file each run appends one JSON line to, or null for none
  * @param help     only print the usage
  * @param profile  where each layer runs (docs/GPU.md), or null for the default (every layer on the CPU)
- * @param layers   also time every layer on its own (at the first batch size) and print where the time goes
+ * @param layers   also time every layer inside whole passes (at the first batch size) and print where the time goes
  */
 public record BenchOptions(Path model, String arch, long seed, Path onnx, List<Integer> batches, int threads,
                            int height, int width, Budget warmup, Budget measure, long settleNanos, boolean json,
@@ -63,8 +63,8 @@ public record BenchOptions(Path model, String arch, long seed, Path onnx, List<I
                                   (default %s ms; 0 runs calls back to back)
               --profile P         where each layer runs: cpu (default), gpu, auto, or a profile file
                                   (docs/GPU.md); the plan is printed on stderr
-              --layers            also time each layer on its own (first batch size) and print a table of
-                                  where the time goes: ms, GFLOP/s and %% of peak per layer
+              --layers            also time each layer inside whole passes (first batch size) and print a
+                                  table of where the time goes: ms, GFLOP/s and %% of peak per layer
               --json              print the results as JSON on stdout instead of the table
               --history FILE      append one JSON line per run to FILE (default bench/history-local/history.jsonl
                                   under the working directory); --history none turns it off

@@ -92,7 +92,7 @@ final class Report {
     }
 
     /**
-     * Where the time goes: each layer timed on its own (fastest of several calls), its share of their sum,
+     * Where the time goes: each layer timed inside whole passes (median over passes), its share of their sum,
      * GFLOP/s in direct-convolution FLOPs and percent of the measured peak; a last line sums them.
      */
     static String layerTable(List<LayerProfile.Entry> layers, double peakGflops) {
@@ -117,7 +117,7 @@ final class Report {
         double g = flops / total / 1e9;
         t.add("sum", layers.size() + " layers", ms(total * 1e3), "100%", fixed(g, 1),
                 fixed(100 * g / peakGflops, 1) + "%");
-        return "\nEach layer on its own (fastest of 5 calls after warm-up):\n" + t.render();
+        return "\nEach layer inside whole passes (median of " + LayerProfile.PASSES + " passes after warm-up):\n" + t.render();
     }
 
     /** Milliseconds with three or more significant digits: 0.123, 5.43, 54.3, 412. */

@@ -52,7 +52,7 @@ final class SkipjackRunner implements Runner {
         return model.flops(n, h, w);
     }
 
-    /** Each layer timed on its own (see {@link ResNet#profileLayers}). */
+    /** Each layer timed inside whole passes (see {@link ResNet#profileLayers}). */
     List<LayerProfile.Entry> profileLayers(int n, int h, int w) {
         return model.profileLayers(n, h, w);
     }

@@ -531,9 +531,10 @@ public final class ResNet implements AutoCloseable {
     }
 
     /**
-     * Times every layer on its own on the CPU kernels for an input of {@code [n][3][h][w]}, after a second of
-     * whole passes to warm the JIT: where a forward pass spends its time. Takes a few seconds; for tuning and
-     * {@code ./skipjack bench --layers}, not for serving.
+     * Times every layer inside whole passes on the CPU kernels for an input of {@code [n][3][h][w]} (per layer
+     * the median over {@link LayerProfile#PASSES} passes), after a second of passes to warm the JIT: where a
+     * forward pass spends its time. Takes a few seconds; for tuning and {@code ./skipjack bench --layers}, not
+     * for serving.
      */
     public List<LayerProfile.Entry> profileLayers(int n, int h, int w) {
         contexts.checkOpen();

@@ -122,6 +122,51 @@ public final class CpuBackend implements Backend {
     }
 
     /**
+     * Each of {@code layers} (a whole network, in order) timed inside whole forward passes: {@code passes}
+     * passes after the warm-up, each running the layers one by one and timing each; per layer the median over
+     * the passes, in seconds. Unlike {@link #time}, a layer then meets its weights and inputs where an inference
+     * leaves them (at batch 1 a network's weights come from memory on every pass, while one layer called again
+     * and again finds them in cache) and the per-layer times add up to a pass.
+     */
+    public double[] timeInPasses(List<Layer> layers, ActivationShapes shapes, int passes) {
+        if (passes < 1) {
+            throw new IllegalArgumentException("passes must be >= 1, got " + passes);
+        }
+        if (!warmedUp) {
+            warmUp(shapes);
+            warmedUp = true;
+        }
+        long scratch = 64;
+        for (Layer l : layers) {
+            if (l instanceof Layer.Conv cv) {
+                scratch = Math.max(scratch, scratchBytes(cv, shapes));
+            }
+        }
+        int m = layers.size();
+        Step[] steps = new Step[m];
+        for (int i = 0; i < m; i++) {
+            steps[i] = compile(List.of(layers.get(i)), shapes, new boolean[shapes.values()]);
+        }
+        long[][] nanos = new long[m][passes];
+        try (Arena arena = Arena.ofShared()) {
+            Step.Activations acts = activations(arena, shapes, v -> true, scratch);
+            for (int r = 0; r < passes; r++) {
+                for (int i = 0; i < m; i++) {
+                    long t0 = System.nanoTime();
+                    steps[i].run(acts);
+                    nanos[i][r] = System.nanoTime() - t0;
+                }
+            }
+        }
+        double[] median = new double[m];
+        for (int i = 0; i < m; i++) {
+            java.util.Arrays.sort(nanos[i]);
+            median[i] = nanos[i][passes / 2] * 1e-9;
+        }
+        return median;
+    }
+
+    /**
      * Runs the whole forward pass at {@code shapes} a few times before the first measurement: until the JIT has
      * compiled the kernels, a layer runs interpreted, orders of magnitude slower, and the kernels are shared by
      * every layer of their kind.

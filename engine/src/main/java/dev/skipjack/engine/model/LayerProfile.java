@@ -7,11 +7,14 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Where a forward pass spends its time: every layer of a network timed on its own on the CPU kernels, after
- * whole passes have warmed the JIT (see {@link CpuBackend#time}). For tuning and for {@code ./skipjack bench
- * --layers}; an inference never calls it.
+ * Where a forward pass spends its time: every layer of a network timed inside whole passes on the CPU kernels,
+ * after passes have warmed the JIT (see {@link CpuBackend#timeInPasses}), so that the times add up to a pass.
+ * For tuning and for {@code ./skipjack bench --layers}; an inference never calls it.
  */
 public final class LayerProfile {
+    /** Whole passes timed, layer by layer. */
+    public static final int PASSES = 15;
+
     private LayerProfile() {}
 
     /**
@@ -20,7 +23,7 @@ public final class LayerProfile {
      * @param name    torchvision's module name (conv1, layer1.0.conv2, maxpool, fc, ...)
      * @param what    the operation and its geometry, e.g. "conv 3x3/1 64->64 56x56 WINOGRAD"
      * @param flops   direct-convolution FLOPs (2 per multiply-add), 0 for pooling
-     * @param seconds the fastest of several calls
+     * @param seconds the median over {@link #PASSES} passes of the layer's time inside a pass
      */
     public record Entry(String name, String what, long flops, double seconds) {}
 
@@ -29,8 +32,10 @@ public final class LayerProfile {
         List<Layer> layers = Layers.of(network.graph(), null);
         ActivationShapes shapes = ActivationShapes.infer(layers, n, h, w);
         CpuBackend cpu = new CpuBackend(network, parallel);
+        double[] seconds = cpu.timeInPasses(layers, shapes, PASSES);
         var out = new ArrayList<Entry>();
-        for (Layer l : layers) {
+        for (int i = 0; i < layers.size(); i++) {
+            Layer l = layers.get(i);
             int in = l.input();
             int hi = shapes.height(in), wi = shapes.width(in);
             String what;
@@ -51,7 +56,7 @@ public final class LayerProfile {
                     what = "fc " + f.inFeatures() + "->" + f.outFeatures();
                 }
             }
-            out.add(new Entry(l.name(), what, flops, cpu.time(l, shapes)));
+            out.add(new Entry(l.name(), what, flops, seconds[i]));
         }
         return out;
     }

@@ -2,6 +2,7 @@ package dev.skipjack.engine.model;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.skipjack.engine.backend.ActivationShapes;
@@ -70,6 +71,23 @@ class CpuBackendTest {
             double t = cpu.time(l, s);
             assertTrue(t > 0 && t < 10, l.name() + ": " + t + " s");
         }
+    }
+
+    @Test
+    void timesEveryLayerInsideWholePasses() {
+        var cpu = new CpuBackend(net, par);
+        ActivationShapes s = ActivationShapes.infer(layers, 2, 40, 56);
+        double[] t = cpu.timeInPasses(layers, s, 3);
+        assertEquals(layers.size(), t.length);
+        for (int i = 0; i < t.length; i++) {
+            assertTrue(t[i] > 0 && t[i] < 10, layers.get(i).name() + ": " + t[i] + " s");
+        }
+        var e = assertThrows(IllegalArgumentException.class, () -> cpu.timeInPasses(layers, s, 0));
+        assertEquals("passes must be >= 1, got 0", e.getMessage());
+        var profile = LayerProfile.measure(net, par, 1, 32, 32);
+        assertEquals(layers.stream().map(Layer::name).toList(),
+                profile.stream().map(LayerProfile.Entry::name).toList());
+        assertTrue(profile.get(0).what().startsWith("conv 7x7/2 3->64 32x32 "), profile.get(0).what());
     }
 
     /** Runs its layers on the CPU, then poisons what the host was not promised. */
