@@ -10,6 +10,7 @@ import dev.skipjack.engine.runtime.Parallel;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
 import java.util.List;
 import java.util.function.IntPredicate;
 
@@ -99,7 +100,6 @@ public final class CpuBackend implements Backend {
     public double time(Layer layer, ActivationShapes shapes) {
         if (!warmedUp) {
             warmUp(shapes);
-            warmedUp = true;
         }
         int in = layer.input();
         // Shared: the pool's worker threads read and write these buffers.
@@ -132,16 +132,6 @@ public final class CpuBackend implements Backend {
         if (passes < 1) {
             throw new IllegalArgumentException("passes must be >= 1, got " + passes);
         }
-        if (!warmedUp) {
-            warmUp(shapes);
-            warmedUp = true;
-        }
-        long scratch = 64;
-        for (Layer l : layers) {
-            if (l instanceof Layer.Conv cv) {
-                scratch = Math.max(scratch, scratchBytes(cv, shapes));
-            }
-        }
         int m = layers.size();
         Step[] steps = new Step[m];
         for (int i = 0; i < m; i++) {
@@ -149,7 +139,10 @@ public final class CpuBackend implements Backend {
         }
         long[][] nanos = new long[m][passes];
         try (Arena arena = Arena.ofShared()) {
-            Step.Activations acts = activations(arena, shapes, v -> true, scratch);
+            Step.Activations acts = activations(arena, shapes, v -> true, maxScratchBytes(layers, shapes));
+            if (!warmedUp) {
+                warmUp(compile(layers, shapes, new boolean[shapes.values()]), acts);
+            }
             for (int r = 0; r < passes; r++) {
                 for (int i = 0; i < m; i++) {
                     long t0 = System.nanoTime();
@@ -160,7 +153,7 @@ public final class CpuBackend implements Backend {
         }
         double[] median = new double[m];
         for (int i = 0; i < m; i++) {
-            java.util.Arrays.sort(nanos[i]);
+            Arrays.sort(nanos[i]);
             median[i] = nanos[i][passes / 2] * 1e-9;
         }
         return median;
@@ -173,20 +166,30 @@ public final class CpuBackend implements Backend {
      */
     private void warmUp(ActivationShapes shapes) {
         List<Layer> all = Layers.of(network.graph(), null);
+        try (Arena arena = Arena.ofShared()) {
+            Step.Activations acts = activations(arena, shapes, v -> true, maxScratchBytes(all, shapes));
+            warmUp(compile(all, shapes, new boolean[shapes.values()]), acts);
+        }
+    }
+
+    /** The warm-up's passes of {@code pass} (the whole network) over {@code acts}. */
+    private void warmUp(Step pass, Step.Activations acts) {
+        long start = System.nanoTime();
+        for (int r = 0; r < MAX_WARMUP_PASSES && (r < 2 || System.nanoTime() - start < WARMUP_NANOS); r++) {
+            pass.run(acts);
+        }
+        warmedUp = true;
+    }
+
+    /** The largest scratch any convolution of {@code layers} needs at {@code shapes} (at least 64 bytes). */
+    private long maxScratchBytes(List<Layer> layers, ActivationShapes shapes) {
         long scratch = 64;
-        for (Layer l : all) {
+        for (Layer l : layers) {
             if (l instanceof Layer.Conv cv) {
                 scratch = Math.max(scratch, scratchBytes(cv, shapes));
             }
         }
-        try (Arena arena = Arena.ofShared()) {
-            Step.Activations acts = activations(arena, shapes, v -> true, scratch);
-            Step pass = compile(all, shapes, new boolean[shapes.values()]);
-            long start = System.nanoTime();
-            for (int r = 0; r < MAX_WARMUP_PASSES && (r < 2 || System.nanoTime() - start < WARMUP_NANOS); r++) {
-                pass.run(acts);
-            }
-        }
+        return scratch;
     }
 
     private long scratchBytes(Layer.Conv layer, ActivationShapes shapes) {
