@@ -74,6 +74,18 @@ public final class Conv2d {
     static final boolean WINOGRAD = !"false".equals(System.getProperty("skipjack.conv.winograd"));
     /** Output columns per task, in panels of NR. */
     static final int NC_PANELS = Integer.getInteger("skipjack.conv.ncPanels", 6);
+    /**
+     * DIRECT tasks of at most this many output channels, on planes of at least {@link #IN_PLACE_MIN_PLANE}
+     * pixels, read B's whole panels in place, rows a plane apart, instead of packing them: a packed panel pays
+     * for its copy by being read from L1 once per weight panel (MR channels), and a task of few channels reads
+     * it too few times. Inside whole ResNet-50 passes (two engines alternating, 2 threads) the bottlenecks'
+     * first 1x1 (256 -> 64 at 56x56, 512 -> 128 at 28x28, 1024 -> 256 at 14x14 split into two tasks of 128
+     * channels) ran 6-26% faster; their third 1x1 (tasks of 256 channels) 2-5% slower, and 7x7 planes (49
+     * floats a row apart, a panel's reads straddling lines) 6-13% slower, so neither reads in place.
+     */
+    static final int IN_PLACE_ROWS = Integer.getInteger("skipjack.conv.inPlaceRows", 128);
+    /** See {@link #IN_PLACE_ROWS}. */
+    static final int IN_PLACE_MIN_PLANE = Integer.getInteger("skipjack.conv.inPlaceMinPlane", 100);
     /** Tasks per thread a layer is split into at least, by smaller blocks of output channels. */
     static final int MIN_TASKS_PER_THREAD = Integer.getInteger("skipjack.conv.tasksPerThread", 2);
 
@@ -408,9 +420,12 @@ public final class Conv2d {
             TileJob j = tileJob;
             j.bind(in, out, residual, relu, scratch, h, w, oh, ow);
             j.cols = cols;
-            // DIRECT's columns are the output pixels themselves: one run per panel, no junk to skip.
-            j.wq = path == Path.DIRECT ? cols : wph(w);
-            j.rowW = path == Path.DIRECT ? cols : ow;
+            // DIRECT's columns are the output pixels themselves, and so are PHASED's where a phase row is exactly
+            // an output row (1x1 stride 2, no padding): one run per block row, no junk to skip. Row by row, the
+            // runs of ResNet's downsampling layers were 7-28 floats and their epilogue took 3-5 times as long.
+            boolean pixels = path == Path.DIRECT || wph(w) == ow;
+            j.wq = pixels ? cols : wph(w);
+            j.rowW = pixels ? cols : ow;
             j.nc = nc;
             j.nBlocks = nBlocks;
             j.mBlocks = mBlocks;
@@ -755,24 +770,30 @@ public final class Conv2d {
             boolean direct = path == Path.DIRECT;
             long plane = direct ? (long) h * w : phasePlane(h, w);
             int wp = direct ? w : wph(w);
+            boolean inPlace = direct && plane >= IN_PLACE_MIN_PLANE && (i1 - i0) * MR <= IN_PLACE_ROWS;
             for (int k0 = 0; k0 < k; k0 += KC) {
                 int kc = Math.min(KC, k - k0);
                 // [jPanels][kc][NR]: row kk of panel jp holds GEMM columns q0 + jp*NR ... of depth row k0 + kk.
                 // Copying, even where B could be read in place, gives aligned rows and a compact L1 footprint;
-                // it costs one copy per depth row and column against MC multiply-adds.
+                // it costs one copy per depth row and column against the task's rows of multiply-adds. With
+                // inPlace (see IN_PLACE_ROWS) only a partial last panel is packed.
                 long panelBytes = (long) kc * NR * 4;
                 // Whole panels first, then the partial last one (in DIRECT the input may end right after its
                 // valid columns; the phase buffer has slack for junk columns).
                 int full = Math.min(jPanels, qn / NR);
                 int taps = ks * ks;
                 MemorySegment from = direct ? in : scratch;
-                for (int kk = 0; kk < kc; kk++) {
+                // Nothing to pack when every panel is read in place.
+                int packRows = inPlace && full == jPanels ? 0 : kc;
+                for (int kk = 0; kk < packRows; kk++) {
                     int r = k0 + kk, ci = r / taps, tapIdx = r - ci * taps;
                     long src = direct
                             ? inImage + ((long) ci * plane + q0) * 4
                             : (tapOffset(img, g, tapIdx / ks, tapIdx % ks, plane, wp) + ci * plane + q0) * 4;
                     long dst = bp + (long) kk * NR * 4;
-                    packRow(from, src, scratch, dst, full, panelBytes);
+                    if (!inPlace) {
+                        packRow(from, src, scratch, dst, full, panelBytes);
+                    }
                     if (full < jPanels) {
                         long s = src + (long) full * NR * 4, d = dst + full * panelBytes;
                         if (direct) {
@@ -783,7 +804,13 @@ public final class Conv2d {
                     }
                 }
                 for (int jp = 0; jp < jPanels; jp++) {
-                    panelTimesBlock(g, k0, kc, scratch, bp + jp * panelBytes, NR * 4L, cp, ldcp, jp, i0, i1, tmp);
+                    if (inPlace && jp < full) {
+                        panelTimesBlock(g, k0, kc, in, inImage + ((long) k0 * plane + q0 + jp * NR) * 4,
+                                plane * 4, cp, ldcp, jp, i0, i1, tmp);
+                    } else {
+                        panelTimesBlock(g, k0, kc, scratch, bp + jp * panelBytes, NR * 4L, cp, ldcp, jp, i0, i1,
+                                tmp);
+                    }
                 }
             }
             // The whole block at once, from L2: one pass per output row over up to nc columns. Per column panel

@@ -69,6 +69,11 @@ class Conv2dTest {
             "20, 7, 1, 3, 0, 1, 2, 10, 11, false, false",
             "48, 40, 7, 2, 3, 2, 1, 13, 12, false, true",
             "70, 130, 1, 1, 0, 1, 1, 31, 29, true, true",
+            // 1x1 tasks of few channels on planes of 100+ pixels read B in place: two depth blocks, a partial
+            // last panel, two images; whole panels only (128 pixels); exactly the smallest such plane
+            "300, 40, 1, 1, 0, 1, 2, 12, 11, true, true",
+            "24, 16, 1, 1, 0, 1, 1, 16, 8, false, true",
+            "64, 128, 1, 1, 0, 1, 1, 10, 10, true, false",
             // tiny: 1x1 image, kernel larger than the input thanks to padding
             "5, 3, 3, 1, 1, 1, 1, 1, 1, false, false",
             "6, 6, 5, 3, 2, 3, 3, 8, 6, true, false",
