@@ -257,7 +257,12 @@ public final class Conv2d {
      * the end of a layer; a layer wants several per thread.
      */
     static int channelBlockPanels(int mPanels, int panels, long tasksPerBlock, int threads) {
-        long wanted = (long) MIN_TASKS_PER_THREAD * threads;
+        return channelBlockPanels(mPanels, panels, tasksPerBlock, threads, MIN_TASKS_PER_THREAD);
+    }
+
+    /** {@link #channelBlockPanels(int, int, long, int)} for at least {@code perThread} tasks per thread. */
+    static int channelBlockPanels(int mPanels, int panels, long tasksPerBlock, int threads, int perThread) {
+        long wanted = (long) perThread * threads;
         while (panels > 1 && tasksPerBlock * ((mPanels + panels - 1) / panels) < wanted) {
             panels = (panels + 1) / 2;
         }
