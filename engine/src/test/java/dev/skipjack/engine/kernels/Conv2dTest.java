@@ -74,6 +74,11 @@ class Conv2dTest {
             "300, 40, 1, 1, 0, 1, 2, 12, 11, true, true",
             "24, 16, 1, 1, 0, 1, 1, 16, 8, false, true",
             "64, 128, 1, 1, 0, 1, 1, 10, 10, true, false",
+            // column blocks spanning images: several small images per block, segments starting mid-panel
+            "24, 16, 1, 1, 0, 1, 3, 10, 10, true, true",
+            "40, 24, 1, 1, 0, 1, 5, 7, 7, true, false",
+            "16, 24, 3, 2, 1, 1, 3, 7, 7, true, true",
+            "24, 20, 3, 1, 1, 2, 4, 5, 6, false, true",
             // tiny: 1x1 image, kernel larger than the input thanks to padding
             "5, 3, 3, 1, 1, 1, 1, 1, 1, false, false",
             "6, 6, 5, 3, 2, 3, 3, 8, 6, true, false",
