@@ -243,8 +243,8 @@ public final class ResNet implements AutoCloseable {
             WeightLoader.Weights folded = sendsLayersOffCpu(options.profile(), graph)
                     ? WeightLoader.load(graph, tensors, origin, loading) : null;
             // Each kernel picks its algorithm for the size the model's transform makes (224 x 224 for ImageNet).
-            Network network = folded != null ? Network.build(graph, folded, transform.crop(), arena)
-                    : Network.build(graph, tensors, origin, transform.crop(), arena);
+            Network network = folded != null ? Network.build(graph, folded, arena)
+                    : Network.build(graph, tensors, origin, arena);
             long packedBytes = arena.allocatedBytes();
             parallel = new Parallel(options.threads());
             dispatch = Dispatch.resolve(options.profile(), Layers.of(graph, folded), new CpuBackend(network, parallel));

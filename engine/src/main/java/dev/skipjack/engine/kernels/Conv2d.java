@@ -33,14 +33,6 @@ import jdk.incubator.vector.VectorSpecies;
  *   <li>{@code WINOGRAD} (3x3, stride 1, padding 1, one group, with enough channels): Winograd's F(2x2, 3x3),
  *       2.25 times fewer multiplies, on the same micro-kernel; see {@link Winograd3x3}. Set
  *       {@code -Dskipjack.conv.winograd=false} to turn it off.</li>
- *   <li>{@code TRANSPOSED} (small outputs, 512-bit vectors): the same product transposed,
- *       {@code out^T[p][co] = sum_k B^T[p][k] W^T[k][co]}: output pixels are the register tile's rows, 7 at a
- *       time along an output row, and output channels the vector axis. A 7x7 or 14x14 output then fills
- *       every tile, where the other paths compute 64 columns for 49 pixels and 224 for 196. Chosen for a
- *       layer where, at the model's nominal image size (see {@link #Conv2d(ConvShape, MemorySegment,
- *       MemorySegment, Arena, int, int)}), that saves more than its scalar, transposing epilogue costs (see
- *       {@link #choosePath(ConvShape, int, int)}); any size still runs. Off by default (see
- *       {@link #TRANSPOSE}); {@code -Dskipjack.conv.transposed=true} turns it on.</li>
  * </ul>
  *
  * <p>Work is split into tasks (image, group, block of output channels, block of GEMM columns) that the pool's
@@ -59,17 +51,6 @@ public final class Conv2d {
     static final int KC = Integer.getInteger("skipjack.conv.kc", 192);
     /** Largest block of output channels per task: its packed weights (MC x KC) should stay in L2. */
     static final int MC = Integer.getInteger("skipjack.conv.mc", 256) / 8 * 8;
-    /** The first Gemm.PR lanes (all lanes when there are fewer). */
-    private static final VectorMask<Float> PR_LANES = S.indexInRange(0, Gemm.PR);
-    /**
-     * Whether layers with small outputs may use {@link Path#TRANSPOSED} ({@code -Dskipjack.conv.transposed=true};
-     * off by default). At batch 1 it took ResNet-50's layer-4 convolutions 8-19% faster inside whole passes (two
-     * engines alternating in one process), but ./skipjack bench measured whole inferences at only 1.5-4% faster
-     * at batch 1 and 3-20% slower per image at batch 8 (four pairs of runs), so it is not the default.
-     */
-    static final boolean TRANSPOSE = "true".equals(System.getProperty("skipjack.conv.transposed"));
-    /** TRANSPOSED: most pixel panels (of Gemm.PR pixels) per task, and most channel panels (of NR). */
-    static final int T_PIXEL_PANELS = 28, T_CHANNEL_PANELS = 8;
     /** Whether 3x3 stride-1 convolutions use Winograd F(2x2, 3x3) ({@link Winograd3x3}). */
     static final boolean WINOGRAD = !"false".equals(System.getProperty("skipjack.conv.winograd"));
     /** Output columns per task, in panels of NR. */
@@ -99,18 +80,14 @@ public final class Conv2d {
     static final int MIN_TASKS_PER_THREAD = Integer.getInteger("skipjack.conv.tasksPerThread", 2);
 
     /** Where the GEMM's B operand comes from; see the class comment. */
-    public enum Path { DIRECT, PHASED, WINOGRAD, TRANSPOSED }
+    public enum Path { DIRECT, PHASED, WINOGRAD }
 
     private final ConvShape shape;
     private final Path path;
     private final int ks, stride, pad, cinG, coutG;
     private final int k;       // GEMM depth per group: ks * ks * cinG
     private final int mPanels; // ceil(coutG / MR)
-    // Panels of packedW per group and depth block, and their width: mPanels of MR, or for TRANSPOSED
-    // ceil(coutG / NR) of NR output channels.
-    private final int wPanels, pw;
-    // TRANSPOSED on a 1x1, stride 1, unpadded layer reads its input in place; every other non-DIRECT layer
-    // reads phase planes.
+    // every non-DIRECT layer reads phase planes
     private final boolean viaPhases;
     // [groups][depth block][mPanels][kc][MR], depth k = ci * ks * ks + ky * ks + kx cut into blocks of KC (the
     // last one shorter): MR output channels interleaved along the depth, so the micro-kernel reads MR
@@ -125,8 +102,6 @@ public final class Conv2d {
     // WINOGRAD only; then packedW is null
     private final Winograd3x3 winograd;
     private final TileJob tileJob = new TileJob();
-    private final TransposedJob transposedJob = new TransposedJob();
-    private final PixelJob pixelJob = new PixelJob();
     private final PhaseJob phaseJob = new PhaseJob();
     private final int phases1; // phases per axis that some tap reads: min(stride, kernel)
 
@@ -142,16 +117,6 @@ public final class Conv2d {
         this(shape, weight, bias, arena, choosePath(shape));
     }
 
-    /**
-     * As {@link #Conv2d(ConvShape, MemorySegment, MemorySegment, Arena)}, choosing the algorithm for inputs of
-     * {@code nominalH x nominalW} (the size the layer sees when the model runs on its usual image size): the
-     * weights are packed for that choice. Every other size still runs, with the same results.
-     */
-    public Conv2d(ConvShape shape, MemorySegment weight, MemorySegment bias, Arena arena, int nominalH,
-                  int nominalW) {
-        this(shape, weight, bias, arena, choosePath(shape, nominalH, nominalW));
-    }
-
     Conv2d(ConvShape shape, MemorySegment weight, MemorySegment bias, Arena arena, Path path) {
         this.shape = shape;
         this.path = path;
@@ -162,11 +127,8 @@ public final class Conv2d {
         this.coutG = shape.coutPerGroup();
         this.k = shape.gemmK();
         this.mPanels = (coutG + MR - 1) / MR;
-        this.pw = path == Path.TRANSPOSED ? NR : MR;
-        this.wPanels = (coutG + pw - 1) / pw;
         this.phases1 = Math.min(stride, ks);
-        this.viaPhases = path == Path.PHASED || path == Path.WINOGRAD
-                || (path == Path.TRANSPOSED && !(ks == 1 && stride == 1 && pad == 0));
+        this.viaPhases = path != Path.DIRECT;
         if (path == Path.DIRECT && (ks != 1 || stride != 1 || pad != 0)) {
             throw new IllegalArgumentException("Conv2d: path " + path + " cannot run " + shape);
         }
@@ -191,14 +153,14 @@ public final class Conv2d {
         }
         this.winograd = null;
         int groups = shape.groups();
-        this.packedW = arena.allocate((long) groups * wPanels * k * pw * 4, 64);
+        this.packedW = arena.allocate((long) groups * mPanels * k * MR * 4, 64);
         for (int g = 0; g < groups; g++) {
             for (int co = 0; co < coutG; co++) {
                 for (int ci = 0; ci < cinG; ci++) {
                     for (int kk = 0; kk < ks * ks; kk++) {
                         int r = ci * ks * ks + kk, k0 = r / KC * KC;
                         long src = ((long) (g * coutG + co) * cinG + ci) * ks * ks + kk;
-                        long dst = packedOffset(g, co / pw, k0, Math.min(KC, k - k0)) + (long) (r - k0) * pw + co % pw;
+                        long dst = packedOffset(g, co / MR, k0, Math.min(KC, k - k0)) + (long) (r - k0) * MR + co % MR;
                         packedW.set(F32, dst * 4, weight.get(F32, src * 4));
                     }
                 }
@@ -208,40 +170,7 @@ public final class Conv2d {
 
     /** Float offset in packedW of panel i's depth block at k0 (of kc rows) in group g. */
     private long packedOffset(int g, int i, int k0, int kc) {
-        return ((long) g * k + k0) * wPanels * pw + (long) i * kc * pw;
-    }
-
-    /**
-     * {@link #choosePath(ConvShape)}, or {@link Path#TRANSPOSED} where the multiply-adds that saves on an
-     * {@code h x w} input (counting the padding of output channels to panels and of pixels to tiles) outweigh
-     * its epilogue by at least 8% and the vectors are 512 bits wide (on 256-bit AVX2, 7 x 2 accumulators do
-     * not fit its 16 registers). A non-positive size means unknown: no TRANSPOSED.
-     */
-    static Path choosePath(ConvShape s, int h, int w) {
-        return choosePath(s, h, w, TRANSPOSE);
-    }
-
-    /** {@link #choosePath(ConvShape, int, int)} with TRANSPOSED allowed or not. */
-    static Path choosePath(ConvShape s, int h, int w, boolean transpose) {
-        Path p = choosePath(s);
-        if (p == Path.WINOGRAD || !transpose || Gemm.L < 16 || h < 1 || w < 1
-                || h + 2 * s.pad() < s.kernel() || w + 2 * s.pad() < s.kernel()) {
-            return p;
-        }
-        long oh = s.outH(h), ow = s.outW(w);
-        long cols = p == Path.DIRECT ? oh * ow : oh * ((w + 2L * s.pad() + s.stride() - 1) / s.stride());
-        long usual = roundUp(s.coutPerGroup(), MR) * roundUp(cols, NR);
-        long transposed = roundUp(s.coutPerGroup(), NR) * oh * roundUp(ow, Gemm.PR);
-        double saved = 1 - (double) transposed / usual;
-        // The epilogue's transposition is scalar: about 150 / K of the layer's time, by single-thread timings
-        // of ResNet's 7x7 and 14x14 layers against the usual path (K = depth): 2048 -> 512 1x1 at 7x7 won
-        // 12-21%, 3x3 512 at 7x7 16%, 1x1/2 1024 -> 2048 10%; 512 -> 2048 1x1 at 7x7 lost 5% and 1024 -> 256 at
-        // 14x14 came out even, 3x3/2 256 at 28x28 (6% by this estimate) lost 7%.
-        return saved - 150.0 / s.gemmK() >= 0.08 ? Path.TRANSPOSED : p;
-    }
-
-    private static long roundUp(long v, int m) {
-        return (v + m - 1) / m * m;
+        return ((long) g * k + k0) * mPanels * MR + (long) i * kc * MR;
     }
 
     static Path choosePath(ConvShape s) {
@@ -261,15 +190,11 @@ public final class Conv2d {
 
     /**
      * Panels of MR output channels per task: {@code panels}, halved while the layer would have fewer than
-     * {@link #MIN_TASKS_PER_THREAD} tasks per thread, where each channel block makes {@code tasksPerBlock} tasks
-     * (images x groups x column blocks). Tasks are claimed one at a time, so a thread waits for at most one at
-     * the end of a layer; a layer wants several per thread.
+     * {@code perThread} tasks per thread, where each channel block makes {@code tasksPerBlock} tasks (images x
+     * groups x column blocks). Tasks are claimed one at a time, so a thread waits for at most one at the end of
+     * a layer; a layer wants several per thread (see {@link #MIN_TASKS_PER_THREAD}), unless every extra channel
+     * block costs more than that (see {@link #HEAVY_BYTES} and Winograd3x3).
      */
-    static int channelBlockPanels(int mPanels, int panels, long tasksPerBlock, int threads) {
-        return channelBlockPanels(mPanels, panels, tasksPerBlock, threads, MIN_TASKS_PER_THREAD);
-    }
-
-    /** {@link #channelBlockPanels(int, int, long, int)} for at least {@code perThread} tasks per thread. */
     static int channelBlockPanels(int mPanels, int panels, long tasksPerBlock, int threads, int perThread) {
         long wanted = (long) perThread * threads;
         while (panels > 1 && tasksPerBlock * ((mPanels + panels - 1) / panels) < wanted) {
@@ -330,15 +255,7 @@ public final class Conv2d {
         return NR + ks + 16;
     }
 
-    /** Bytes of the shared first part of the scratch: phase planes, then for TRANSPOSED the pixel panels. */
-    private long sharedBytes(int n, int h, int w) {
-        long bytes = phaseBytes(n, h, w);
-        if (path == Path.TRANSPOSED) {
-            bytes += tPixelBytes(n, shape.outH(h), shape.outW(w));
-        }
-        return bytes;
-    }
-
+    /** Bytes of the shared first part of the scratch: the phase planes. */
     private long phaseBytes(int n, int h, int w) {
         if (!viaPhases) {
             return 0;
@@ -357,38 +274,7 @@ public final class Conv2d {
         if (winograd != null) {
             return winograd.scratchBytes(n, h, w, threads);
         }
-        if (path == Path.TRANSPOSED) {
-            return sharedBytes(n, h, w) + tSlotBytes(n, shape.outH(h), shape.outW(w)) * Math.max(1, threads);
-        }
-        return sharedBytes(n, h, w) + slotBytes(gemmCols(h, w)) * Math.max(1, threads);
-    }
-
-    /** TRANSPOSED: pixel panels of one output (oh rows of ceil(ow / PR) panels). */
-    private int tPixelPanels(int oh, int ow) {
-        return oh * ((ow + Gemm.PR - 1) / Gemm.PR);
-    }
-
-    /**
-     * TRANSPOSED: floats from one pixel panel to the next, k * PR and one cache line. Without the line, k * PR * 4
-     * bytes was a multiple of 4 KB on ResNet's layers (1024 * 7 * 4 = 7 * 4096), every panel began in the same
-     * L1 set, and the pixel pass, which writes one row to every panel in turn, took a third of the layer's time.
-     */
-    private long tPanelFloats() {
-        return (long) k * Gemm.PR + 16;
-    }
-
-    /** TRANSPOSED: the packed pixel panels of a forward, [n][groups][pixel panel][tPanelFloats()]: [k][PR] each. */
-    private long tPixelBytes(int n, int oh, int ow) {
-        long floats = (long) n * shape.groups() * tPixelPanels(oh, ow) * tPanelFloats();
-        return (floats * 4 + 63) & ~63L;
-    }
-
-    /** TRANSPOSED: one thread's scratch, the task's block of C^T and one tile. */
-    private long tSlotBytes(int n, int oh, int ow) {
-        int pb = (int) Math.min(T_PIXEL_PANELS, (long) n * tPixelPanels(oh, ow));
-        int cb = Math.min(T_CHANNEL_PANELS, wPanels);
-        long floats = (long) pb * Gemm.PR * cb * NR + (long) Gemm.PR * NR;
-        return (floats * 4 + 63) & ~63L;
+        return phaseBytes(n, h, w) + slotBytes(gemmCols(h, w)) * Math.max(1, threads);
     }
 
     /**
@@ -417,10 +303,6 @@ public final class Conv2d {
             winograd.forward(in, out, residual, relu, n, h, w, scratch, par);
             return;
         }
-        if (path == Path.TRANSPOSED) {
-            forwardTransposed(in, out, residual, relu, n, h, w, scratch, par);
-            return;
-        }
         int cols = gemmCols(h, w);
         int nc = ncFor(cols);
         int nBlocks = (cols + nc - 1) / nc;
@@ -429,7 +311,7 @@ public final class Conv2d {
                 perThread);
         int mBlocks = (mPanels + mBlockPanels - 1) / mBlockPanels;
         synchronized (tileJob) {
-            long shared = sharedBytes(n, h, w);
+            long shared = phaseBytes(n, h, w);
             if (viaPhases) {
                 splitPhases(in, scratch, n, h, w, par);
             }
@@ -480,218 +362,6 @@ public final class Conv2d {
             } finally {
                 pj.in = pj.xp = null;
             }
-        }
-    }
-
-    private void forwardTransposed(MemorySegment in, MemorySegment out, MemorySegment residual, boolean relu,
-                                   int n, int h, int w, MemorySegment scratch, Parallel par) {
-        int oh = shape.outH(h), ow = shape.outW(w);
-        int threads = par.threads();
-        int pixelPanels = tPixelPanels(oh, ow);
-        // Blocks of pixel panels run across images: at batch 8, four 7x7 images share one pass over the
-        // weights.
-        int allPanels = n * pixelPanels;
-        int pb = Math.min(T_PIXEL_PANELS, allPanels);
-        int pBlocks = (allPanels + pb - 1) / pb;
-        int cb = channelBlockPanels(wPanels, Math.min(T_CHANNEL_PANELS, wPanels),
-                (long) shape.groups() * pBlocks, threads);
-        synchronized (transposedJob) {
-            if (viaPhases) {
-                splitPhases(in, scratch, n, h, w, par);
-            }
-            PixelJob pj = pixelJob;
-            pj.in = in;
-            pj.scratch = scratch;
-            pj.h = h;
-            pj.w = w;
-            pj.oh = oh;
-            pj.ow = ow;
-            pj.pixelPanels = pixelPanels;
-            pj.tp = phaseBytes(n, h, w);
-            pj.rows = (long) n * shape.groups() * k;
-            pj.parts = (int) Math.min(threads, pj.rows);
-            try {
-                par.forEach(pj.parts, pj);
-            } finally {
-                pj.in = pj.scratch = null;
-            }
-            TransposedJob j = transposedJob;
-            j.bind(in, out, residual, relu, scratch, h, w, oh, ow);
-            j.rowPanels = (ow + Gemm.PR - 1) / Gemm.PR;
-            j.pixelPanels = pixelPanels;
-            j.pb = pb;
-            j.pBlocks = pBlocks;
-            j.cb = cb;
-            j.cBlocks = (wPanels + cb - 1) / cb;
-            j.allPanels = allPanels;
-            j.tasks = shape.groups() * j.cBlocks * pBlocks;
-            j.tp = pj.tp;
-            j.slot0 = sharedBytes(n, h, w);
-            j.slotBytes = tSlotBytes(n, oh, ow);
-            j.next.set(0);
-            try {
-                par.forEach(Math.min(threads, j.tasks), j);
-            } finally {
-                j.unbind();
-            }
-        }
-    }
-
-    /**
-     * The first pass of {@link Path#TRANSPOSED} (after the phase planes, if any): the pixel panels of the whole
-     * layer, [n][groups][pixel panel][k][PR] (see {@link #tPanelFloats()}), at byte {@code tp} of the scratch.
-     * Pixel panel pi is up to PR consecutive pixels of output row pi / rowPanels; its depth row r is a run of
-     * the input (1x1, stride 1) or of tap r's phase plane. Split across threads by depth rows, each row read
-     * once, left to right.
-     */
-    private final class PixelJob implements Parallel.Task {
-        MemorySegment in, scratch;
-        int h, w, oh, ow, pixelPanels, parts;
-        long tp, rows;
-
-        @Override
-        public void run(int part) {
-            long r0 = rows * part / parts, r1 = rows * (part + 1) / parts;
-            int taps = ks * ks;
-            long plane = viaPhases ? phasePlane(h, w) : (long) h * w;
-            int rowStride = viaPhases ? wph(w) : w;
-            for (long row = r0; row < r1; row++) {
-                int r = (int) (row % k);
-                long imgGroup = row / k;
-                int g = (int) (imgGroup % shape.groups()), img = (int) (imgGroup / shape.groups());
-                long dst = tp + (imgGroup * pixelPanels * tPanelFloats() + (long) r * Gemm.PR) * 4;
-                if (viaPhases) {
-                    int ci = r / taps, tap = r - ci * taps;
-                    long src = tapOffset(img, g, tap / ks, tap % ks, plane, rowStride) + ci * plane;
-                    packRow(scratch, src * 4, rowStride * 4L, dst, tPanelFloats() * 4);
-                } else {
-                    long src = (long) (img * shape.cin() + g * cinG + r) * plane;
-                    packRow(in, src * 4, rowStride * 4L, dst, tPanelFloats() * 4);
-                }
-            }
-        }
-
-        /**
-         * One depth row of every pixel panel: output row oy's pixels come from {@code src + oy * rowStride}
-         * on; panel after panel to {@code dst}, {@code panelStride} bytes apart. Only the valid pixels are read
-         * (the rest are zero) and only the PR floats of the row written: the neighbouring rows belong to other
-         * threads.
-         */
-        private void packRow(MemorySegment from, long src, long rowStride, long dst, long panelStride) {
-            for (int oy = 0; oy < oh; oy++, src += rowStride) {
-                int x0 = 0;
-                if (L >= Gemm.PR) {
-                    // Whole panels with the constant mask (a mask made per copy cost 20 cycles a copy).
-                    for (; x0 + Gemm.PR <= ow; x0 += Gemm.PR, dst += panelStride) {
-                        FloatVector.fromMemorySegment(S, from, src + x0 * 4L, LE, PR_LANES)
-                                .intoMemorySegment(scratch, dst, LE, PR_LANES);
-                    }
-                }
-                for (; x0 < ow; x0 += Gemm.PR, dst += panelStride) {
-                    int valid = Math.min(Gemm.PR, ow - x0);
-                    for (int v = 0; v < Gemm.PR; v += L) {
-                        FloatVector.fromMemorySegment(S, from, src + (x0 + v) * 4L, LE, S.indexInRange(v, valid))
-                                .intoMemorySegment(scratch, dst + v * 4L, LE, S.indexInRange(v, Gemm.PR));
-                    }
-                }
-            }
-        }
-    }
-
-    /**
-     * {@link Path#TRANSPOSED}: tasks of (group, block of up to T_CHANNEL_PANELS channel panels, block of up to
-     * T_PIXEL_PANELS pixel panels of all images, image after image) on the pixel panels {@link PixelJob}
-     * packed. A task's block of C^T, [pixels][channels], accumulates over the depth blocks; the epilogue
-     * transposes it into out.
-     */
-    private final class TransposedJob extends ClaimedTasks {
-        int rowPanels, pixelPanels, allPanels, pb, pBlocks, cb, cBlocks;
-        long tp;
-
-        @Override
-        void task(int t, long slotOff) {
-            int pBlock = t % pBlocks;
-            t /= pBlocks;
-            int cBlock = t % cBlocks;
-            int g = t / cBlocks;
-            // panels [p0, p0 + pn) of this group, counted over all images
-            int p0 = pBlock * pb, pn = Math.min(pb, allPanels - p0);
-            int j0 = cBlock * cb, j1 = Math.min(wPanels, j0 + cb);
-            // [pb * PR][cb * NR] C^T, then one PR x NR tile
-            long ldc = (long) cb * NR * 4;
-            long cblk = slotOff;
-            long tmp = cblk + (long) pb * Gemm.PR * ldc;
-            for (int k0 = 0; k0 < k; k0 += KC) {
-                int kc = Math.min(KC, k - k0);
-                for (int jp = j0; jp < j1; jp++) {
-                    long b = packedOffset(g, jp, k0, kc) * 4;
-                    long c = cblk + (long) (jp - j0) * NR * 4;
-                    pixelsTimesPanel(g, p0, pn, k0, b, kc, c, ldc, k0 != 0, tmp);
-                }
-            }
-            int co0 = g * coutG + j0 * NR;
-            int channels = Math.min(coutG, j1 * NR) - j0 * NR;
-            epilogue(cblk, ldc, co0, channels, p0, pn);
-        }
-
-        /**
-         * Pixel panels [p0, p0 + pn) of group g (counted over all images), depth rows from k0, against one
-         * channel panel's weights at b into c.
-         */
-        private void pixelsTimesPanel(int g, int p0, int pn, int k0, long b, int kc, long c, long ldc,
-                                      boolean accumulate, long tmp) {
-            long panelBytes = tPanelFloats() * 4;
-            int groups = shape.groups();
-            for (int i = 0; i < pn; i++) {
-                int img = (p0 + i) / pixelPanels, pi = p0 + i - img * pixelPanels;
-                long a = tp + (((long) img * groups + g) * pixelPanels + pi) * panelBytes + k0 * Gemm.PR * 4L;
-                Gemm.tilePr(scratch, a, packedW, b, NR * 4L, kc, scratch, c + i * Gemm.PR * ldc, ldc, accumulate,
-                        scratch, tmp);
-            }
-        }
-
-        /**
-         * From the task's C^T block ([pn * PR][channels], row stride ldc) to out [img][co][oy][ox]: bias,
-         * residual, ReLU, dropping the pixels of a panel past the output row's end.
-         */
-        private void epilogue(long cblk, long ldc, int co0, int channels, int p0, int pn) {
-            long outPlane = (long) oh * ow;
-            for (int cc = 0; cc < channels; cc++) {
-                int co = co0 + cc;
-                float bv = bias.get(F32, co * 4L);
-                for (int i = 0; i < pn; ) {
-                    int img = (p0 + i) / pixelPanels, pi = p0 + i - img * pixelPanels;
-                    long dstPlane = ((long) img * shape.cout() + co) * outPlane;
-                    if (ow % Gemm.PR == 0) {
-                        // Panels tile the rows exactly: the block's panels of one image are one run of its plane.
-                        int run = Math.min(pn - i, pixelPanels - pi);
-                        finishStrided(scratch, cblk + i * Gemm.PR * ldc + cc * 4L, ldc, out, res,
-                                (dstPlane + (long) pi * Gemm.PR) * 4, run * Gemm.PR, bv, relu);
-                        i += run;
-                        continue;
-                    }
-                    int oy = pi / rowPanels, x0 = (pi - oy * rowPanels) * Gemm.PR;
-                    int valid = Math.min(Gemm.PR, ow - x0);
-                    finishStrided(scratch, cblk + i * Gemm.PR * ldc + cc * 4L, ldc, out, res,
-                            (dstPlane + (long) oy * ow + x0) * 4, valid, bv, relu);
-                    i++;
-                }
-            }
-        }
-    }
-
-    /** {@code dst[i] = relu?(src[i * srcStride] + bias + res[i])} for {@code count} floats; res may be null. */
-    static void finishStrided(MemorySegment src, long srcOff, long srcStride, MemorySegment dst, MemorySegment res,
-                              long dstOff, int count, float bias, boolean relu) {
-        for (int i = 0; i < count; i++) {
-            float v = src.get(F32, srcOff + i * srcStride) + bias;
-            if (res != null) {
-                v += res.get(F32, dstOff + i * 4L);
-            }
-            if (relu) {
-                v = Math.max(v, 0f);
-            }
-            dst.set(F32, dstOff + i * 4L, v);
         }
     }
 

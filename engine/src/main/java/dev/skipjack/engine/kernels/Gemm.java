@@ -57,32 +57,9 @@ final class Gemm {
         }
     }
 
-    /**
-     * One full tile of {@link #PR} rows: as {@link #tile}, but {@code a} at {@code aOff} is [kc][PR] and
-     * {@code c} (and {@code tmp}) PR rows of NR floats. For the transposed convolution, whose rows are output
-     * pixels (see {@link Conv2d.Path#TRANSPOSED}).
-     */
-    static void tilePr(MemorySegment a, long aOff, MemorySegment b, long bOff, long ldb, int kc,
-                       MemorySegment c, long cOff, long ldc, boolean accumulate, MemorySegment tmp, long tmpOff) {
-        if (accumulate) {
-            kernel7x2(a, aOff, b, bOff, ldb, kc, tmp, tmpOff, NR * 4L);
-            addRows(tmp, tmpOff, c, cOff, ldc, PR);
-        } else {
-            kernel7x2(a, aOff, b, bOff, ldb, kc, c, cOff, ldc);
-        }
-    }
-
-    /** Rows of the transposed convolution's tile (output pixels; an output row of ResNet's 7x7 maps). */
-    static final int PR = 7;
-
     /** C[MR][NR] += T[MR][NR], T packed with rows NR floats apart. */
     static void addTile(MemorySegment t, long tOff, MemorySegment c, long cOff, long ldc) {
-        addRows(t, tOff, c, cOff, ldc, MR);
-    }
-
-    /** C[rows][NR] += T[rows][NR], T packed with rows NR floats apart. */
-    private static void addRows(MemorySegment t, long tOff, MemorySegment c, long cOff, long ldc, int rows) {
-        for (int r = 0; r < rows; r++, tOff += NR * 4L, cOff += ldc) {
+        for (int r = 0; r < MR; r++, tOff += NR * 4L, cOff += ldc) {
             FloatVector.fromMemorySegment(S, c, cOff, LE).add(FloatVector.fromMemorySegment(S, t, tOff, LE))
                     .intoMemorySegment(c, cOff, LE);
             FloatVector.fromMemorySegment(S, c, cOff + VB, LE).add(FloatVector.fromMemorySegment(S, t, tOff + VB, LE))
@@ -199,67 +176,5 @@ final class Gemm {
         c61.intoMemorySegment(c, o6 + VB, LE);
         c70.intoMemorySegment(c, o7, LE);
         c71.intoMemorySegment(c, o7 + VB, LE);
-    }
-
-    /** {@link #kernel8x2} with 7 rows: A is [kc][7]. 14 accumulators, 2 B vectors and a broadcast. */
-    static void kernel7x2(MemorySegment a, long aOff, MemorySegment b, long bOff, long ldb, int kc,
-                          MemorySegment c, long cOff, long ldc) {
-        long o0 = cOff, o1 = o0 + ldc, o2 = o1 + ldc, o3 = o2 + ldc;
-        long o4 = o3 + ldc, o5 = o4 + ldc, o6 = o5 + ldc;
-        FloatVector c00 = FloatVector.zero(S);
-        FloatVector c01 = FloatVector.zero(S);
-        FloatVector c10 = FloatVector.zero(S);
-        FloatVector c11 = FloatVector.zero(S);
-        FloatVector c20 = FloatVector.zero(S);
-        FloatVector c21 = FloatVector.zero(S);
-        FloatVector c30 = FloatVector.zero(S);
-        FloatVector c31 = FloatVector.zero(S);
-        FloatVector c40 = FloatVector.zero(S);
-        FloatVector c41 = FloatVector.zero(S);
-        FloatVector c50 = FloatVector.zero(S);
-        FloatVector c51 = FloatVector.zero(S);
-        FloatVector c60 = FloatVector.zero(S);
-        FloatVector c61 = FloatVector.zero(S);
-        for (int kk = 0; kk < kc; kk++) {
-            long bo = bOff + kk * ldb;
-            long ao = aOff + (long) kk * (7 * 4);
-            FloatVector b0 = FloatVector.fromMemorySegment(S, b, bo, LE);
-            FloatVector b1 = FloatVector.fromMemorySegment(S, b, bo + VB, LE);
-            FloatVector av = FloatVector.broadcast(S, a.get(F32, ao));
-            c00 = b0.fma(av, c00);
-            c01 = b1.fma(av, c01);
-            av = FloatVector.broadcast(S, a.get(F32, ao + 4));
-            c10 = b0.fma(av, c10);
-            c11 = b1.fma(av, c11);
-            av = FloatVector.broadcast(S, a.get(F32, ao + 8));
-            c20 = b0.fma(av, c20);
-            c21 = b1.fma(av, c21);
-            av = FloatVector.broadcast(S, a.get(F32, ao + 12));
-            c30 = b0.fma(av, c30);
-            c31 = b1.fma(av, c31);
-            av = FloatVector.broadcast(S, a.get(F32, ao + 16));
-            c40 = b0.fma(av, c40);
-            c41 = b1.fma(av, c41);
-            av = FloatVector.broadcast(S, a.get(F32, ao + 20));
-            c50 = b0.fma(av, c50);
-            c51 = b1.fma(av, c51);
-            av = FloatVector.broadcast(S, a.get(F32, ao + 24));
-            c60 = b0.fma(av, c60);
-            c61 = b1.fma(av, c61);
-        }
-        c00.intoMemorySegment(c, o0, LE);
-        c01.intoMemorySegment(c, o0 + VB, LE);
-        c10.intoMemorySegment(c, o1, LE);
-        c11.intoMemorySegment(c, o1 + VB, LE);
-        c20.intoMemorySegment(c, o2, LE);
-        c21.intoMemorySegment(c, o2 + VB, LE);
-        c30.intoMemorySegment(c, o3, LE);
-        c31.intoMemorySegment(c, o3 + VB, LE);
-        c40.intoMemorySegment(c, o4, LE);
-        c41.intoMemorySegment(c, o4 + VB, LE);
-        c50.intoMemorySegment(c, o5, LE);
-        c51.intoMemorySegment(c, o5 + VB, LE);
-        c60.intoMemorySegment(c, o6, LE);
-        c61.intoMemorySegment(c, o6 + VB, LE);
     }
 }

@@ -40,22 +40,16 @@ public final class Kernels {
         // to the interpreter kernel by kernel while C2 recompiles (a first ResNet-50 call took 0.6-0.9 s
         // instead of 40 ms, and the next 10 to 20 calls were slow too, with 5x5 warm-up inputs).
         ConvShape[] shapes = {
-                new ConvShape(8, 8, 1, 1, 0, 1),     // DIRECT, partial last panel
-                new ConvShape(264, 8, 1, 1, 0, 1),   // DIRECT, two depth blocks (accumulating kernel)
+                new ConvShape(8, 8, 1, 1, 0, 1),     // DIRECT, read in place, partial last panel
+                new ConvShape(264, 8, 1, 1, 0, 1),   // DIRECT, packed, two depth blocks (accumulating kernel)
                 new ConvShape(8, 8, 3, 1, 1, 1),     // PHASED, stride 1
                 new ConvShape(16, 16, 3, 1, 1, 1),   // WINOGRAD
                 new ConvShape(8, 8, 3, 2, 1, 1),     // PHASED, four phases
                 new ConvShape(8, 8, 1, 2, 0, 1),     // downsample
                 new ConvShape(3, 8, 7, 2, 3, 1),     // stem: depth blocks across taps
-                new ConvShape(8, 40, 1, 1, 0, 1),    // TRANSPOSED, input read in place (masked at its end)
-                new ConvShape(8, 40, 3, 2, 1, 1),    // TRANSPOSED on phase planes
         };
-        // TRANSPOSED only where a model may choose it
-        int used = Conv2d.TRANSPOSE ? shapes.length : shapes.length - 2;
-        Conv2d.Path[] paths = {null, null, null, null, null, null, null, Conv2d.Path.TRANSPOSED,
-                Conv2d.Path.TRANSPOSED};
-        int[] heights = {3, 2, 3, 4, 4, 4, 4, 3, 6};
-        int[] widths = {41, 20, 40, 40, 72, 72, 72, 17, 30};
+        int[] heights = {3, 2, 3, 4, 4, 4, 4};
+        int[] widths = {41, 20, 40, 40, 72, 72, 72};
         int n = 1;
         long inFloats = 0, outFloats = 0;
         for (int i = 0; i < shapes.length; i++) {
@@ -72,13 +66,12 @@ public final class Kernels {
             MemorySegment res = filled(arena, outFloats, 0.02f);
             // Each input ends where its segment ends, so that kernels reading it in place reach their masked tails.
             MemorySegment[] inputs = new MemorySegment[shapes.length];
-            for (int i = 0; i < used; i++) {
+            for (int i = 0; i < shapes.length; i++) {
                 ConvShape s = shapes[i];
                 inputs[i] = in.asSlice(0, (long) s.cin() * heights[i] * widths[i] * 4);
                 MemorySegment weight = filled(arena, (long) s.cout() * s.gemmK(), 0.001f);
                 MemorySegment bias = filled(arena, s.cout(), 0.1f);
-                convs[i] = paths[i] == null ? new Conv2d(s, weight, bias, arena)
-                        : new Conv2d(s, weight, bias, arena, paths[i]);
+                convs[i] = new Conv2d(s, weight, bias, arena);
                 scratch[i] = arena.allocate(convs[i].scratchBytes(n, heights[i], widths[i], par.threads()), 64);
             }
             // Pooling of 8 channels of 4 x 72: 2 x 36 after the max pool.
@@ -101,7 +94,7 @@ public final class Kernels {
             double[][] rates = new double[2][];
             int checks = 0;
             for (int r = 0; ; r++) {
-                for (int i = 0; i < used; i++) {
+                for (int i = 0; i < shapes.length; i++) {
                     boolean withRes = (r & 1) == 0 && shapes[i].stride() == 1;
                     convs[i].forward(inputs[i], out, withRes ? res : null, (r & 2) == 0, n, heights[i], widths[i],
                             scratch[i], par);

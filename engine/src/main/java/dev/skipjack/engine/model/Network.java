@@ -1,14 +1,11 @@
 package dev.skipjack.engine.model;
 
-import dev.skipjack.engine.backend.ActivationShapes;
-import dev.skipjack.engine.backend.Layer;
 import dev.skipjack.engine.kernels.Conv2d;
 import dev.skipjack.engine.kernels.ConvShape;
 import dev.skipjack.engine.kernels.Linear;
 import dev.skipjack.engine.model.ResNetGraph.ConvLayer;
 import dev.skipjack.format.ModelFormatException;
 import java.lang.foreign.Arena;
-import java.util.List;
 import java.util.Map;
 
 /**
@@ -34,19 +31,10 @@ public final class Network {
      * live in a shorter-lived arena than {@code arena}.
      */
     public static Network build(ResNetGraph graph, WeightLoader.Weights weights, Arena arena) {
-        return build(graph, weights, 0, arena);
-    }
-
-    /**
-     * As {@link #build(ResNetGraph, WeightLoader.Weights, Arena)}, with each kernel's algorithm chosen for
-     * {@code side x side} images (0: unknown; see {@link Conv2d}'s constructor with a nominal input size).
-     */
-    public static Network build(ResNetGraph graph, WeightLoader.Weights weights, int side, Arena arena) {
-        int[][] sizes = nominalInputs(graph, side);
         Conv2d[] convs = new Conv2d[graph.convs().size()];
         for (int i = 0; i < convs.length; i++) {
             WeightLoader.FoldedConv f = weights.convs().get(i);
-            convs[i] = new Conv2d(shapeOf(f.layer()), f.weight(), f.bias(), arena, sizes[i][0], sizes[i][1]);
+            convs[i] = new Conv2d(shapeOf(f.layer()), f.weight(), f.bias(), arena);
         }
         Linear fc = new Linear(graph.features(), graph.numClasses(), weights.fcWeight(), weights.fcBias(), arena);
         return new Network(graph, convs, fc);
@@ -59,18 +47,16 @@ public final class Network {
      * read, never kept: they may be released once this returns.
      *
      * @param origin the file (or "seeded NAME") that errors name
-     * @param side   the usual image side, for which each kernel chooses its algorithm (0: unknown)
      */
     public static Network build(ResNetGraph graph, Map<String, WeightLoader.Tensor> tensors, String origin,
-            int side, Arena arena) throws ModelFormatException {
+            Arena arena) throws ModelFormatException {
         WeightLoader.validate(graph, tensors, origin);
-        int[][] sizes = nominalInputs(graph, side);
         Conv2d[] convs = new Conv2d[graph.convs().size()];
         for (int i = 0; i < convs.length; i++) {
             ConvLayer c = graph.convs().get(i);
             try (Arena folding = Arena.ofConfined()) {
                 WeightLoader.FoldedConv f = WeightLoader.fold(c, tensors, origin, folding);
-                convs[i] = new Conv2d(shapeOf(c), f.weight(), f.bias(), arena, sizes[i][0], sizes[i][1]);
+                convs[i] = new Conv2d(shapeOf(c), f.weight(), f.bias(), arena);
             }
         }
         WeightLoader.Tensor fcWeight = tensors.get("fc.weight");
@@ -83,32 +69,6 @@ public final class Network {
                     WeightLoader.nativeOrder(fcBias.data(), folding), arena);
         }
         return new Network(graph, convs, fc);
-    }
-
-    /**
-     * [conv layer][height, width] of each convolution's input when the network runs on {@code side x side}
-     * images; zeros when side is 0 or the image is too small for the network.
-     */
-    private static int[][] nominalInputs(ResNetGraph graph, int side) {
-        int[][] sizes = new int[graph.convs().size()][2];
-        if (side < 1) {
-            return sizes;
-        }
-        List<Layer> layers = Layers.of(graph, null);
-        ActivationShapes shapes;
-        try {
-            shapes = ActivationShapes.infer(layers, 1, side, side);
-        } catch (IllegalArgumentException tooSmall) {
-            return sizes;
-        }
-        for (Layer l : layers) {
-            if (l instanceof Layer.Conv cv) {
-                int conv = ((ResNetGraph.Conv) graph.ops().get(cv.index())).layer();
-                sizes[conv][0] = shapes.height(cv.input());
-                sizes[conv][1] = shapes.width(cv.input());
-            }
-        }
-        return sizes;
     }
 
     static ConvShape shapeOf(ConvLayer l) {

@@ -91,7 +91,6 @@ class Conv2dTest {
                 case PHASED -> true;
                 case DIRECT -> k == 1 && s == 1 && p == 0;
                 case WINOGRAD -> k == 3 && s == 1 && p == 1 && g == 1;
-                case TRANSPOSED -> true;
             };
             if (possible) {
                 for (Parallel par : new Parallel[] {one, three}) {
@@ -176,35 +175,6 @@ class Conv2dTest {
         assertEquals(Conv2d.Path.PHASED, Conv2d.choosePath(new ConvShape(256, 512, 1, 2, 0, 1)));
         assertEquals(Conv2d.Path.PHASED, Conv2d.choosePath(new ConvShape(3, 64, 7, 2, 3, 1)));
         assertEquals(Conv2d.Path.PHASED, Conv2d.choosePath(new ConvShape(128, 128, 3, 1, 1, 32)));
-    }
-
-    /**
-     * With the input size known and TRANSPOSED allowed: it where ResNet's small outputs waste tiles, on 512-bit
-     * vectors only. By default it is not allowed.
-     */
-    @Test
-    void choosesTransposedForSmallOutputsWhereItPays() {
-        // layer 4 at 224 x 224: 3x3 on 7x7, 3x3/2 and 1x1/2 into 7x7, 1x1 2048 -> 512 on 7x7; without 512-bit
-        // vectors the choice without a size
-        ConvShape[] small = {new ConvShape(512, 512, 3, 1, 1, 1), new ConvShape(256, 512, 3, 2, 1, 1),
-                new ConvShape(1024, 2048, 1, 2, 0, 1), new ConvShape(2048, 512, 1, 1, 0, 1)};
-        int[] side = {7, 14, 14, 7};
-        for (int i = 0; i < small.length; i++) {
-            assertEquals(Gemm.L >= 16 ? Conv2d.Path.TRANSPOSED : Conv2d.choosePath(small[i]),
-                    Conv2d.choosePath(small[i], side[i], side[i], true), small[i] + " on " + side[i]);
-            assertEquals(Conv2d.TRANSPOSE && Gemm.L >= 16 ? Conv2d.Path.TRANSPOSED : Conv2d.choosePath(small[i]),
-                    Conv2d.choosePath(small[i], side[i], side[i]), small[i] + " on " + side[i] + ", by default");
-        }
-        // shallow depth (the transposing epilogue outweighs the saving), outputs that fill the tiles anyway,
-        // Winograd's layers, and an unknown size
-        assertEquals(Conv2d.Path.DIRECT, Conv2d.choosePath(new ConvShape(512, 2048, 1, 1, 0, 1), 7, 7, true));
-        assertEquals(Conv2d.Path.DIRECT, Conv2d.choosePath(new ConvShape(1024, 256, 1, 1, 0, 1), 14, 14, true));
-        assertEquals(Conv2d.Path.DIRECT, Conv2d.choosePath(new ConvShape(128, 512, 1, 1, 0, 1), 28, 28, true));
-        assertEquals(Conv2d.Path.WINOGRAD, Conv2d.choosePath(new ConvShape(256, 256, 3, 1, 1, 1), 14, 14, true));
-        assertEquals(Conv2d.choosePath(new ConvShape(512, 512, 3, 1, 1, 1)),
-                Conv2d.choosePath(new ConvShape(512, 512, 3, 1, 1, 1), 0, 0, true));
-        // an input too small for the kernel: no choice by size, and no exception
-        assertEquals(Conv2d.Path.PHASED, Conv2d.choosePath(new ConvShape(64, 64, 7, 1, 0, 1), 3, 3, true));
     }
 
     @Test
