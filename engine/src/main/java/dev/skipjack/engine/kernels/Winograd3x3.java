@@ -8,6 +8,8 @@ import static dev.skipjack.engine.kernels.Gemm.NR;
 import dev.skipjack.engine.runtime.Parallel;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
 import java.util.concurrent.atomic.AtomicInteger;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
@@ -56,18 +58,37 @@ final class Winograd3x3 {
         this.mPanels = (cout + MR - 1) / MR;
         this.bias = bias;
         this.packedU = arena.allocate(16L * mPanels * cin * MR * 4, 64);
+        // Panel by panel and depth block by depth block, U[p]'s [kc][MR] built in arrays and copied out in one
+        // piece (channels past cout stay zero).
+        int kcMax = Math.min(Conv2d.KC, cin);
+        float[] rows = new float[MR * cin * 9];
+        float[][] blocks = new float[16][kcMax * MR];
         double[] g = new double[9];
         double[] u = new double[16];
-        for (int co = 0; co < cout; co++) {
-            for (int ci = 0; ci < cin; ci++) {
-                for (int t = 0; t < 9; t++) {
-                    g[t] = weight.get(F32, (((long) co * cin + ci) * 9 + t) * 4);
+        double[] t = new double[12];
+        for (int i = 0; i < mPanels; i++) {
+            int valid = Math.min(MR, cout - i * MR);
+            MemorySegment.copy(weight, ValueLayout.JAVA_FLOAT_UNALIGNED, (long) i * MR * cin * 9 * 4, rows, 0,
+                    valid * cin * 9);
+            for (int k0 = 0; k0 < cin; k0 += Conv2d.KC) {
+                int kc = Math.min(Conv2d.KC, cin - k0);
+                for (float[] b : blocks) {
+                    Arrays.fill(b, 0f);
                 }
-                filterTransform(g, u);
+                for (int lane = 0; lane < valid; lane++) {
+                    for (int ci = k0; ci < k0 + kc; ci++) {
+                        for (int tap = 0; tap < 9; tap++) {
+                            g[tap] = rows[(lane * cin + ci) * 9 + tap];
+                        }
+                        filterTransform(g, u, t);
+                        for (int p = 0; p < 16; p++) {
+                            blocks[p][(ci - k0) * MR + lane] = (float) u[p];
+                        }
+                    }
+                }
                 for (int p = 0; p < 16; p++) {
-                    int k0 = ci / Conv2d.KC * Conv2d.KC;
-                    long dst = uOffset(p, co / MR, k0, Math.min(Conv2d.KC, cin - k0)) + (long) (ci - k0) * MR + co % MR;
-                    packedU.set(F32, dst * 4, (float) u[p]);
+                    MemorySegment.copy(blocks[p], 0, packedU, ValueLayout.JAVA_FLOAT_UNALIGNED,
+                            uOffset(p, i, k0, kc) * 4, kc * MR);
                 }
             }
         }
@@ -78,9 +99,9 @@ final class Winograd3x3 {
         return ((long) p * cin + k0) * mPanels * MR + (long) i * kc * MR;
     }
 
-    /** U = G g G^T, G = [[1, 0, 0], [1/2, 1/2, 1/2], [1/2, -1/2, 1/2], [0, 0, 1]], in double. */
-    static void filterTransform(double[] g, double[] u) {
-        double[] t = new double[12]; // G g: [4][3]
+    /** U = G g G^T, G = [[1, 0, 0], [1/2, 1/2, 1/2], [1/2, -1/2, 1/2], [0, 0, 1]], in double; t: 12 doubles of scratch. */
+    static void filterTransform(double[] g, double[] u, double[] t) {
+        // t = G g: [4][3]
         for (int c = 0; c < 3; c++) {
             double g0 = g[c], g1 = g[3 + c], g2 = g[6 + c];
             t[c] = g0;

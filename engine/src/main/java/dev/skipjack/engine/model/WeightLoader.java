@@ -7,6 +7,7 @@ import dev.skipjack.format.Shapes;
 import dev.skipjack.format.proto.DType;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SegmentAllocator;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
@@ -115,7 +116,7 @@ public final class WeightLoader {
      * product once keeps the folded weights within half an ulp of the true ones, so the folded network stays
      * at least as close to the float64 reference as PyTorch's unfolded float32 run.
      */
-    static FoldedConv fold(ConvLayer c, Map<String, Tensor> tensors, String origin, Arena arena)
+    static FoldedConv fold(ConvLayer c, Map<String, Tensor> tensors, String origin, SegmentAllocator arena)
             throws ModelFormatException {
         float[] gamma = floats(tensors.get(c.bn() + ".weight"));
         float[] beta = floats(tensors.get(c.bn() + ".bias"));
