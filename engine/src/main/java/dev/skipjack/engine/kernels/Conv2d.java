@@ -89,7 +89,7 @@ public final class Conv2d {
     private final int ks, stride, pad, cinG, coutG;
     private final int k;       // GEMM depth per group: ks * ks * cinG
     private final int mPanels; // ceil(coutG / MR)
-    // every non-DIRECT layer reads phase planes
+    // PHASED reads phase planes (WINOGRAD makes its own)
     private final boolean viaPhases;
     // [groups][depth block][mPanels][kc][MR], depth k = ci * ks * ks + ky * ks + kx cut into blocks of KC (the
     // last one shorter): MR output channels interleaved along the depth, so the micro-kernel reads MR
@@ -130,7 +130,7 @@ public final class Conv2d {
         this.k = shape.gemmK();
         this.mPanels = (coutG + MR - 1) / MR;
         this.phases1 = Math.min(stride, ks);
-        this.viaPhases = path != Path.DIRECT;
+        this.viaPhases = path == Path.PHASED;
         if (path == Path.DIRECT && (ks != 1 || stride != 1 || pad != 0)) {
             throw new IllegalArgumentException("Conv2d: path " + path + " cannot run " + shape);
         }
