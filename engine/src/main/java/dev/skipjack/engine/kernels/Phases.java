@@ -38,9 +38,61 @@ final class Phases {
             int py = ph / np, px = ph % np;
             long src = ((long) img * cin + ci) * h * w * 4;
             long dst = xpOff + (p - p0) * plane * 4;
+            if (s == 2 && np == 2 && px == 1 && p - cin >= p0) {
+                continue; // written with its px = 0 plane below
+            }
+            if (s == 2 && np == 2 && px == 0 && p + cin < p1) {
+                // Both column phases of this row parity from one pass over each input row.
+                long dst1 = dst + (long) cin * plane * 4;
+                for (int y = 0; y < rows; y++) {
+                    rowPair(in, src, xp, dst + (long) y * wp * 4, dst1 + (long) y * wp * 4, h, w, wp, pad, py, y0 + y);
+                }
+                continue;
+            }
             int xLo = xLo(w, s, pad, px), xHi = xHi(w, s, pad, px);
             for (int y = 0; y < rows; y++) {
                 row(in, src, xp, dst + (long) y * wp * 4, h, w, wp, s, pad, py, px, y0 + y, xLo, xHi);
+            }
+        }
+    }
+
+    /**
+     * Row y of phases (py, 0) and (py, 1) for stride 2 ({@code wp} floats at {@code row0} and {@code row1}): phase
+     * column x of px is input column 2x + px - pad, so two loads of an input run give both, the even lanes to
+     * px = 0 and the odd ones to px = 1. Columns outside the input are zeros (masked loads fill them).
+     */
+    private static void rowPair(MemorySegment in, long src, MemorySegment xp, long row0, long row1, int h, int w,
+                                int wp, int pad, int py, int y) {
+        int iy = y * 2 + py - pad;
+        if (iy < 0 || iy >= h) {
+            zero(xp, row0, wp);
+            zero(xp, row1, wp);
+            return;
+        }
+        long in0 = src + (long) iy * w * 4;
+        // The first columns, where 2x - pad < 0 (at most two for ResNet's paddings), one by one.
+        int x = 0;
+        for (int xv = (pad + 1) / 2; x < Math.min(xv, wp); x++) {
+            int c = 2 * x - pad;
+            xp.set(F32, row0 + x * 4L, c >= 0 && c < w ? in.get(F32, in0 + c * 4L) : 0f);
+            xp.set(F32, row1 + x * 4L, c + 1 >= 0 && c + 1 < w ? in.get(F32, in0 + (c + 1) * 4L) : 0f);
+        }
+        for (int c = 2 * x - pad; x < wp; x += L, c += 2 * L) {
+            FloatVector a, b;
+            if (c + 2 * L <= w) {
+                a = FloatVector.fromMemorySegment(Gemm.S, in, in0 + c * 4L, LE);
+                b = FloatVector.fromMemorySegment(Gemm.S, in, in0 + (c + L) * 4L, LE);
+            } else {
+                a = FloatVector.fromMemorySegment(Gemm.S, in, in0 + c * 4L, LE, Gemm.S.indexInRange(0, w - c));
+                b = FloatVector.fromMemorySegment(Gemm.S, in, in0 + (c + L) * 4L, LE,
+                        Gemm.S.indexInRange(L, w - c));
+            }
+            if (x + L <= wp) {
+                a.rearrange(Simd.EVEN, b).intoMemorySegment(xp, row0 + x * 4L, LE);
+                a.rearrange(Simd.ODD, b).intoMemorySegment(xp, row1 + x * 4L, LE);
+            } else {
+                a.rearrange(Simd.EVEN, b).intoMemorySegment(xp, row0 + x * 4L, LE, Gemm.S.indexInRange(x, wp));
+                a.rearrange(Simd.ODD, b).intoMemorySegment(xp, row1 + x * 4L, LE, Gemm.S.indexInRange(x, wp));
             }
         }
     }
