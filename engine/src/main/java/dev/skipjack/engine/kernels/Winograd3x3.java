@@ -139,12 +139,12 @@ final class Winograd3x3 {
     // (the earlier default, V and M with room beside them) made 64-tile blocks on ResNet's first stage instead
     // of 128, and ResNet-18 ran 2-4% slower, ResNet-50 1-3% (whole passes, two engines alternating in one
     // process); twice it was 1-4% slower again. The property is for tuning experiments, not for users.
+    private static final long BLOCK_FLOATS = Long.getLong("skipjack.winograd.blockFloats", 256 * 1024);
     // Tasks per thread the channels are split into at least when the tiles give too few (Conv2d's default is
     // 2). Each channel block recomputes its tiles' V, and on ResNet's 14x14 layers (two tile blocks) one task
     // per thread took them 5-26% faster inside whole passes (two engines alternating, 2 threads; ResNet-18
     // 3.4% faster in all, ResNet-50 1.6%). The property is for tuning experiments, not for users.
     static final int TASKS_PER_THREAD = Integer.getInteger("skipjack.winograd.tasksPerThread", 1);
-    private static final long BLOCK_FLOATS = Long.getLong("skipjack.winograd.blockFloats", 256 * 1024);
 
     // The last shape's geometry (immutable), so that Conv2d's scratch check and a forward allocate nothing.
     private volatile Geometry last;
