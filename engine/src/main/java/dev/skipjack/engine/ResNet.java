@@ -242,7 +242,6 @@ public final class ResNet implements AutoCloseable {
             // weights) never sits next to the packed one.
             WeightLoader.Weights folded = sendsLayersOffCpu(options.profile(), graph)
                     ? WeightLoader.load(graph, tensors, origin, loading) : null;
-            // Each kernel picks its algorithm for the size the model's transform makes (224 x 224 for ImageNet).
             Network network = folded != null ? Network.build(graph, folded, arena)
                     : Network.build(graph, tensors, origin, arena);
             long packedBytes = arena.allocatedBytes();

@@ -396,15 +396,17 @@ public final class Conv2d {
 
 
     /**
-     * One forward's parameters, common to the GEMM passes: {@link #run} is one thread's share, claiming task
-     * indices from {@link #next} until none are left, each with the thread's scratch slot.
+     * One forward of {@link Path#DIRECT} or {@link Path#PHASED}: tasks of (image, group, channel block, column
+     * block). {@link #run} is one thread's share, claiming task indices from {@link #next} until none are left,
+     * each with the thread's scratch slot.
      */
-    private abstract static class ClaimedTasks implements Parallel.Task {
+    private final class TileJob implements Parallel.Task {
         MemorySegment in, out, res, scratch;
         boolean relu;
         int h, w, oh, ow, tasks;
         long slot0, slotBytes;
         final AtomicInteger next = new AtomicInteger();
+        int cols, wq, rowW, nc, nBlocks, mBlocks, mBlockPanels;
 
         /** One forward's tensors and sizes: in [n][cin][h][w], out and res [n][cout][oh][ow]. */
         void bind(MemorySegment in, MemorySegment out, MemorySegment res, boolean relu, MemorySegment scratch,
@@ -434,15 +436,7 @@ public final class Conv2d {
         }
 
         /** Task t, with this thread's scratch slot at byte slotOff. */
-        abstract void task(int t, long slotOff);
-    }
-
-    /** {@link Path#DIRECT} and {@link Path#PHASED}: tasks of (image, group, channel block, column block). */
-    private final class TileJob extends ClaimedTasks {
-        int cols, wq, rowW, nc, nBlocks, mBlocks, mBlockPanels;
-
-        @Override
-        void task(int t, long slotOff) {
+        private void task(int t, long slotOff) {
             int nb = t % nBlocks;
             t /= nBlocks;
             int mb = t % mBlocks;

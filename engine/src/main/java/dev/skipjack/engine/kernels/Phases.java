@@ -32,17 +32,19 @@ final class Phases {
                       int p0, int p1, int y0, int rows) {
         int wp = size(w, pad, s);
         long plane = (long) rows * wp;
+        // Stride 2 with both column phases: a px = 0 plane whose px = 1 twin (cin planes on) is in range too is
+        // written with it, from one pass over each input row.
+        boolean pairs = s == 2 && np == 2;
         for (int p = p0; p < p1; p++) {
             int ci = p % cin, rest = p / cin;
             int ph = rest % (np * np), img = rest / (np * np);
             int py = ph / np, px = ph % np;
+            if (pairs && px == 1 && p - cin >= p0) {
+                continue; // written with its px = 0 twin
+            }
             long src = ((long) img * cin + ci) * h * w * 4;
             long dst = xpOff + (p - p0) * plane * 4;
-            if (s == 2 && np == 2 && px == 1 && p - cin >= p0) {
-                continue; // written with its px = 0 plane below
-            }
-            if (s == 2 && np == 2 && px == 0 && p + cin < p1) {
-                // Both column phases of this row parity from one pass over each input row.
+            if (pairs && px == 0 && p + cin < p1) {
                 long dst1 = dst + (long) cin * plane * 4;
                 for (int y = 0; y < rows; y++) {
                     rowPair(in, src, xp, dst + (long) y * wp * 4, dst1 + (long) y * wp * 4, h, w, wp, pad, py, y0 + y);

@@ -72,8 +72,10 @@ final class Winograd3x3 {
                     valid * cin * 9);
             for (int k0 = 0; k0 < cin; k0 += Conv2d.KC) {
                 int kc = Math.min(Conv2d.KC, cin - k0);
-                for (float[] b : blocks) {
-                    Arrays.fill(b, 0f);
+                if (valid < MR) { // the last panel: its lanes past cout stay zero
+                    for (float[] b : blocks) {
+                        Arrays.fill(b, 0f);
+                    }
                 }
                 for (int lane = 0; lane < valid; lane++) {
                     for (int ci = k0; ci < k0 + kc; ci++) {
