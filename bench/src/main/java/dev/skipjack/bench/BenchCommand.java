@@ -1,6 +1,7 @@
 package dev.skipjack.bench;
 
 import java.io.PrintStream;
+import java.lang.foreign.Arena;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -14,6 +15,9 @@ import dev.skipjack.engine.model.LayerProfile;
  * Runtime side by side, prints one table, and appends the run to a history file. See bench/README.md.
  */
 public final class BenchCommand {
+    /** Untimed runs of ONNX Runtime's profiled session before the profiled passes of --layers. */
+    private static final int ORT_PROFILE_WARMUP = 10;
+
     private BenchCommand() {}
 
     /** The subcommand: returns the exit status (0 on success; usage errors throw with a one-line message). */
@@ -41,6 +45,7 @@ public final class BenchCommand {
         int numClasses;
         List<Bench.BatchResult> results;
         List<LayerProfile.Entry> layers = null;
+        List<OrtProfile.Node> ortNodes = null;
 
         progress.phase(o.model() == null ? "building a seeded " + o.arch() : "loading " + o.model());
         long t0 = System.nanoTime();
@@ -64,13 +69,25 @@ public final class BenchCommand {
                 }
                 results = Bench.measureAll(o, skipjack, skipjack::flops, ort,
                         Harness.real(progress, o.settleNanos()));
-                if (o.layers()) {
-                    progress.phase("timing each layer inside whole passes at batch " + o.batches().get(0));
-                    layers = skipjack.profileLayers(o.batches().get(0), o.height(), o.width());
-                }
             } finally {
                 if (ort != null) {
                     ort.close();
+                }
+            }
+            if (o.layers()) {
+                // With the comparison's ONNX Runtime session closed: while it was open, its idle threads took
+                // Skipjack's layers (timed one by one) several times slower, the 3x3/2 max pool 50 times.
+                int n = o.batches().get(0);
+                progress.phase("timing each layer inside whole passes at batch " + n);
+                layers = skipjack.profileLayers(n, o.height(), o.width());
+                if (o.onnx() != null) {
+                    // In a session of its own: the profiler's bookkeeping slows every run of the one it is on.
+                    progress.phase("timing each ONNX Runtime node (its profiler) at batch " + n);
+                    try (Arena arena = Arena.ofShared()) {
+                        ortNodes = OrtProfile.measure(o.onnx(), o.threads(),
+                                Bench.seededInput(arena, n, o.height(), o.width(), o.seed()), n, o.height(),
+                                o.width(), ORT_PROFILE_WARMUP, LayerProfile.PASSES);
+                    }
                 }
             }
         }
@@ -88,7 +105,8 @@ public final class BenchCommand {
         } else {
             out.print(text(o, machine, model, loadMs, ortVersion, peak, results, rows));
             if (layers != null) {
-                out.print(Report.layerTable(layers, peak.gflops()));
+                out.print(Report.layerTable(layers, peak.gflops(),
+                        ortNodes == null ? null : OrtProfile.byModule(ortNodes)));
             }
         }
         out.flush();

@@ -64,7 +64,8 @@ public record BenchOptions(Path model, String arch, long seed, Path onnx, List<I
               --profile P         where each layer runs: cpu (default), gpu, auto, or a profile file
                                   (docs/GPU.md); the plan is printed on stderr
               --layers            also time each layer inside whole passes (first batch size) and print a
-                                  table of where the time goes: ms, GFLOP/s and %% of peak per layer
+                                  table of where the time goes: ms, GFLOP/s and %% of peak per layer; with
+                                  --onnx, ONNX Runtime's time for the same layer (its profiler) beside it
               --json              print the results as JSON on stdout instead of the table
               --history FILE      append one JSON line per run to FILE (default bench/history-local/history.jsonl
                                   under the working directory); --history none turns it off

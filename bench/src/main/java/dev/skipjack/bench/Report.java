@@ -2,6 +2,7 @@ package dev.skipjack.bench;
 
 import dev.skipjack.engine.model.LayerProfile;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -93,31 +94,80 @@ final class Report {
 
     /**
      * Where the time goes: each layer timed inside whole passes (median over passes), its share of their sum,
-     * GFLOP/s in direct-convolution FLOPs and percent of the measured peak; a last line sums them.
+     * GFLOP/s in direct-convolution FLOPs and percent of the measured peak; a last line sums them. With
+     * {@code ort} (not null), ONNX Runtime's time for the same module from its profiler and the ratio, and a
+     * line for the nodes of its graph that match no layer.
      */
-    static String layerTable(List<LayerProfile.Entry> layers, double peakGflops) {
-        var t = new TextTable(List.of(
+    static String layerTable(List<LayerProfile.Entry> layers, double peakGflops, OrtProfile.ByModule ort) {
+        var cols = new ArrayList<>(List.of(
                 new TextTable.Column("layer", false),
                 new TextTable.Column("what", false),
                 new TextTable.Column("ms", true),
                 new TextTable.Column("share", true),
                 new TextTable.Column("GFLOP/s", true),
                 new TextTable.Column("%peak", true)));
-        double total = 0;
+        if (ort != null) {
+            cols.add(new TextTable.Column("ORT ms", true));
+            cols.add(new TextTable.Column("vs ORT", true));
+        }
+        var t = new TextTable(cols);
+        double total = 0, ortMatched = 0, skjMatched = 0;
         long flops = 0;
         for (var l : layers) {
             total += l.seconds();
             flops += l.flops();
         }
+        var placed = new HashSet<String>();
         for (var l : layers) {
             double g = l.flops() / l.seconds() / 1e9;
-            t.add(l.name(), l.what(), ms(l.seconds() * 1e3), fixed(100 * l.seconds() / total, 1) + "%",
-                    l.flops() == 0 ? "-" : fixed(g, 1), l.flops() == 0 ? "-" : fixed(100 * g / peakGflops, 1) + "%");
+            var cells = new ArrayList<>(List.of(l.name(), l.what(), ms(l.seconds() * 1e3),
+                    fixed(100 * l.seconds() / total, 1) + "%", l.flops() == 0 ? "-" : fixed(g, 1),
+                    l.flops() == 0 ? "-" : fixed(100 * g / peakGflops, 1) + "%"));
+            if (ort != null) {
+                Double o = ort.seconds().get(l.name());
+                cells.add(o == null ? "-" : ms(o * 1e3));
+                cells.add(o == null ? "-" : fixed(l.seconds() / o, 2));
+                if (o != null) {
+                    placed.add(l.name());
+                    ortMatched += o;
+                    skjMatched += l.seconds();
+                }
+            }
+            t.add(cells.toArray(String[]::new));
         }
         double g = flops / total / 1e9;
-        t.add("sum", layers.size() + " layers", ms(total * 1e3), "100%", fixed(g, 1),
-                fixed(100 * g / peakGflops, 1) + "%");
-        return "\nEach layer inside whole passes (median of " + LayerProfile.PASSES + " passes after warm-up):\n" + t.render();
+        var sum = new ArrayList<>(List.of("sum", layers.size() + " layers", ms(total * 1e3), "100%", fixed(g, 1),
+                fixed(100 * g / peakGflops, 1) + "%"));
+        if (ort != null) {
+            sum.add(ms(ortMatched * 1e3));
+            sum.add(ortMatched > 0 ? fixed(skjMatched / ortMatched, 2) : "-");
+        }
+        t.add(sum.toArray(String[]::new));
+        var sb = new StringBuilder("\nEach layer inside whole passes (median of " + LayerProfile.PASSES
+                + " passes after warm-up):\n").append(t.render());
+        if (ort != null) {
+            // Modules of ONNX Runtime's graph that no layer here has, and nodes it added itself (layout reorders).
+            var others = new ArrayList<String>();
+            double otherSeconds = 0;
+            for (var e : ort.seconds().entrySet()) {
+                if (!placed.contains(e.getKey())) {
+                    others.add(e.getKey());
+                    otherSeconds += e.getValue();
+                }
+            }
+            for (var nd : ort.unplaced()) {
+                others.add(nd.name() + " (" + nd.op() + ")");
+                otherSeconds += nd.seconds();
+            }
+            sb.append("ORT ms: ONNX Runtime's own time for the module (its profiler, median of ")
+                    .append(LayerProfile.PASSES).append(" runs in a session of its own; the sum line sums the layers "
+                            + "both have; vs ORT below 1.00 Skipjack is faster).\n");
+            if (!others.isEmpty()) {
+                sb.append(String.format(Locale.ROOT, "ONNX Runtime nodes matching no layer: %s ms in %d: %s%n",
+                        ms(otherSeconds * 1e3), others.size(), String.join(", ", others)));
+            }
+        }
+        return sb.toString();
     }
 
     /** Milliseconds with three or more significant digits: 0.123, 5.43, 54.3, 412. */
