@@ -32,6 +32,9 @@ public final class Kernels {
 
     /** {@link #warmUp(Parallel)} with at least {@code minRounds} rounds, for at most about {@code maxMillis}. */
     public static boolean warmUp(Parallel par, int minRounds, long maxMillis) {
+        if (PRELOAD) {
+            loadHeapSegmentClasses();
+        }
         long deadline = System.nanoTime() + maxMillis * 1_000_000L;
         // Small problems: until C2 has compiled them, every vector operation costs on the order of a
         // microsecond, so what counts is the number of calls and loop trips, not their size. But every loop
@@ -124,6 +127,26 @@ public final class Kernels {
                 }
             }
         }
+    }
+
+    static final boolean PRELOAD = !"false".equals(System.getProperty("skipjack.preloadHeapSegments"));
+
+    /**
+     * Loads the JDK's classes of segments over Java arrays, one per array type, before any kernel is compiled.
+     * The kernels only ever see off-heap segments, and while no array segment exists C2 compiles every segment
+     * access assuming off-heap (and mapped) segments are the only kinds. The first array segment anywhere in the
+     * process ({@code MemorySegment.ofArray}, {@code toArray}, a segment over a heap buffer) then throws all that
+     * code away at once: ResNet-18's next call took 0.8-2 s instead of 21-25 ms, and the 15 after it two to
+     * four times as long, while C2 compiled everything again.
+     */
+    static void loadHeapSegmentClasses() {
+        MemorySegment.ofArray(new byte[1]);
+        MemorySegment.ofArray(new char[1]);
+        MemorySegment.ofArray(new short[1]);
+        MemorySegment.ofArray(new int[1]);
+        MemorySegment.ofArray(new float[1]);
+        MemorySegment.ofArray(new long[1]);
+        MemorySegment.ofArray(new double[1]);
     }
 
     /** GFLOP/s of the micro-kernel on an L1-resident problem. */
