@@ -75,8 +75,8 @@ public final class BenchCommand {
                 }
             }
             if (o.layers()) {
-                // With the comparison's ONNX Runtime session closed: while it was open, its idle threads took
-                // Skipjack's layers (timed one by one) several times slower, the 3x3/2 max pool 50 times.
+                // After the comparison's ONNX Runtime session is closed: no threads of its own are left to
+                // compete with Skipjack's layers while they are timed one by one.
                 int n = o.batches().get(0);
                 progress.phase("timing each layer inside whole passes at batch " + n);
                 layers = skipjack.profileLayers(n, o.height(), o.width());

@@ -143,9 +143,11 @@ public final class CpuBackend implements Backend {
             if (!warmedUp) {
                 warmUp(compile(layers, shapes, new boolean[shapes.values()]), acts);
             }
-            // The layer-by-layer loop itself, untimed, as long as the warm-up: its steps are new code to the JIT,
-            // and loading them deoptimized code the kernels had been compiled into (with ONNX Runtime in the
-            // process, bench --layers timed the 3x3/2 max pool at 4-11 ms instead of 0.18).
+            // The layer-by-layer loop itself, untimed, as long as the warm-up, so that what the JIT still has to
+            // compile is compiled before the timing: its steps are new code, and after a deoptimization the
+            // kernels are too (before Kernels.loadHeapSegmentClasses, bench --layers --onnx met one: ONNX
+            // Runtime's logits compared through an array segment, and the 3x3/2 max pool timed at 4-11 ms
+            // instead of 0.2; with this loop the layers summed to the whole pass again).
             long start = System.nanoTime();
             for (int r = 0; r < MAX_WARMUP_PASSES && (r < 2 || System.nanoTime() - start < WARMUP_NANOS); r++) {
                 for (Step step : steps) {
