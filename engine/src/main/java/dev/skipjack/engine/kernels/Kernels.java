@@ -137,7 +137,9 @@ public final class Kernels {
      * access assuming off-heap (and mapped) segments are the only kinds. The first array segment anywhere in the
      * process ({@code MemorySegment.ofArray}, {@code toArray}, a segment over a heap buffer) then throws all that
      * code away at once: ResNet-18's next call took 0.8-2 s instead of 21-25 ms, and the 15 after it two to
-     * four times as long, while C2 compiled everything again.
+     * four times as long, while C2 compiled everything again. (A first mapped file after a seeded model's
+     * warm-up deoptimized a dozen of them too, 60 ms over the next calls; with the array classes loaded first,
+     * none: ArraySegmentDeoptTest maps one.)
      */
     static void loadHeapSegmentClasses() {
         MemorySegment.ofArray(new byte[1]);

@@ -5,8 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.skipjack.engine.ResNet;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -16,8 +18,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The first segment over a Java array in a process ({@code MemorySegment.ofArray}, {@code toArray}, ...) must not
- * throw away the compiled kernels of a loaded model: C2 compiles segment accesses assuming only the kinds of
+ * The first segment over a Java array in a process ({@code MemorySegment.ofArray}, {@code toArray}, ...), or the
+ * first mapped file, must not throw away the compiled kernels of a loaded model: C2 compiles segment accesses assuming only the kinds of
  * segment that exist when it compiles, and when an array segment appeared after the warm-up every kernel was
  * deoptimized at once (ResNet-18's next call 0.8-2 s instead of ~20 ms, the 15 after it 2-4 times as slow).
  * The warm-up loads those classes first ({@code Kernels.loadHeapSegmentClasses}). Checked in a JVM of its own,
@@ -40,6 +42,12 @@ class ArraySegmentDeoptTest {
                 System.out.println("ARRAY-SEGMENT-NEXT");
                 System.out.flush();
                 MemorySegment.ofArray(new float[16]);
+                // and the first mapped file: the seeded model mapped none
+                try (FileChannel ch = FileChannel.open(Path.of(args[0]))) {
+                    ch.map(FileChannel.MapMode.READ_ONLY, 0, 1, arena);
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
                 for (int i = 0; i < 5; i++) {
                     model.predict(in, out, 1, 224, 224);
                 }
@@ -67,7 +75,8 @@ class ArraySegmentDeoptTest {
             cmd.add("-Dskipjack.vector.species=" + species); // the surefire execution's vector width
         }
         cmd.addAll(extraJvmArgs);
-        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Child.class.getName()));
+        Path mapped = Files.write(dir.resolve("one-byte"), new byte[] {1});
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Child.class.getName(), mapped.toString()));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
         assertTrue(p.waitFor(120, TimeUnit.SECONDS), "child JVM did not finish in 120 s");
         List<String> lines = Files.readAllLines(log);
