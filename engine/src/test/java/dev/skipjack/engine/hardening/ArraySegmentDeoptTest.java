@@ -56,13 +56,25 @@ class ArraySegmentDeoptTest {
         }
     }
 
+    /**
+     * Fails when two child JVMs in a row show kernels deoptimized: without the warm-up's class loading every run
+     * does (35 and 36 methods in the two runs of a check), while one run of some thirty with it failed here once,
+     * for reasons of the JVM's own that a second run does not repeat.
+     */
     @Test
     void kernelsStayCompiledWhenTheFirstArraySegmentAppears() throws Exception {
-        List<String> after = runChild(List.of());
-        var deopts = after.stream().filter(l -> l.contains("marked for deoptimization")
+        List<String> deopts = kernelDeopts(runChild(List.of()));
+        if (!deopts.isEmpty()) {
+            List<String> again = kernelDeopts(runChild(List.of()));
+            assertTrue(again.isEmpty(), deopts.size() + " and then " + again.size()
+                    + " kernel methods deoptimized by the first array segment or mapped file, e.g.\n"
+                    + String.join("\n", again.subList(0, Math.min(5, again.size()))));
+        }
+    }
+
+    private static List<String> kernelDeopts(List<String> jitLog) {
+        return jitLog.stream().filter(l -> l.contains("marked for deoptimization")
                 && l.contains("dev.skipjack.engine.kernels")).toList();
-        assertTrue(deopts.isEmpty(), deopts.size() + " kernel methods deoptimized by the first array segment, e.g.\n"
-                + String.join("\n", deopts.subList(0, Math.min(5, deopts.size()))));
     }
 
     /** The JIT log lines the child printed after its marker; fails unless it got there and finished. */
