@@ -33,8 +33,8 @@ final class OrtProfile {
     static List<Node> measure(Path onnx, int threads, MemorySegment input, int n, int h, int w, int warmup, int runs)
             throws Exception {
         Path dir = Files.createTempDirectory("skipjack-ort-profile");
-        Path file = null;
         try {
+            Path file;
             try (OrtRunner ort = OrtRunner.open(onnx, threads, dir.resolve("ort"))) {
                 ort.bind(input, n, h, w);
                 for (int i = 0; i < warmup + runs; i++) {
@@ -44,9 +44,7 @@ final class OrtProfile {
             }
             return parse(Files.readString(file), runs);
         } finally {
-            if (file != null) {
-                Files.deleteIfExists(file);
-            }
+            // the profile, and anything else ONNX Runtime left there
             try (var left = Files.list(dir)) {
                 for (Path p : left.toList()) {
                     Files.deleteIfExists(p);
@@ -97,6 +95,9 @@ final class OrtProfile {
         return out;
     }
 
+    // torchvision's ReLU modules: relu, relu_1, relu_2
+    private static final Pattern RELU = Pattern.compile("relu(?:_(\\d+))?");
+
     /**
      * The torchvision module a node computes, or null: "/layer1/layer1.0/conv3/Conv_output_0_nchwc" is
      * layer1.0.conv3; a convolution fused with the ReLU after it is named after that ReLU, and in torchvision's
@@ -128,7 +129,7 @@ final class OrtProfile {
         int dot = module.lastIndexOf('.');
         String last = module.substring(dot + 1);
         String parent = dot < 0 ? "" : module.substring(0, dot + 1);
-        Matcher relu = Pattern.compile("relu(?:_(\\d+))?").matcher(last);
+        Matcher relu = RELU.matcher(last);
         if (relu.matches()) {
             int i = relu.group(1) == null ? 0 : Integer.parseInt(relu.group(1));
             return parent + "conv" + (i + 1);

@@ -125,9 +125,12 @@ final class Report {
                     l.flops() == 0 ? "-" : fixed(100 * g / peakGflops, 1) + "%"));
             if (ort != null) {
                 Double o = ort.seconds().get(l.name());
-                cells.add(o == null ? "-" : ms(o * 1e3));
-                cells.add(o == null ? "-" : fixed(l.seconds() / o, 2));
-                if (o != null) {
+                if (o == null) {
+                    cells.add("-");
+                    cells.add("-");
+                } else {
+                    cells.add(ms(o * 1e3));
+                    cells.add(fixed(l.seconds() / o, 2));
                     placed.add(l.name());
                     ortMatched += o;
                     skjMatched += l.seconds();

@@ -148,12 +148,11 @@ public final class CpuBackend implements Backend {
             // kernels are too (before Kernels.loadHeapSegmentClasses, bench --layers --onnx met one: ONNX
             // Runtime's logits compared through an array segment, and the 3x3/2 max pool timed at 4-11 ms
             // instead of 0.2; with this loop the layers summed to the whole pass again).
-            long start = System.nanoTime();
-            for (int r = 0; r < MAX_WARMUP_PASSES && (r < 2 || System.nanoTime() - start < WARMUP_NANOS); r++) {
+            warmUp(a -> {
                 for (Step step : steps) {
-                    step.run(acts);
+                    step.run(a);
                 }
-            }
+            }, acts);
             for (int r = 0; r < passes; r++) {
                 for (int i = 0; i < m; i++) {
                     long t0 = System.nanoTime();
@@ -183,7 +182,7 @@ public final class CpuBackend implements Backend {
         }
     }
 
-    /** The warm-up's passes of {@code pass} (the whole network) over {@code acts}. */
+    /** The warm-up's passes of {@code pass} (the whole network, in one step or layer by layer) over {@code acts}. */
     private void warmUp(Step pass, Step.Activations acts) {
         long start = System.nanoTime();
         for (int r = 0; r < MAX_WARMUP_PASSES && (r < 2 || System.nanoTime() - start < WARMUP_NANOS); r++) {
