@@ -9,7 +9,9 @@ import java.lang.foreign.MemorySegment;
  * ({@code conv1}, {@code maxpool}, {@code layer2.0.conv1}, {@code layer2.0.downsample.0}, {@code avgpool},
  * {@code fc}), the name a dispatch profile matches.
  *
- * <p>Every activation is float32 NCHW {@code [n][c][h][w]}; after the average pool it is {@code [n][c]}.
+ * <p>Every activation a backend receives or hands on is float32 NCHW {@code [n][c][h][w]}; after the average
+ * pool it is {@code [n][c]}. (Where every layer runs on the CPU, its kernels keep the later stages channels-last
+ * internally: see {@code Network}.)
  * Weight segments are only valid while a backend is being opened: a backend copies what it keeps.
  */
 public sealed interface Layer permits Layer.Conv, Layer.MaxPool, Layer.AvgPool, Layer.Fc {

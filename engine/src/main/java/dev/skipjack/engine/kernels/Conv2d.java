@@ -44,7 +44,7 @@ import jdk.incubator.vector.VectorSpecies;
  * ({@link Gemm}). The task accumulates its block of the result in scratch; after the last depth block the
  * epilogue takes the block, row by row, into {@code out}.
  */
-public final class Conv2d {
+public final class Conv2d implements ConvKernel {
     private static final VectorSpecies<Float> S = Gemm.S;
     private static final int L = Gemm.L;
 
@@ -106,6 +106,8 @@ public final class Conv2d {
     private final TileJob tileJob = new TileJob();
     private final PhaseJob phaseJob = new PhaseJob();
     private final int phases1; // phases per axis that some tap reads: min(stride, kernel)
+    // Whether out is channels-last, [n][oh][ow][cout] and a pixel of zeros (see ConvNhwc), instead of NCHW
+    private final boolean channelsLastOut;
 
     /**
      * Packs the weights once into {@code arena}.
@@ -116,11 +118,26 @@ public final class Conv2d {
      * @param arena  owns the packed copy
      */
     public Conv2d(ConvShape shape, MemorySegment weight, MemorySegment bias, Arena arena) {
-        this(shape, weight, bias, arena, choosePath(shape));
+        this(shape, weight, bias, arena, choosePath(shape), false);
+    }
+
+    /**
+     * A convolution that reads NCHW and writes channels-last (the first layers after the NCHW stages, see
+     * {@link ConvNhwc}): out is [n][oh][ow][cout] followed by a pixel of zeros, the residual too. Never Winograd.
+     */
+    public Conv2d(ConvShape shape, MemorySegment weight, MemorySegment bias, boolean channelsLastOut, Arena arena) {
+        this(shape, weight, bias, arena, channelsLastOut && choosePath(shape) == Path.WINOGRAD ? Path.PHASED
+                : choosePath(shape), channelsLastOut);
     }
 
     Conv2d(ConvShape shape, MemorySegment weight, MemorySegment bias, Arena arena, Path path) {
+        this(shape, weight, bias, arena, path, false);
+    }
+
+    private Conv2d(ConvShape shape, MemorySegment weight, MemorySegment bias, Arena arena, Path path,
+                   boolean channelsLastOut) {
         this.shape = shape;
+        this.channelsLastOut = channelsLastOut;
         this.path = path;
         this.ks = shape.kernel();
         this.stride = shape.stride();
@@ -143,7 +160,7 @@ public final class Conv2d {
             throw new IllegalArgumentException("Conv2d " + shape + ": bias needs " + shape.cout()
                     + " floats, got " + bias.byteSize() / 4);
         }
-        if (path == Path.WINOGRAD && !winogradFits(shape)) {
+        if (path == Path.WINOGRAD && (!winogradFits(shape) || channelsLastOut)) {
             throw new IllegalArgumentException("Conv2d: path WINOGRAD cannot run " + shape);
         }
         this.bias = arena.allocate(shape.cout() * 4L, 64);
@@ -220,9 +237,14 @@ public final class Conv2d {
         return s.kernel() == 3 && s.stride() == 1 && s.pad() == 1 && s.groups() == 1;
     }
 
-    /** The geometry this convolution was built for. */
+    @Override
     public ConvShape shape() {
         return shape;
+    }
+
+    @Override
+    public String algorithm() {
+        return channelsLastOut ? path.name() + ">NHWC" : path.name();
     }
 
     /** The algorithm this convolution runs, chosen from its geometry. */
@@ -281,6 +303,7 @@ public final class Conv2d {
      * Bytes of scratch that {@link #forward} needs for an n x cin x h x w input on a pool of up to
      * {@code threads} threads. The scratch must be 64-byte aligned; its contents need not be initialized.
      */
+    @Override
     public long scratchBytes(int n, int h, int w, int threads) {
         shape.outH(h);
         shape.outW(w);
@@ -300,6 +323,7 @@ public final class Conv2d {
      * @param scratch  at least {@link #scratchBytes}{@code (n, h, w, par.threads())} bytes
      * @param par      the pool that runs the tasks
      */
+    @Override
     public void forward(MemorySegment in, MemorySegment out, MemorySegment residual, boolean relu,
                         int n, int h, int w, MemorySegment scratch, Parallel par) {
         if (n < 1) {
@@ -315,6 +339,14 @@ public final class Conv2d {
         if (winograd != null) {
             winograd.forward(in, out, residual, relu, n, h, w, scratch, par);
             return;
+        }
+        if (channelsLastOut) {
+            if (out.byteSize() < ((long) n * oh * ow + 1) * shape.cout() * 4) {
+                throw new IllegalArgumentException("Conv2d " + shape + ": a channels-last output for n=" + n + " h=" + h
+                        + " w=" + w + " needs " + ((long) n * oh * ow + 1) * shape.cout() + " floats, got "
+                        + out.byteSize() / 4);
+            }
+            ConvNhwc.zeroPixel(out, (long) n * oh * ow * shape.cout(), shape.cout());
         }
         int cols = gemmCols(h, w);
         int nc = ncFor(cols);
@@ -510,7 +542,11 @@ public final class Conv2d {
             // (while it was still in L1) the calls were 6 times as many and as short; together with DIRECT's
             // single run per row this took ResNet-50's 1x1 64 -> 256 layers from 1.4-1.7 ms to about 0.6 ms
             // (2 threads, bench --layers).
-            epilogue(cp, ldcp, rows, img, co0, q0, qn);
+            if (channelsLastOut) {
+                epilogueChannelsLast(cp, ldcp, rows, img, co0, q0, qn);
+            } else {
+                epilogue(cp, ldcp, rows, img, co0, q0, qn);
+            }
         }
 
         /** One B micro-panel (kc x NR, column panel jp) against the A panels [i0, i1): C (+)= A B into cp. */
@@ -544,6 +580,33 @@ public final class Conv2d {
                     if (valid > 0) {
                         finish(scratch, src + (long) (q - q0) * 4, out, res, (dstPlane + (long) oy * rowW + ox) * 4,
                                 valid, bv, relu);
+                    }
+                    q += run;
+                    oy++;
+                    ox = 0;
+                }
+            }
+        }
+
+        /**
+         * {@link #epilogue} into channels-last rows: per block of CL_ROWS channels, pixel by pixel, each pixel's
+         * channels one contiguous run of out. (Channel by channel, every store went to another pixel's row, cout
+         * floats apart, a few L1 sets thrashing: ResNet-50's first channels-last layers took twice as long.)
+         */
+        private void epilogueChannelsLast(long cp, long ldcp, int rows, int img, int co0, int q0, int qn) {
+            long outPlane = (long) oh * ow;
+            int cout = shape.cout();
+            for (int r0 = 0; r0 < rows; r0 += CL_ROWS) {
+                int rn = Math.min(CL_ROWS, rows - r0);
+                int q = q0, end = q0 + qn;
+                int oy = q / wq, ox = q - oy * wq;
+                while (q < end) {
+                    int run = Math.min(wq - ox, end - q);
+                    int valid = Math.min(run, rowW - ox);
+                    long pixel = img * outPlane + (long) oy * rowW + ox;
+                    for (int i = 0; i < valid; i++) {
+                        finishChannelsLast(scratch, cp + r0 * ldcp + (long) (q - q0 + i) * 4, ldcp, out, res,
+                                ((pixel + i) * cout + co0 + r0) * 4, rn, co0 + r0, relu);
                     }
                     q += run;
                     oy++;
@@ -589,6 +652,25 @@ public final class Conv2d {
                 .intoMemorySegment(dst, d + Gemm.VB, LE);
     }
 
+
+    /** Channels per block of {@code epilogueChannelsLast}: their rows of the block, ldcp apart, stay in L1. */
+    private static final int CL_ROWS = 32;
+
+    /**
+     * One pixel of {@code count} channels from {@code co}: {@code dst[r] = relu?(src[r * srcStride] + bias[co + r]
+     * + res[r])} (srcStride in bytes). Scalar (the Vector API has no gather from segments); only the first
+     * layers after the NCHW stages take it.
+     */
+    private void finishChannelsLast(MemorySegment src, long srcOff, long srcStride, MemorySegment dst, MemorySegment res,
+                                    long dstOff, int count, int co, boolean relu) {
+        for (int r = 0; r < count; r++, srcOff += srcStride) {
+            float v = src.get(F32, srcOff) + bias.get(F32, (co + r) * 4L);
+            if (res != null) {
+                v += res.get(F32, dstOff + r * 4L);
+            }
+            dst.set(F32, dstOff + r * 4L, relu ? Math.max(v, 0f) : v);
+        }
+    }
 
     /** {@code dst[i] = relu?(src[i] + bias + res[i])} for {@code count} floats; res may be null. */
     static void finish(MemorySegment src, long srcOff, MemorySegment dst, MemorySegment res, long dstOff,

@@ -7,12 +7,16 @@ import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
-/** {@code AdaptiveAvgPool2d((1, 1))} followed by flatten: [n][c][h][w] -> [n][c], the mean of each plane. */
+/**
+ * {@code AdaptiveAvgPool2d((1, 1))} followed by flatten: [n][c][h][w] -> [n][c], the mean of each plane; or
+ * from channels-last [n][h][w][c] ({@link #forwardChannelsLast}).
+ */
 public final class GlobalAvgPool {
     private static final VectorSpecies<Float> S = Simd.FLOAT;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
     private static final Job JOB = new Job();
+    private static final LastJob LAST_JOB = new LastJob();
     /** Inputs up to this many floats are pooled on the calling thread alone. */
     static final long PARALLEL_FLOATS = 1L << 20;
 
@@ -38,6 +42,58 @@ public final class GlobalAvgPool {
                 par.forEach(j.parts, j);
             } finally {
                 j.in = j.out = null;
+            }
+        }
+    }
+
+    /**
+     * in [n][h][w][c] -> out [n][c]: per image, the pixels' channel vectors summed in pixel order, then divided
+     * by h * w (as the NCHW path divides each plane's sum). One image per task; c a multiple of the vector
+     * length or not (a masked last vector).
+     */
+    public static void forwardChannelsLast(MemorySegment in, MemorySegment out, int n, int c, int h, int w,
+                                           Parallel par) {
+        if (n < 1 || c < 1 || h < 1 || w < 1) {
+            throw new IllegalArgumentException("GlobalAvgPool: bad shape [" + n + "][" + h + "][" + w + "][" + c + "]");
+        }
+        synchronized (LAST_JOB) {
+            LastJob j = LAST_JOB;
+            j.in = in;
+            j.out = out;
+            j.n = n;
+            j.c = c;
+            j.hw = h * w;
+            long floats = (long) n * c * h * w;
+            j.parts = floats <= PARALLEL_FLOATS ? 1 : Math.min(par.threads(), n);
+            try {
+                par.forEach(j.parts, j);
+            } finally {
+                j.in = j.out = null;
+            }
+        }
+    }
+
+    private static final class LastJob implements Parallel.Task {
+        MemorySegment in, out;
+        int n, c, hw, parts;
+
+        @Override
+        public void run(int part) {
+            for (int img = n * part / parts, end = n * (part + 1) / parts; img < end; img++) {
+                image(img);
+            }
+        }
+
+        private void image(int img) {
+            int l = S.length();
+            long base = (long) img * hw * c * 4;
+            for (int k = 0; k < c; k += l) {
+                var m = S.indexInRange(k, c);
+                FloatVector acc = FloatVector.zero(S);
+                for (int p = 0; p < hw; p++) {
+                    acc = acc.add(FloatVector.fromMemorySegment(S, in, base + ((long) p * c + k) * 4, LE, m));
+                }
+                acc.div(hw).intoMemorySegment(out, ((long) img * c + k) * 4, LE, m);
             }
         }
     }

@@ -32,9 +32,7 @@ public final class Kernels {
 
     /** {@link #warmUp(Parallel)} with at least {@code minRounds} rounds, for at most about {@code maxMillis}. */
     public static boolean warmUp(Parallel par, int minRounds, long maxMillis) {
-        if (PRELOAD) {
-            loadHeapSegmentClasses();
-        }
+        Simd.preloadHeapSegmentClasses();
         long deadline = System.nanoTime() + maxMillis * 1_000_000L;
         // Small problems: until C2 has compiled them, every vector operation costs on the order of a
         // microsecond, so what counts is the number of calls and loop trips, not their size. But every loop
@@ -59,6 +57,17 @@ public final class Kernels {
             inFloats = Math.max(inFloats, (long) shapes[i].cin() * heights[i] * widths[i]);
             outFloats = Math.max(outFloats, (long) shapes[i].cout() * heights[i] * widths[i]);
         }
+        // Channels-last: ConvNhwc's paths (1x1, 3x3 stride 1 and 2 with zero-pixel taps, a partial last tile) on
+        // 8 channels of 5 x 13 (+ the zero pixel), and the NCHW -> channels-last convolutions before them.
+        int nc = ConvNhwc.NRC * 2, nh = 5, nw = 13;
+        ConvShape[] nhwcShapes = {
+                new ConvShape(8, nc, 1, 1, 0, 1),
+                new ConvShape(8, nc, 3, 1, 1, 1),
+                new ConvShape(8, nc, 3, 2, 1, 1),
+                new ConvShape(8, nc, 1, 2, 0, 1),
+        };
+        inFloats = Math.max(inFloats, (nh * nw + 1) * 8L);
+        outFloats = Math.max(outFloats, (nh * nw + 1) * (long) nc);
         int fcIn = 64;
         inFloats = Math.max(inFloats, Math.max(128L * 49, fcIn)); // the global pooling and fc below read it too
         try (Arena arena = Arena.ofShared()) {
@@ -76,6 +85,16 @@ public final class Kernels {
                 MemorySegment bias = filled(arena, s.cout(), 0.1f);
                 convs[i] = new Conv2d(s, weight, bias, arena);
                 scratch[i] = arena.allocate(convs[i].scratchBytes(n, heights[i], widths[i], par.threads()), 64);
+            }
+            ConvKernel[] nhwc = new ConvKernel[2 * nhwcShapes.length];
+            MemorySegment[] nhwcScratch = new MemorySegment[nhwc.length];
+            for (int i = 0; i < nhwc.length; i++) {
+                ConvShape s = nhwcShapes[i % nhwcShapes.length];
+                MemorySegment weight = filled(arena, (long) s.cout() * s.gemmK(), 0.001f);
+                MemorySegment bias = filled(arena, s.cout(), 0.1f);
+                nhwc[i] = i < nhwcShapes.length ? new ConvNhwc(s, weight, bias, arena)
+                        : new Conv2d(s, weight, bias, true, arena);
+                nhwcScratch[i] = arena.allocate(nhwc[i].scratchBytes(n, nh, nw, par.threads()), 64);
             }
             // Pooling of 8 channels of 4 x 72: 2 x 36 after the max pool.
             int pc = 8, ph = 4, pw = 72;
@@ -102,8 +121,13 @@ public final class Kernels {
                     convs[i].forward(inputs[i], out, withRes ? res : null, (r & 2) == 0, n, heights[i], widths[i],
                             scratch[i], par);
                 }
+                for (int i = 0; i < nhwc.length; i++) {
+                    boolean withRes = (r & 1) == 0 && nhwc[i].shape().stride() == 1;
+                    nhwc[i].forward(in, out, withRes ? res : null, (r & 2) == 0, n, nh, nw, nhwcScratch[i], par);
+                }
                 MaxPool2d.forward(out, pooled, n, pc, ph, pw, 3, 2, 1, par);
                 GlobalAvgPool.forward(in, avg, n, gc, 7, 7, par);
+                GlobalAvgPool.forwardChannelsLast(in, avg, n, gc, 7, 7, par);
                 fc.forward(in, logits, n, par);
                 for (int j = 0; j < 8; j++) {
                     int kc = 1 + (r * 8 + j) % 16;
@@ -127,28 +151,6 @@ public final class Kernels {
                 }
             }
         }
-    }
-
-    static final boolean PRELOAD = !"false".equals(System.getProperty("skipjack.preloadHeapSegments"));
-
-    /**
-     * Loads the JDK's classes of segments over Java arrays, one per array type, before any kernel is compiled.
-     * The kernels only ever see off-heap segments, and while no array segment exists C2 compiles every segment
-     * access assuming off-heap (and mapped) segments are the only kinds. The first array segment anywhere in the
-     * process ({@code MemorySegment.ofArray}, {@code toArray}, a segment over a heap buffer) then throws all that
-     * code away at once: ResNet-18's next call took 0.8-2 s instead of 21-25 ms, and the 15 after it two to
-     * four times as long, while C2 compiled everything again. (A first mapped file after a seeded model's
-     * warm-up deoptimized a dozen of them too, 60 ms over the next calls; with the array classes loaded first,
-     * none: ArraySegmentDeoptTest maps one.)
-     */
-    static void loadHeapSegmentClasses() {
-        MemorySegment.ofArray(new byte[1]);
-        MemorySegment.ofArray(new char[1]);
-        MemorySegment.ofArray(new short[1]);
-        MemorySegment.ofArray(new int[1]);
-        MemorySegment.ofArray(new float[1]);
-        MemorySegment.ofArray(new long[1]);
-        MemorySegment.ofArray(new double[1]);
     }
 
     /** GFLOP/s of the micro-kernel on an L1-resident problem. */

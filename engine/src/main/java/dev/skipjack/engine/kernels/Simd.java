@@ -1,5 +1,6 @@
 package dev.skipjack.engine.kernels;
 
+import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
@@ -17,6 +18,40 @@ public final class Simd {
     public static final VectorSpecies<Float> FLOAT = choose(System.getProperty("skipjack.vector.species", "preferred"));
     /** Lanes of {@link #FLOAT}. */
     public static final int LANES = FLOAT.length();
+
+    static final boolean PRELOAD = !"false".equals(System.getProperty("skipjack.preloadHeapSegments"));
+
+    static {
+        // Every kernel class reads FLOAT, so this runs before any kernel does (tests and users of single kernels
+        // included, not only models, whose warm-up calls it too).
+        preloadHeapSegmentClasses();
+    }
+
+    /**
+     * Loads the JDK's classes of segments over Java arrays, one per array type, before any kernel is compiled
+     * (unless {@code -Dskipjack.preloadHeapSegments=false}). The kernels only ever see off-heap segments, and
+     * while no array segment exists C2 compiles every segment access assuming off-heap (and mapped) segments are
+     * the only kinds. The first array segment anywhere in the process ({@code MemorySegment.ofArray},
+     * {@code toArray}, a segment over a heap buffer) then throws all that code away at once: ResNet-18's next
+     * call took 0.8-2 s instead of 21-25 ms, and the 15 after it two to four times as long, while C2 compiled
+     * everything again. (A first mapped file after a seeded model's warm-up deoptimized a dozen of them too,
+     * 60 ms over the next calls; with the array classes loaded first, none: ArraySegmentDeoptTest maps one.)
+     * Worse, ConvNhwc's micro-kernel, recompiled after such a deoptimization from a thin profile, in some runs
+     * came back with its vectors boxed: gigabytes allocated per inference (AllocationFreeTest, after unit tests
+     * that ran kernels before any array segment existed).
+     */
+    static void preloadHeapSegmentClasses() {
+        if (!PRELOAD) {
+            return;
+        }
+        MemorySegment.ofArray(new byte[1]);
+        MemorySegment.ofArray(new char[1]);
+        MemorySegment.ofArray(new short[1]);
+        MemorySegment.ofArray(new int[1]);
+        MemorySegment.ofArray(new float[1]);
+        MemorySegment.ofArray(new long[1]);
+        MemorySegment.ofArray(new double[1]);
+    }
     /**
      * For {@code a.rearrange(EVEN, b)}: lane i takes element 2i of the 2L-element concatenation of a and b
      * (an exceptional index -L + j takes element j of b); {@link #ODD} takes element 2i + 1. Stride-2 reads

@@ -86,7 +86,13 @@ public final class CpuBackend implements Backend {
             case Layer.Conv cv -> network.conv(convIndex(cv)).forward(src, dst,
                     cv.residual() < 0 ? null : acts.value(cv.residual()), cv.relu(), n, h, w, acts.scratch(), par);
             case Layer.MaxPool p -> MaxPool2d.forward(src, dst, n, c, h, w, p.kernel(), p.stride(), p.pad(), par);
-            case Layer.AvgPool p -> GlobalAvgPool.forward(src, dst, n, c, h, w, par);
+            case Layer.AvgPool p -> {
+                if (network.channelsLast(p.input())) {
+                    GlobalAvgPool.forwardChannelsLast(src, dst, n, c, h, w, par);
+                } else {
+                    GlobalAvgPool.forward(src, dst, n, c, h, w, par);
+                }
+            }
             case Layer.Fc f -> network.fc().forward(src, dst, n, par);
         }
     }
@@ -145,7 +151,7 @@ public final class CpuBackend implements Backend {
             }
             // The layer-by-layer loop itself, untimed, as long as the warm-up, so that what the JIT still has to
             // compile is compiled before the timing: its steps are new code, and after a deoptimization the
-            // kernels are too (before Kernels.loadHeapSegmentClasses, bench --layers --onnx met one: ONNX
+            // kernels are too (before Simd.preloadHeapSegmentClasses, bench --layers --onnx met one: ONNX
             // Runtime's logits compared through an array segment, and the 3x3/2 max pool timed at 4-11 ms
             // instead of 0.2; with this loop the layers summed to the whole pass again).
             warmUp(a -> {
@@ -216,7 +222,9 @@ public final class CpuBackend implements Backend {
         var values = new MemorySegment[shapes.values()];
         for (int v = 0; v < values.length; v++) {
             if (include.test(v)) {
-                values[v] = arena.allocate(Math.max(64, shapes.floats(v) * Float.BYTES), 64);
+                // one pixel more: a channels-last value's zero pixel (see Network)
+                long floats = shapes.floats(v) + shapes.channels(v);
+                values[v] = arena.allocate(Math.max(64, floats * Float.BYTES), 64);
                 for (long i = 0; i < shapes.floats(v); i++) {
                     values[v].setAtIndex(ValueLayout.JAVA_FLOAT, i, 0.5f + 0.25f * (float) Math.sin(i * 0.37));
                 }

@@ -46,7 +46,7 @@ public final class LayerProfile {
                     flops = s.flops(n, hi, wi);
                     what = "conv " + s.kernel() + "x" + s.kernel() + "/" + s.stride() + " " + s.cin() + "->" + s.cout()
                             + (s.groups() > 1 ? " g" + s.groups() : "") + " " + hi + "x" + wi + " "
-                            + network.conv(((ResNetGraph.Conv) network.ops()[cv.index()]).layer()).path();
+                            + network.conv(((ResNetGraph.Conv) network.ops()[cv.index()]).layer()).algorithm();
                 }
                 case Layer.MaxPool p -> what = "maxpool " + p.kernel() + "x" + p.kernel() + "/" + p.stride() + " "
                         + shapes.channels(in) + "ch " + hi + "x" + wi;

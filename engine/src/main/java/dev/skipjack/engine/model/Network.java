@@ -1,6 +1,8 @@
 package dev.skipjack.engine.model;
 
 import dev.skipjack.engine.kernels.Conv2d;
+import dev.skipjack.engine.kernels.ConvKernel;
+import dev.skipjack.engine.kernels.ConvNhwc;
 import dev.skipjack.engine.kernels.ConvShape;
 import dev.skipjack.engine.kernels.Linear;
 import dev.skipjack.engine.model.ResNetGraph.ConvLayer;
@@ -11,35 +13,105 @@ import java.lang.foreign.SegmentAllocator;
 import java.util.Map;
 
 /**
- * A {@link ResNetGraph} with its kernels: one {@link Conv2d} per convolution (batch norm folded, weights
+ * A {@link ResNetGraph} with its kernels: one {@link ConvKernel} per convolution (batch norm folded, weights
  * packed into {@code arena}) and the {@link Linear} classifier. Immutable after construction; the kernels
  * serialize concurrent calls on themselves, so one network serves every execution context.
+ *
+ * <p>Layouts: the stem, the max pool and the first stage run NCHW ({@link Conv2d}); from the first block of the
+ * second stage on, the convolutions are {@link ConvNhwc} and their values channels-last, up to the average
+ * pool (see {@link #channelsLast}). Where some convolution of that part cannot run channels-last (grouped, as
+ * ResNeXt's, or with a channel count the kernel's vectors do not divide), or {@code -Dskipjack.conv.nhwc=false}
+ * is set, or the network is built from folded weights for an accelerator (whose layers exchange NCHW values),
+ * everything is NCHW.
  */
 public final class Network {
+    /** Whether the later stages may run channels-last; see the class comment. */
+    static final boolean NHWC = !"false".equals(System.getProperty("skipjack.conv.nhwc"));
+
     private final ResNetGraph graph;
-    private final Conv2d[] convs;
+    private final ConvKernel[] convs;
     private final Linear fc;
     private final ResNetGraph.Op[] ops;
+    private final boolean[] channelsLast;
 
-    private Network(ResNetGraph graph, Conv2d[] convs, Linear fc) {
+    private Network(ResNetGraph graph, ConvKernel[] convs, Linear fc, boolean[] channelsLast) {
         this.graph = graph;
         this.convs = convs;
         this.fc = fc;
         this.ops = graph.ops().toArray(new ResNetGraph.Op[0]);
+        this.channelsLast = channelsLast;
     }
 
     /**
-     * Builds the kernels from folded weights. The kernels copy (pack) what they read, so {@code weights} may
-     * live in a shorter-lived arena than {@code arena}.
+     * Builds the kernels from folded weights, all NCHW (the layout an accelerator's layers exchange). The kernels
+     * copy (pack) what they read, so {@code weights} may live in a shorter-lived arena than {@code arena}.
      */
     public static Network build(ResNetGraph graph, WeightLoader.Weights weights, Arena arena) {
-        Conv2d[] convs = new Conv2d[graph.convs().size()];
+        ConvKernel[] convs = new ConvKernel[graph.convs().size()];
         for (int i = 0; i < convs.length; i++) {
             WeightLoader.FoldedConv f = weights.convs().get(i);
             convs[i] = new Conv2d(shapeOf(f.layer()), f.weight(), f.bias(), arena);
         }
         Linear fc = new Linear(graph.features(), graph.numClasses(), weights.fcWeight(), weights.fcBias(), arena);
-        return new Network(graph, convs, fc);
+        return new Network(graph, convs, fc, new boolean[graph.valueCount()]);
+    }
+
+    /**
+     * Per value, whether it is channels-last ([n][h][w][c] followed by one pixel of zeros): the outputs of the
+     * convolutions that read the first stage's output or anything after it, if all of them can run
+     * channels-last (else none).
+     */
+    static boolean[] channelsLastValues(ResNetGraph g, boolean enabled) {
+        boolean[] nhwc = new boolean[g.valueCount()];
+        if (!enabled) {
+            return nhwc;
+        }
+        int from = -1; // the first stage's output: the input of the first stride-2 convolution after the max pool
+        boolean pooled = false;
+        for (ResNetGraph.Op op : g.ops()) {
+            if (op instanceof ResNetGraph.MaxPool) {
+                pooled = true;
+            } else if (pooled && op instanceof ResNetGraph.Conv c && g.convs().get(c.layer()).stride() == 2) {
+                from = c.input();
+                break;
+            }
+        }
+        if (from < 0) {
+            return nhwc;
+        }
+        for (ResNetGraph.Op op : g.ops()) {
+            if (op instanceof ResNetGraph.Conv c && c.input() >= from) {
+                if (!ConvNhwc.supports(shapeOf(g.convs().get(c.layer())))) {
+                    return new boolean[g.valueCount()];
+                }
+                nhwc[c.output()] = true;
+            }
+        }
+        for (ResNetGraph.Op op : g.ops()) {
+            boolean consistent = switch (op) {
+                case ResNetGraph.Conv c -> c.residual() < 0 || nhwc[c.residual()] == nhwc[c.output()];
+                case ResNetGraph.MaxPool p -> !nhwc[p.input()];
+                case ResNetGraph.AvgPool p -> true;
+                case ResNetGraph.Fc f -> true;
+            };
+            if (!consistent) {
+                return new boolean[g.valueCount()];
+            }
+        }
+        return nhwc;
+    }
+
+    /**
+     * The kernel of a convolution for the layouts {@code nhwc}: ConvNhwc from channels-last to channels-last,
+     * else Conv2d, writing channels-last where its output is.
+     */
+    private static ConvKernel kernel(ResNetGraph g, ResNetGraph.Conv op, boolean[] nhwc, MemorySegment weight,
+                                     MemorySegment bias, Arena arena) {
+        ConvLayer l = g.convs().get(op.layer());
+        if (nhwc[op.output()] && nhwc[op.input()]) {
+            return new ConvNhwc(shapeOf(l), weight, bias, arena);
+        }
+        return new Conv2d(shapeOf(l), weight, bias, nhwc[op.output()], arena);
     }
 
     /**
@@ -52,8 +124,21 @@ public final class Network {
      */
     public static Network build(ResNetGraph graph, Map<String, WeightLoader.Tensor> tensors, String origin,
             Arena arena) throws ModelFormatException {
+        return build(graph, tensors, origin, arena, NHWC);
+    }
+
+    /** {@link #build(ResNetGraph, Map, String, Arena)}, channels-last where it can be only if {@code channelsLast}. */
+    static Network build(ResNetGraph graph, Map<String, WeightLoader.Tensor> tensors, String origin, Arena arena,
+            boolean channelsLast) throws ModelFormatException {
         WeightLoader.validate(graph, tensors, origin);
-        Conv2d[] convs = new Conv2d[graph.convs().size()];
+        boolean[] nhwc = channelsLastValues(graph, channelsLast);
+        ResNetGraph.Conv[] opOf = new ResNetGraph.Conv[graph.convs().size()];
+        for (ResNetGraph.Op op : graph.ops()) {
+            if (op instanceof ResNetGraph.Conv c) {
+                opOf[c.layer()] = c;
+            }
+        }
+        ConvKernel[] convs = new ConvKernel[graph.convs().size()];
         long largest = 0;
         for (ConvLayer c : graph.convs()) {
             largest = Math.max(largest, ((long) c.cout() * (c.cin() / c.groups()) * c.kernel() * c.kernel() + c.cout())
@@ -67,7 +152,7 @@ public final class Network {
                 ConvLayer c = graph.convs().get(i);
                 WeightLoader.FoldedConv f = WeightLoader.fold(c, tensors, origin,
                         SegmentAllocator.slicingAllocator(buffer));
-                convs[i] = new Conv2d(shapeOf(c), f.weight(), f.bias(), arena);
+                convs[i] = kernel(graph, opOf[i], nhwc, f.weight(), f.bias(), arena);
             }
         }
         WeightLoader.Tensor fcWeight = tensors.get("fc.weight");
@@ -79,7 +164,7 @@ public final class Network {
             fc = new Linear(graph.features(), graph.numClasses(), WeightLoader.nativeOrder(fcWeight.data(), folding),
                     WeightLoader.nativeOrder(fcBias.data(), folding), arena);
         }
-        return new Network(graph, convs, fc);
+        return new Network(graph, convs, fc, nhwc);
     }
 
     static ConvShape shapeOf(ConvLayer l) {
@@ -90,8 +175,13 @@ public final class Network {
         return graph;
     }
 
-    Conv2d conv(int layer) {
+    ConvKernel conv(int layer) {
         return convs[layer];
+    }
+
+    /** Whether value {@code v} is channels-last, [n][h][w][c] followed by a pixel of zeros (else NCHW). */
+    public boolean channelsLast(int v) {
+        return channelsLast[v];
     }
 
     Linear fc() {

@@ -117,7 +117,9 @@ public final class Plan {
 
     private void assign(int value, int step, int[] lastUse, ArrayList<Integer> holder, ArrayList<Long> sizes) {
         // The step's own inputs stay taken: a buffer frees only once its value's last reader ran before this step.
-        bufferOf[value] = BufferAssignment.take(value, step, align64(floats(value) * Float.BYTES), lastUse, holder,
+        // One pixel more than the value: a channels-last value is followed by a pixel of zeros (see Network).
+        long bytes = align64((floats(value) + channels[value]) * Float.BYTES);
+        bufferOf[value] = BufferAssignment.take(value, step, bytes, lastUse, holder,
                 sizes);
     }
 

@@ -1,0 +1,492 @@
+package dev.skipjack.engine.kernels;
+
+import static dev.skipjack.engine.kernels.Gemm.F32;
+import static dev.skipjack.engine.kernels.Gemm.LE;
+
+import dev.skipjack.engine.runtime.Parallel;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.concurrent.atomic.AtomicInteger;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Direct 2-D convolution into channels-last activations: {@code out[p][co] = relu?(bias[co] + res[p][co] +
+ * sum_{tap, ci} in[pixel(p, tap)][ci] * W[co][ci][tap])}, where p runs over the output pixels of the batch.
+ *
+ * <p>Layouts:
+ * <ul>
+ *   <li>out and the residual: NHWC {@code [n][oh][ow][cout]}, and after the last pixel one pixel of zeros
+ *       ({@code cout} floats) that this writes: {@link #zeroPixel}. The next channels-last convolution points
+ *       its zero-padding taps there, so its buffers must hold {@code (n*oh*ow + 1) * cout} floats.</li>
+ *   <li>in: NHWC {@code [n][h][w][cin]} with that zero pixel after it. (The layers that read the last NCHW
+ *       value are {@link Conv2d}s that write channels-last.)</li>
+ * </ul>
+ *
+ * <p>The register tile is MP output pixels by two vectors of output channels (7 x 2 x 16 on AVX-512, 6 x 2 x 8
+ * on AVX2: 14 or 12 accumulators): per depth step two vector loads of packed weights and MP broadcasts of
+ * input values, one per pixel. The depth loop runs over taps, then input channels; for each tap a table gives
+ * the MP pixels' input offsets (a padding tap points at the zero pixel), so every convolution of any kernel
+ * size and stride reads its input in place: no im2col, no phase planes, no junk columns. Why channels-last
+ * for the later stages: their planes are small (28x28 to 7x7), and with output pixels along the vector
+ * (NCHW's GEMM) a 7x7 plane fills 49 of 64 lanes and a stride-2 layer first splits its input into phases;
+ * here the vector runs along the output channels, which are many. Inside whole ResNet-50 passes (2 threads)
+ * the stride-2 3x3 convolutions ran in 0.43-0.46 of their NCHW time, the 7x7 and 14x14 layers in 0.56-0.81.
+ *
+ * <p>Work is split into tasks (block of output-channel panels, block of pixel tiles), claimed from a counter,
+ * channel panel fastest so that consecutive tasks share their input block.
+ */
+public final class ConvNhwc implements ConvKernel {
+    private static final VectorSpecies<Float> S = Gemm.S;
+    private static final int L = Gemm.L;
+    private static final long VB = Gemm.VB;
+    /** Output pixels per register tile. */
+    static final int MP = L >= 16 ? 7 : 6;
+    /** Output channels per register tile (and per packed weight panel): two vectors. */
+    static final int NRC = 2 * L;
+    /** Most pixel tiles per task. */
+    static final int TILES_PER_TASK = Integer.getInteger("skipjack.nhwc.tilesPerTask", 16);
+    /** Depth steps per micro-kernel call (see {@link #kernel7x2}). */
+    static final int KC = 256;
+    /** Tasks per thread a layer is split into at least, by smaller pixel blocks, where its panels are too few. */
+    static final int TASKS_PER_THREAD = 4;
+
+    private final ConvShape shape;
+    private final int ks, stride, pad, cin, cout, taps, panels;
+    // [panels][tap][ci][NRC], tap = ky * ks + kx: the NRC output channels of a panel interleaved along the depth
+    private final MemorySegment packedW;
+    // [cout]
+    private final MemorySegment bias;
+    private final TableJob tableJob = new TableJob();
+    private final TileJob tileJob = new TileJob();
+
+    /**
+     * Packs the weights once into {@code arena}.
+     *
+     * @param shape      the geometry; one group, cout a multiple of {@link #NRC} (see {@link #supports})
+     * @param weight     [cout][cin][k][k] float32 (OIHW, batch norm folded in); may be read-only
+     * @param bias       [cout] float32; may be read-only
+     * @param arena      owns the packed copy
+     */
+    public ConvNhwc(ConvShape shape, MemorySegment weight, MemorySegment bias, Arena arena) {
+        if (!supports(shape)) {
+            throw new IllegalArgumentException("ConvNhwc cannot run " + shape + ": it needs one group and cout a "
+                    + "multiple of " + NRC);
+        }
+        this.shape = shape;
+        this.ks = shape.kernel();
+        this.stride = shape.stride();
+        this.pad = shape.pad();
+        this.cin = shape.cin();
+        this.cout = shape.cout();
+        this.taps = ks * ks;
+        this.panels = cout / NRC;
+        long wFloats = (long) cout * cin * taps;
+        if (weight.byteSize() < wFloats * 4) {
+            throw new IllegalArgumentException("ConvNhwc " + shape + ": weight needs " + wFloats + " floats [" + cout
+                    + "][" + cin + "][" + ks + "][" + ks + "], got " + weight.byteSize() / 4);
+        }
+        if (bias.byteSize() < cout * 4L) {
+            throw new IllegalArgumentException("ConvNhwc " + shape + ": bias needs " + cout + " floats, got "
+                    + bias.byteSize() / 4);
+        }
+        this.bias = arena.allocate(cout * 4L, 64);
+        MemorySegment.copy(bias, 0, this.bias, 0, cout * 4L);
+        this.packedW = arena.allocate(wFloats * 4, 64);
+        // Panel by panel through arrays (element by element through segments is slow for 25M weights).
+        int depth = cin * taps;
+        float[] rows = new float[NRC * depth];
+        float[] panel = new float[NRC * depth];
+        for (int p = 0; p < panels; p++) {
+            MemorySegment.copy(weight, ValueLayout.JAVA_FLOAT_UNALIGNED, (long) p * NRC * depth * 4, rows, 0,
+                    NRC * depth);
+            for (int c = 0; c < NRC; c++) {
+                for (int ci = 0; ci < cin; ci++) {
+                    for (int t = 0; t < taps; t++) {
+                        panel[(t * cin + ci) * NRC + c] = rows[c * depth + ci * taps + t];
+                    }
+                }
+            }
+            MemorySegment.copy(panel, 0, packedW, ValueLayout.JAVA_FLOAT_UNALIGNED, (long) p * NRC * depth * 4,
+                    NRC * depth);
+        }
+    }
+
+    /** Whether this kernel can run {@code shape}: one group, output channels a multiple of {@link #NRC}. */
+    public static boolean supports(ConvShape shape) {
+        return shape.groups() == 1 && shape.cout() % NRC == 0;
+    }
+
+    @Override
+    public ConvShape shape() {
+        return shape;
+    }
+
+    @Override
+    public String algorithm() {
+        return "NHWC";
+    }
+
+    private static long align64(long bytes) {
+        return (bytes + 63) & ~63L;
+    }
+
+    private long tableBytes(int n, int h, int w) {
+        long tiles = ((long) n * shape.outH(h) * shape.outW(w) + MP - 1) / MP;
+        return align64(tiles * taps * MP * 4);
+    }
+
+    @Override
+    public long scratchBytes(int n, int h, int w, int threads) {
+        return tableBytes(n, h, w) + (long) Math.max(1, threads) * 2 * MP * NRC * 4;
+    }
+
+    /**
+     * {@code out = relu?(conv(in) + bias + residual)}, and the zero pixel after out.
+     *
+     * @param in       NHWC [n][h][w][cin] followed by a pixel of zeros
+     * @param out      NHWC [n][oh][ow][cout] + one pixel; must not overlap {@code in}, the residual or scratch
+     * @param residual null or NHWC [n][oh][ow][cout]
+     * @param scratch  at least {@link #scratchBytes}{@code (n, h, w, par.threads())} bytes, 64-byte aligned
+     */
+    @Override
+    public void forward(MemorySegment in, MemorySegment out, MemorySegment residual, boolean relu,
+                        int n, int h, int w, MemorySegment scratch, Parallel par) {
+        if (n < 1) {
+            throw new IllegalArgumentException("ConvNhwc " + shape + ": batch must be >= 1, got " + n);
+        }
+        int oh = shape.outH(h), ow = shape.outW(w);
+        long pixels = (long) n * oh * ow;
+        long need = scratchBytes(n, h, w, par.threads());
+        if (scratch.byteSize() < need) {
+            throw new IllegalArgumentException("ConvNhwc " + shape + ": scratch of " + scratch.byteSize()
+                    + " bytes, needs " + need + " for n=" + n + " h=" + h + " w=" + w + " threads=" + par.threads());
+        }
+        long inFloats = ((long) n * h * w + 1) * cin;
+        if (in.byteSize() < inFloats * 4 || out.byteSize() < (pixels + 1) * cout * 4
+                || (residual != null && residual.byteSize() < pixels * cout * 4)) {
+            throw new IllegalArgumentException("ConvNhwc " + shape + ": for n=" + n + " h=" + h + " w=" + w
+                    + " the input needs " + inFloats + " floats (has " + in.byteSize() / 4 + "), the output "
+                    + (pixels + 1) * cout + " (has " + out.byteSize() / 4 + ")"
+                    + (residual == null ? "" : ", the residual " + pixels * cout + " (has " + residual.byteSize() / 4 + ")"));
+        }
+        int tiles = (int) ((pixels + MP - 1) / MP);
+        synchronized (tileJob) {
+            TableJob tj = tableJob;
+            tj.in = in;
+            tj.out = out;
+            tj.scratch = scratch;
+            tj.n = n;
+            tj.h = h;
+            tj.w = w;
+            tj.oh = oh;
+            tj.ow = ow;
+            tj.tiles = tiles;
+            tj.parts = Math.min(par.threads(), tiles);
+            try {
+                par.forEach(tj.parts, tj);
+            } finally {
+                tj.in = tj.out = tj.scratch = null;
+            }
+            TileJob j = tileJob;
+            j.a = in;
+            j.out = out;
+            j.res = residual;
+            j.relu = relu;
+            j.scratch = scratch;
+            j.tmpOff = tableBytes(n, h, w);
+            j.pixels = (int) pixels;
+            j.tiles = tiles;
+            int blocks = (tiles + TILES_PER_TASK - 1) / TILES_PER_TASK;
+            int wanted = TASKS_PER_THREAD * par.threads();
+            if ((long) panels * blocks < wanted) {
+                blocks = Math.min(tiles, (wanted + panels - 1) / panels);
+            }
+            j.tilesPerTask = (tiles + blocks - 1) / blocks;
+            j.tasks = panels * ((tiles + j.tilesPerTask - 1) / j.tilesPerTask);
+            j.next.set(0);
+            try {
+                par.forEach(Math.min(par.threads(), j.tasks), j);
+            } finally {
+                j.a = j.out = j.res = j.scratch = null;
+            }
+        }
+    }
+
+    /**
+     * The first pass: the zero pixel after out, and the offset table [tile][tap][MP] at the start of the
+     * scratch: the float index in the input of each tile pixel's tap, or of the zero pixel where the tap falls
+     * into the padding. Pixels past the last one (in the last tile) repeat it; their results are dropped.
+     */
+    private final class TableJob implements Parallel.Task {
+        MemorySegment in, out, scratch;
+        int n, h, w, oh, ow, tiles, parts;
+
+        @Override
+        public void run(int part) {
+            if (part == 0) {
+                zeroPixel(out, (long) n * oh * ow * cout, cout);
+            }
+            int plane = oh * ow;
+            long zero = (long) n * h * w * cin;
+            int t0 = (int) ((long) tiles * part / parts), t1 = (int) ((long) tiles * (part + 1) / parts);
+            long pixels = (long) n * plane;
+            for (int t = t0; t < t1; t++) {
+                for (int r = 0; r < MP; r++) {
+                    int p = (int) Math.min((long) t * MP + r, pixels - 1);
+                    int img = p / plane, q = p - img * plane, oy = q / ow, ox = q - oy * ow;
+                    for (int tap = 0; tap < taps; tap++) {
+                        int y = oy * stride + tap / ks - pad, x = ox * stride + tap % ks - pad;
+                        long idx;
+                        if (y < 0 || y >= h || x < 0 || x >= w) {
+                            idx = zero;
+                        } else {
+                            idx = (((long) img * h + y) * w + x) * cin;
+                        }
+                        scratch.set(ValueLayout.JAVA_INT_UNALIGNED, (((long) t * taps + tap) * MP + r) * 4,
+                                (int) idx);
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * Writes {@code count} zeros at float index {@code at}. Vector stores, the last one masked: through a slice
+     * and {@code fill}, the slice allocated and a first mapped file deoptimized the caller.
+     */
+    static void zeroPixel(MemorySegment seg, long at, int count) {
+        FloatVector zero = FloatVector.zero(S);
+        for (int i = 0; i < count; i += L) {
+            zero.intoMemorySegment(seg, (at + i) * 4, LE, S.indexInRange(i, count));
+        }
+    }
+
+    /** The tiles: tasks of (panel, block of pixel tiles), claimed from {@link #next}. */
+    private final class TileJob implements Parallel.Task {
+        MemorySegment a, out, res, scratch;
+        boolean relu;
+        long tmpOff;
+        int pixels, tiles, tilesPerTask, tasks;
+        final AtomicInteger next = new AtomicInteger();
+
+        @Override
+        public void run(int slot) {
+            long tmp = tmpOff + (long) slot * 2 * MP * NRC * 4;
+            for (int t; (t = next.getAndIncrement()) < tasks; ) {
+                task(t % panels, t / panels, tmp);
+            }
+        }
+
+        private void task(int panel, int block, long tmp) {
+            long wPanel = (long) panel * taps * cin * NRC * 4;
+            long bOff = (long) panel * NRC * 4;
+            long ldc = cout * 4L;
+            int t1 = Math.min(tiles, (block + 1) * tilesPerTask);
+            for (int t = block * tilesPerTask; t < t1; t++) {
+                int p0 = t * MP;
+                int valid = Math.min(MP, pixels - p0);
+                long o = ((long) p0 * cout + (long) panel * NRC) * 4;
+                // the tile accumulates in out itself, or for a partial last tile in the thread's tmp
+                MemorySegment c = valid == MP ? out : scratch;
+                long cOff = valid == MP ? o : tmp;
+                long ld = valid == MP ? ldc : NRC * 4L;
+                long later = tmp + (long) MP * NRC * 4; // a later depth block's tile, before it is added
+                long wOff = wPanel;
+                for (int tap = 0; tap < taps; tap++) {
+                    long table = ((long) t * taps + tap) * MP * 4;
+                    for (int k0 = 0; k0 < cin; k0 += KC) {
+                        int kc = Math.min(KC, cin - k0);
+                        if (tap == 0 && k0 == 0) {
+                            kernel(a, scratch, table, k0, kc, packedW, wOff, c, cOff, ld);
+                        } else {
+                            kernel(a, scratch, table, k0, kc, packedW, wOff, scratch, later, NRC * 4L);
+                            addTile(scratch, later, c, cOff, ld);
+                        }
+                        wOff += (long) kc * NRC * 4;
+                    }
+                }
+                finish(c, cOff, ld, out, o, bOff, res, relu, valid);
+            }
+        }
+
+        /** MP x NRC floats: c (row stride ldc) += the tile at t (rows NRC floats apart). */
+        private void addTile(MemorySegment t, long tOff, MemorySegment c, long cOff, long ldc) {
+            for (int r = 0; r < MP; r++, tOff += NRC * 4L, cOff += ldc) {
+                FloatVector.fromMemorySegment(S, c, cOff, LE).add(FloatVector.fromMemorySegment(S, t, tOff, LE))
+                        .intoMemorySegment(c, cOff, LE);
+                FloatVector.fromMemorySegment(S, c, cOff + VB, LE)
+                        .add(FloatVector.fromMemorySegment(S, t, tOff + VB, LE)).intoMemorySegment(c, cOff + VB, LE);
+            }
+        }
+
+        /**
+         * rows x NRC floats: src (row stride srcLd) plus the bias (at byte bOff), plus res (the layout of out),
+         * ReLU, into out (stride cout).
+         */
+        private void finish(MemorySegment src, long s, long srcLd, MemorySegment dst, long d, long bOff,
+                            MemorySegment res, boolean relu, int rows) {
+            FloatVector zero = FloatVector.zero(S);
+            FloatVector b0 = FloatVector.fromMemorySegment(S, bias, bOff, LE);
+            FloatVector b1 = FloatVector.fromMemorySegment(S, bias, bOff + VB, LE);
+            long ldc = cout * 4L;
+            for (int r = 0; r < rows; r++, s += srcLd, d += ldc) {
+                FloatVector v0 = FloatVector.fromMemorySegment(S, src, s, LE).add(b0);
+                FloatVector v1 = FloatVector.fromMemorySegment(S, src, s + VB, LE).add(b1);
+                if (res != null) {
+                    v0 = v0.add(FloatVector.fromMemorySegment(S, res, d, LE));
+                    v1 = v1.add(FloatVector.fromMemorySegment(S, res, d + VB, LE));
+                }
+                if (relu) {
+                    v0 = v0.max(zero);
+                    v1 = v1.max(zero);
+                }
+                v0.intoMemorySegment(dst, d, LE);
+                v1.intoMemorySegment(dst, d + VB, LE);
+            }
+        }
+    }
+
+    private static void kernel(MemorySegment a, MemorySegment table, long tOff, int k0, int kc, MemorySegment w,
+                               long wOff, MemorySegment c, long cOff, long ldc) {
+        if (MP == 7) {
+            kernel7x2(a, table, tOff, k0, kc, w, wOff, c, cOff, ldc);
+        } else {
+            kernel6x2(a, table, tOff, k0, kc, w, wOff, c, cOff, ldc);
+        }
+    }
+
+    // The two micro-kernels: MP rows (pixels) by two vectors (output channels) over one depth block of one tap,
+    // in the shape of Gemm's kernels, for the same reasons (see there): one counted loop with constant strides,
+    // accumulators from zero, stores inline; the caller adds a later block's tile (addTile) and the bias
+    // (finish). Per call: the tap's MP input offsets from the table, kc depth steps, the tile stored to c.
+    // Measured against two variants that ran as fast when compiled: a kernel looping over the taps as well, and
+    // one starting its accumulators from the bias or the tile. C1 could not compile either ("out of virtual
+    // registers"), and C2, compiling them from the interpreter's profile alone, in some runs failed the Vector
+    // API's FMA intrinsic and boxed the vectors: gigabytes allocated per inference. Depth blocks of at most KC
+    // steps keep every call short, too short for an OSR compile.
+    static void kernel7x2(MemorySegment a, MemorySegment table, long tOff, int k0, int kc, MemorySegment w, long wOff,
+                          MemorySegment c, long cOff, long ldc) {
+        long a0 = (table.get(ValueLayout.JAVA_INT_UNALIGNED, tOff) + (long) k0) * 4;
+        long a1 = (table.get(ValueLayout.JAVA_INT_UNALIGNED, tOff + 4) + (long) k0) * 4;
+        long a2 = (table.get(ValueLayout.JAVA_INT_UNALIGNED, tOff + 8) + (long) k0) * 4;
+        long a3 = (table.get(ValueLayout.JAVA_INT_UNALIGNED, tOff + 12) + (long) k0) * 4;
+        long a4 = (table.get(ValueLayout.JAVA_INT_UNALIGNED, tOff + 16) + (long) k0) * 4;
+        long a5 = (table.get(ValueLayout.JAVA_INT_UNALIGNED, tOff + 20) + (long) k0) * 4;
+        long a6 = (table.get(ValueLayout.JAVA_INT_UNALIGNED, tOff + 24) + (long) k0) * 4;
+        FloatVector c00 = FloatVector.zero(S);
+        FloatVector c01 = FloatVector.zero(S);
+        FloatVector c10 = FloatVector.zero(S);
+        FloatVector c11 = FloatVector.zero(S);
+        FloatVector c20 = FloatVector.zero(S);
+        FloatVector c21 = FloatVector.zero(S);
+        FloatVector c30 = FloatVector.zero(S);
+        FloatVector c31 = FloatVector.zero(S);
+        FloatVector c40 = FloatVector.zero(S);
+        FloatVector c41 = FloatVector.zero(S);
+        FloatVector c50 = FloatVector.zero(S);
+        FloatVector c51 = FloatVector.zero(S);
+        FloatVector c60 = FloatVector.zero(S);
+        FloatVector c61 = FloatVector.zero(S);
+        for (int k = 0; k < kc; k++) {
+            long wo = wOff + (long) k * (2 * VB);
+            long ko = k * 4L;
+            FloatVector w0 = FloatVector.fromMemorySegment(S, w, wo, LE);
+            FloatVector w1 = FloatVector.fromMemorySegment(S, w, wo + VB, LE);
+            FloatVector av = FloatVector.broadcast(S, a.get(F32, a0 + ko));
+            c00 = w0.fma(av, c00);
+            c01 = w1.fma(av, c01);
+            av = FloatVector.broadcast(S, a.get(F32, a1 + ko));
+            c10 = w0.fma(av, c10);
+            c11 = w1.fma(av, c11);
+            av = FloatVector.broadcast(S, a.get(F32, a2 + ko));
+            c20 = w0.fma(av, c20);
+            c21 = w1.fma(av, c21);
+            av = FloatVector.broadcast(S, a.get(F32, a3 + ko));
+            c30 = w0.fma(av, c30);
+            c31 = w1.fma(av, c31);
+            av = FloatVector.broadcast(S, a.get(F32, a4 + ko));
+            c40 = w0.fma(av, c40);
+            c41 = w1.fma(av, c41);
+            av = FloatVector.broadcast(S, a.get(F32, a5 + ko));
+            c50 = w0.fma(av, c50);
+            c51 = w1.fma(av, c51);
+            av = FloatVector.broadcast(S, a.get(F32, a6 + ko));
+            c60 = w0.fma(av, c60);
+            c61 = w1.fma(av, c61);
+        }
+        c00.intoMemorySegment(c, cOff, LE);
+        c01.intoMemorySegment(c, cOff + VB, LE);
+        c10.intoMemorySegment(c, cOff + ldc, LE);
+        c11.intoMemorySegment(c, cOff + ldc + VB, LE);
+        c20.intoMemorySegment(c, cOff + 2 * ldc, LE);
+        c21.intoMemorySegment(c, cOff + 2 * ldc + VB, LE);
+        c30.intoMemorySegment(c, cOff + 3 * ldc, LE);
+        c31.intoMemorySegment(c, cOff + 3 * ldc + VB, LE);
+        c40.intoMemorySegment(c, cOff + 4 * ldc, LE);
+        c41.intoMemorySegment(c, cOff + 4 * ldc + VB, LE);
+        c50.intoMemorySegment(c, cOff + 5 * ldc, LE);
+        c51.intoMemorySegment(c, cOff + 5 * ldc + VB, LE);
+        c60.intoMemorySegment(c, cOff + 6 * ldc, LE);
+        c61.intoMemorySegment(c, cOff + 6 * ldc + VB, LE);
+    }
+
+    static void kernel6x2(MemorySegment a, MemorySegment table, long tOff, int k0, int kc, MemorySegment w, long wOff,
+                          MemorySegment c, long cOff, long ldc) {
+        long a0 = (table.get(ValueLayout.JAVA_INT_UNALIGNED, tOff) + (long) k0) * 4;
+        long a1 = (table.get(ValueLayout.JAVA_INT_UNALIGNED, tOff + 4) + (long) k0) * 4;
+        long a2 = (table.get(ValueLayout.JAVA_INT_UNALIGNED, tOff + 8) + (long) k0) * 4;
+        long a3 = (table.get(ValueLayout.JAVA_INT_UNALIGNED, tOff + 12) + (long) k0) * 4;
+        long a4 = (table.get(ValueLayout.JAVA_INT_UNALIGNED, tOff + 16) + (long) k0) * 4;
+        long a5 = (table.get(ValueLayout.JAVA_INT_UNALIGNED, tOff + 20) + (long) k0) * 4;
+        FloatVector c00 = FloatVector.zero(S);
+        FloatVector c01 = FloatVector.zero(S);
+        FloatVector c10 = FloatVector.zero(S);
+        FloatVector c11 = FloatVector.zero(S);
+        FloatVector c20 = FloatVector.zero(S);
+        FloatVector c21 = FloatVector.zero(S);
+        FloatVector c30 = FloatVector.zero(S);
+        FloatVector c31 = FloatVector.zero(S);
+        FloatVector c40 = FloatVector.zero(S);
+        FloatVector c41 = FloatVector.zero(S);
+        FloatVector c50 = FloatVector.zero(S);
+        FloatVector c51 = FloatVector.zero(S);
+        for (int k = 0; k < kc; k++) {
+            long wo = wOff + (long) k * (2 * VB);
+            long ko = k * 4L;
+            FloatVector w0 = FloatVector.fromMemorySegment(S, w, wo, LE);
+            FloatVector w1 = FloatVector.fromMemorySegment(S, w, wo + VB, LE);
+            FloatVector av = FloatVector.broadcast(S, a.get(F32, a0 + ko));
+            c00 = w0.fma(av, c00);
+            c01 = w1.fma(av, c01);
+            av = FloatVector.broadcast(S, a.get(F32, a1 + ko));
+            c10 = w0.fma(av, c10);
+            c11 = w1.fma(av, c11);
+            av = FloatVector.broadcast(S, a.get(F32, a2 + ko));
+            c20 = w0.fma(av, c20);
+            c21 = w1.fma(av, c21);
+            av = FloatVector.broadcast(S, a.get(F32, a3 + ko));
+            c30 = w0.fma(av, c30);
+            c31 = w1.fma(av, c31);
+            av = FloatVector.broadcast(S, a.get(F32, a4 + ko));
+            c40 = w0.fma(av, c40);
+            c41 = w1.fma(av, c41);
+            av = FloatVector.broadcast(S, a.get(F32, a5 + ko));
+            c50 = w0.fma(av, c50);
+            c51 = w1.fma(av, c51);
+        }
+        c00.intoMemorySegment(c, cOff, LE);
+        c01.intoMemorySegment(c, cOff + VB, LE);
+        c10.intoMemorySegment(c, cOff + ldc, LE);
+        c11.intoMemorySegment(c, cOff + ldc + VB, LE);
+        c20.intoMemorySegment(c, cOff + 2 * ldc, LE);
+        c21.intoMemorySegment(c, cOff + 2 * ldc + VB, LE);
+        c30.intoMemorySegment(c, cOff + 3 * ldc, LE);
+        c31.intoMemorySegment(c, cOff + 3 * ldc + VB, LE);
+        c40.intoMemorySegment(c, cOff + 4 * ldc, LE);
+        c41.intoMemorySegment(c, cOff + 4 * ldc + VB, LE);
+        c50.intoMemorySegment(c, cOff + 5 * ldc, LE);
+        c51.intoMemorySegment(c, cOff + 5 * ldc + VB, LE);
+    }
+}

@@ -1,0 +1,205 @@
+package dev.skipjack.engine.kernels;
+
+import static dev.skipjack.engine.kernels.KernelTestSupport.*;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.skipjack.engine.kernels.reference.ReferenceKernels;
+import dev.skipjack.engine.runtime.Parallel;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.Random;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * The channels-last kernels against the scalar NCHW reference: {@link ConvNhwc} (channels-last in and out),
+ * {@link Conv2d} writing channels-last, and the channels-last global average pool. Output channels are given in
+ * tile panels ({@link ConvNhwc#NRC} each, which depends on the vector width), pixel counts deliberately not
+ * multiples of the tile's MP pixels.
+ */
+class ChannelsLastTest {
+    private static Parallel one, three;
+
+    @BeforeAll
+    static void pools() {
+        one = new Parallel(1);
+        three = new Parallel(3);
+    }
+
+    @AfterAll
+    static void close() {
+        one.close();
+        three.close();
+    }
+
+    @ParameterizedTest(name = "cin={0} panels={1} k={2} s={3} p={4} n={5} {6}x{7} res={8} relu={9}")
+    @CsvSource({
+            // bottleneck 1x1s, with and without the residual; a partial last tile; two images sharing tiles
+            "17, 2, 1, 1, 0, 1, 7, 9, true, true",
+            "40, 1, 1, 1, 0, 2, 5, 5, false, true",
+            "64, 3, 1, 1, 0, 1, 7, 7, true, false",
+            // 3x3 stride 1 and 2 with padding taps (the zero pixel), odd sizes, a 1x1 image
+            "13, 1, 3, 1, 1, 1, 9, 11, true, true",
+            "24, 2, 3, 2, 1, 2, 15, 13, false, true",
+            "8, 1, 3, 1, 1, 1, 1, 1, false, false",
+            "8, 1, 3, 2, 1, 3, 2, 3, true, true",
+            // the downsample 1x1/2; a 5x5 kernel with padding 2; a stride larger than the kernel
+            "33, 2, 1, 2, 0, 1, 8, 8, false, false",
+            "6, 1, 5, 1, 2, 2, 6, 7, true, true",
+            "20, 1, 1, 3, 0, 2, 10, 11, false, true",
+            // many tiles and tasks: more blocks than panels
+            "16, 1, 3, 1, 1, 1, 30, 29, true, true",
+    })
+    void convNhwcMatchesReference(int cin, int panels, int k, int s, int p, int n, int h, int w, boolean residual,
+                                  boolean relu) {
+        ConvShape shape = new ConvShape(cin, panels * ConvNhwc.NRC, k, s, p, 1);
+        for (Parallel par : new Parallel[] {one, three}) {
+            check(shape, n, h, w, residual, relu, par, 7 + cin * 31L + k, true);
+        }
+    }
+
+    @ParameterizedTest(name = "cin={0} cout={1} k={2} s={3} p={4} n={5} {6}x{7} res={8} relu={9}")
+    @CsvSource({
+            // the NCHW -> channels-last layers after the NCHW stages: 1x1 DIRECT, 1x1/2 and 3x3/2 PHASED
+            "64, 48, 1, 1, 0, 1, 12, 11, false, true",
+            "40, 72, 1, 2, 0, 2, 9, 10, false, false",
+            "24, 40, 3, 2, 1, 1, 15, 13, true, true",
+            // cout not a multiple of anything, and more channels than a channel block of the epilogue
+            "9, 37, 3, 1, 1, 2, 5, 7, true, false",
+            "300, 70, 1, 1, 0, 1, 11, 12, true, true",
+    })
+    void conv2dWritesChannelsLast(int cin, int cout, int k, int s, int p, int n, int h, int w, boolean residual,
+                                  boolean relu) {
+        ConvShape shape = new ConvShape(cin, cout, k, s, p, 1);
+        for (Parallel par : new Parallel[] {one, three}) {
+            check(shape, n, h, w, residual, relu, par, 11 + cin * 17L + cout, false);
+        }
+    }
+
+    /**
+     * Runs the kernel (ConvNhwc from channels-last input, or Conv2d from NCHW input) into a channels-last output
+     * and compares it, transposed, with the reference; checks the zero pixel after it and the guard band.
+     */
+    static void check(ConvShape shape, int n, int h, int w, boolean residual, boolean relu, Parallel par, long seed,
+                      boolean nhwcIn) {
+        Random rnd = new Random(seed);
+        try (Arena arena = Arena.ofShared()) {
+            int oh = shape.outH(h), ow = shape.outW(w), cout = shape.cout();
+            long pixels = (long) n * oh * ow, outCount = pixels * cout;
+            MemorySegment in = random(arena, (long) n * shape.cin() * h * w, rnd);
+            MemorySegment weight = random(arena, (long) cout * shape.gemmK(), rnd);
+            MemorySegment bias = random(arena, cout, rnd);
+            MemorySegment res = residual ? random(arena, outCount, rnd) : null;
+            MemorySegment want = arena.allocate(outCount * 4, 64);
+            MemorySegment mag = arena.allocate(outCount * 4, 64);
+            ReferenceKernels.conv2d(shape, in, weight, bias, res, relu, n, h, w, want, mag);
+
+            ConvKernel conv = nhwcIn ? new ConvNhwc(shape, weight, bias, arena)
+                    : new Conv2d(shape, weight, bias, true, arena);
+            // channels-last input: the NCHW values transposed, then the pixel of zeros its producer writes
+            MemorySegment x = nhwcIn ? toChannelsLast(arena, in, n, shape.cin(), h * w, 1, 0f) : in;
+            MemorySegment r = residual ? toChannelsLast(arena, res, n, cout, oh * ow, 0, 0f) : null;
+            MemorySegment scratch = arena.allocate(conv.scratchBytes(n, h, w, par.threads()), 64);
+            scratch.fill((byte) 0x7f);
+            MemorySegment out = guarded(arena, outCount + cout);
+            MemorySegment wantLast = toChannelsLast(arena, want, n, cout, oh * ow, 0, 0f);
+            MemorySegment magLast = toChannelsLast(arena, mag, n, cout, oh * ow, 0, 0f);
+            for (int run = 0; run < 2; run++) {
+                conv.forward(x, out, r, relu, n, h, w, scratch, par);
+                String what = conv.algorithm() + " " + shape + " n=" + n + " " + h + "x" + w + " threads="
+                        + par.threads() + " run " + run;
+                assertClose(wantLast, out, magLast, outCount, 1e-5, 1e-7, what);
+                for (long i = outCount; i < outCount + cout; i++) {
+                    assertEquals(0f, out.get(F32, i * 4), what + ": the zero pixel after the output, float " + i);
+                }
+                checkGuard(out, outCount + cout, what);
+            }
+        }
+    }
+
+    /** [n][c][hw] -> [n][hw][c], followed by {@code extraPixels} pixels of {@code fill}. */
+    static MemorySegment toChannelsLast(Arena arena, MemorySegment nchw, int n, int c, int hw, int extraPixels,
+                                        float fill) {
+        MemorySegment s = arena.allocate(((long) n * hw + extraPixels) * c * 4, 64);
+        for (int img = 0; img < n; img++) {
+            for (int ch = 0; ch < c; ch++) {
+                for (int p = 0; p < hw; p++) {
+                    s.set(F32, (((long) img * hw + p) * c + ch) * 4, nchw.get(F32, (((long) img * c + ch) * hw + p) * 4));
+                }
+            }
+        }
+        for (long i = (long) n * hw * c; i < ((long) n * hw + extraPixels) * c; i++) {
+            s.set(F32, i * 4, fill);
+        }
+        return s;
+    }
+
+    /** The padding taps read the pixel after the input, which its producer zeroes: here a NaN would show. */
+    @Test
+    void paddingTapsReadTheZeroPixel() {
+        ConvShape shape = new ConvShape(8, ConvNhwc.NRC, 3, 1, 1, 1);
+        Random rnd = new Random(3);
+        try (Arena arena = Arena.ofShared()) {
+            MemorySegment in = random(arena, (4 * 4 + 1) * 8L, rnd);
+            for (int c = 0; c < 8; c++) {
+                in.set(F32, (16L * 8 + c) * 4, Float.NaN);
+            }
+            ConvNhwc conv = new ConvNhwc(shape, random(arena, ConvNhwc.NRC * 72L, rnd), random(arena, ConvNhwc.NRC, rnd),
+                    arena);
+            MemorySegment out = arena.allocate((16 + 1) * ConvNhwc.NRC * 4L, 64);
+            MemorySegment scratch = arena.allocate(conv.scratchBytes(1, 4, 4, 1), 64);
+            conv.forward(in, out, null, false, 1, 4, 4, scratch, one);
+            assertTrue(Float.isNaN(out.get(F32, 0)), "a padding tap of pixel (0, 0) reads the pixel after the input");
+        }
+    }
+
+    @Test
+    void rejectsWhatItCannotRun() {
+        try (Arena arena = Arena.ofShared()) {
+            Random rnd = new Random(1);
+            ConvShape grouped = new ConvShape(2 * ConvNhwc.NRC, 2 * ConvNhwc.NRC, 3, 1, 1, 2);
+            ConvShape odd = new ConvShape(8, ConvNhwc.NRC + 1, 1, 1, 0, 1);
+            assertFalse(ConvNhwc.supports(grouped));
+            assertFalse(ConvNhwc.supports(odd));
+            var e = assertThrows(IllegalArgumentException.class, () -> new ConvNhwc(odd,
+                    random(arena, (ConvNhwc.NRC + 1) * 8L, rnd), random(arena, ConvNhwc.NRC + 1, rnd), arena));
+            assertTrue(e.getMessage().contains("multiple of " + ConvNhwc.NRC), e.getMessage());
+            ConvShape ok = new ConvShape(8, ConvNhwc.NRC, 1, 1, 0, 1);
+            ConvNhwc conv = new ConvNhwc(ok, random(arena, ConvNhwc.NRC * 8L, rnd), random(arena, ConvNhwc.NRC, rnd),
+                    arena);
+            MemorySegment scratch = arena.allocate(conv.scratchBytes(1, 5, 5, 1), 64);
+            // the output without room for its zero pixel
+            MemorySegment in = random(arena, 26 * 8L, rnd), shortOut = arena.allocate(25L * ConvNhwc.NRC * 4);
+            var e2 = assertThrows(IllegalArgumentException.class,
+                    () -> conv.forward(in, shortOut, null, false, 1, 5, 5, scratch, one));
+            assertTrue(e2.getMessage().contains("the output " + 26 * ConvNhwc.NRC), e2.getMessage());
+        }
+    }
+
+    @Test
+    void channelsLastAveragePoolMatchesReference() {
+        Random rnd = new Random(9);
+        try (Arena arena = Arena.ofShared()) {
+            for (int[] d : new int[][] {{1, 37, 7, 7}, {3, 64, 5, 3}, {2, 2048, 7, 7}}) {
+                int n = d[0], c = d[1], h = d[2], w = d[3];
+                MemorySegment in = random(arena, (long) n * c * h * w, rnd);
+                MemorySegment want = arena.allocate((long) n * c * 4, 64);
+                ReferenceKernels.globalAvgPool(in, want, n, c, h, w);
+                // the pixel after the input is NaN: the pool must not read it
+                MemorySegment last = toChannelsLast(arena, in, n, c, h * w, 1, Float.NaN);
+                for (Parallel par : new Parallel[] {one, three}) {
+                    MemorySegment out = guarded(arena, (long) n * c);
+                    GlobalAvgPool.forwardChannelsLast(last, out, n, c, h, w, par);
+                    assertClose(want, out, null, (long) n * c, 1e-6, 1e-6, "avgpool " + n + "x" + c + "x" + h + "x" + w);
+                    checkGuard(out, (long) n * c, "avgpool");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,91 @@
+package dev.skipjack.engine.model;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.skipjack.engine.backend.Dispatch;
+import dev.skipjack.engine.runtime.Parallel;
+import dev.skipjack.format.ModelFormatException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+/** Which values of a network are channels-last, and that the layouts give the same logits. */
+class NetworkLayoutTest {
+
+    /** The convolution producing each value, by torchvision name (null for the input and the pools). */
+    private static String[] producers(ResNetGraph g) {
+        String[] by = new String[g.valueCount()];
+        for (ResNetGraph.Op op : g.ops()) {
+            if (op instanceof ResNetGraph.Conv c) {
+                by[c.output()] = g.convs().get(c.layer()).conv();
+            }
+        }
+        return by;
+    }
+
+    @Test
+    void laterStagesAreChannelsLast() {
+        for (String name : new String[] {"resnet18", "resnet50", "wide_resnet50_2"}) {
+            ResNetGraph g = ResNetGraph.of(Architectures.named(name));
+            boolean[] last = Network.channelsLastValues(g, true);
+            String[] conv = producers(g);
+            for (int v = 0; v < g.valueCount(); v++) {
+                boolean later = conv[v] != null && !conv[v].equals("conv1") && !conv[v].startsWith("layer1.");
+                assertEquals(later, last[v], name + " value " + v + " (" + conv[v] + ")");
+            }
+            boolean[] off = Network.channelsLastValues(g, false);
+            for (boolean b : off) {
+                assertFalse(b, name + " with channels-last off");
+            }
+        }
+        // ResNeXt's grouped 3x3s cannot run channels-last: the whole network stays NCHW
+        ResNetGraph x = ResNetGraph.of(Architectures.named("resnext50_32x4d"));
+        for (boolean b : Network.channelsLastValues(x, true)) {
+            assertFalse(b, "resnext50_32x4d");
+        }
+    }
+
+    @Test
+    void channelsLastAndNchwNetworksAgree() throws ModelFormatException {
+        ResNetGraph g = ResNetGraph.of(Architectures.named("resnet18"));
+        int n = 2, h = 45, w = 61;
+        var r = new SplittableRandom(9);
+        float[] input = new float[n * 3 * h * w];
+        for (int i = 0; i < input.length; i++) {
+            input[i] = (float) r.nextGaussian();
+        }
+        try (Arena arena = Arena.ofShared(); Parallel par = new Parallel(2)) {
+            var tensors = SeededWeights.create(g, 4, arena);
+            Network nhwc = Network.build(g, tensors, "seeded", arena, true);
+            Network nchw = Network.build(g, tensors, "seeded", arena, false);
+            assertTrue(nhwc.conv(g.convs().size() - 1).algorithm().startsWith("NHWC"));
+            assertFalse(nchw.conv(g.convs().size() - 1).algorithm().contains("NHWC"));
+            float[] want = infer(nchw, par, input, n, h, w);
+            float[] got = infer(nhwc, par, input, n, h, w);
+            double diff = 0, scale = 0;
+            for (int i = 0; i < want.length; i++) {
+                diff = Math.max(diff, Math.abs(got[i] - want[i]));
+                scale = Math.max(scale, Math.abs(want[i]));
+            }
+            assertTrue(scale > 0 && diff <= 1e-5 * scale, "channels-last logits differ by " + diff + " (scale " + scale + ")");
+        }
+    }
+
+    private static float[] infer(Network net, Parallel par, float[] input, int n, int h, int w) {
+        Plan p = Plan.create(net, Dispatch.allOn(new CpuBackend(net, par), Layers.of(net.graph(), null)), n, h, w,
+                par.threads());
+        try (var ctx = new ExecutionContext()) {
+            ctx.ensure(p);
+            ctx.copyIn(p, input);
+            ctx.run(net, p, par);
+            MemorySegment out = ctx.output(p);
+            float[] logits = new float[n * net.graph().numClasses()];
+            MemorySegment.copy(out, ValueLayout.JAVA_FLOAT, 0, logits, 0, logits.length);
+            return logits;
+        }
+    }
+}
