@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.skipjack.engine.backend.Dispatch;
+import dev.skipjack.engine.kernels.Simd;
 import dev.skipjack.engine.runtime.Parallel;
 import dev.skipjack.format.ModelFormatException;
 import java.lang.foreign.Arena;
@@ -33,8 +34,10 @@ class NetworkLayoutTest {
             ResNetGraph g = ResNetGraph.of(Architectures.named(name));
             boolean[] last = Network.channelsLastValues(g, true);
             String[] conv = producers(g);
+            // on AVX2 BasicBlock networks stay NCHW (Winograd wins there)
+            boolean on = Simd.LANES >= 16 || !name.equals("resnet18");
             for (int v = 0; v < g.valueCount(); v++) {
-                boolean later = conv[v] != null && !conv[v].equals("conv1") && !conv[v].startsWith("layer1.");
+                boolean later = on && conv[v] != null && !conv[v].equals("conv1") && !conv[v].startsWith("layer1.");
                 assertEquals(later, last[v], name + " value " + v + " (" + conv[v] + ")");
             }
             boolean[] off = Network.channelsLastValues(g, false);
@@ -51,7 +54,7 @@ class NetworkLayoutTest {
 
     @Test
     void channelsLastAndNchwNetworksAgree() throws ModelFormatException {
-        ResNetGraph g = ResNetGraph.of(Architectures.named("resnet18"));
+        ResNetGraph g = ResNetGraph.of(Architectures.named(Simd.LANES >= 16 ? "resnet18" : "resnet50"));
         int n = 2, h = 45, w = 61;
         var r = new SplittableRandom(9);
         float[] input = new float[n * 3 * h * w];
