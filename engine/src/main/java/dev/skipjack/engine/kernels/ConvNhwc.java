@@ -47,8 +47,12 @@ public final class ConvNhwc implements ConvKernel {
     static final int NRC = 2 * L;
     /** Most pixel tiles per task. */
     static final int TILES_PER_TASK = Integer.getInteger("skipjack.nhwc.tilesPerTask", 16);
-    /** Depth steps per micro-kernel call (see {@link #kernel7x2}). */
-    static final int KC = 256;
+    /**
+     * Most depth steps per micro-kernel call: longer calls add fewer tiles. Whole ResNet-50 passes (two engines
+     * alternating) with 128, 512 and 2048 against 256: 1.032, 0.976 and 0.969 times the time. At 2048 no
+     * ResNet layer splits its input channels.
+     */
+    static final int KC = Integer.getInteger("skipjack.nhwc.kc", 2048);
     /** Tasks per thread a layer is split into at least, by smaller pixel blocks, where its panels are too few. */
     static final int TASKS_PER_THREAD = 4;
 
@@ -364,8 +368,8 @@ public final class ConvNhwc implements ConvKernel {
     // Measured against two variants that ran as fast when compiled: a kernel looping over the taps as well, and
     // one starting its accumulators from the bias or the tile. C1 could not compile either ("out of virtual
     // registers"), and C2, compiling them from the interpreter's profile alone, in some runs failed the Vector
-    // API's FMA intrinsic and boxed the vectors: gigabytes allocated per inference. Depth blocks of at most KC
-    // steps keep every call short, too short for an OSR compile.
+    // API's FMA intrinsic and boxed the vectors: gigabytes allocated per inference (see Simd on what set that
+    // off).
     static void kernel7x2(MemorySegment a, MemorySegment table, long tOff, int k0, int kc, MemorySegment w, long wOff,
                           MemorySegment c, long cOff, long ldc) {
         long a0 = (table.get(ValueLayout.JAVA_INT_UNALIGNED, tOff) + (long) k0) * 4;
