@@ -20,8 +20,10 @@ import jdk.incubator.vector.VectorSpecies;
  *   <li>out and the residual: NHWC {@code [n][oh][ow][cout]}, and after the last pixel one pixel of zeros
  *       ({@code cout} floats) that this writes: {@link #zeroPixel}. The next channels-last convolution points
  *       its zero-padding taps there, so its buffers must hold {@code (n*oh*ow + 1) * cout} floats.</li>
- *   <li>in: NHWC {@code [n][h][w][cin]} with that zero pixel after it. (The layers that read the last NCHW
- *       value are {@link Conv2d}s that write channels-last.)</li>
+ *   <li>in: NHWC {@code [n][h][w][cin]} with that zero pixel after it; or NCHW {@code [n][cin][h][w]} (the last
+ *       NCHW value, read by the first layers of the channels-last part), which a first pass transposes into the
+ *       scratch (blocks in registers, {@link Transpose}), zero pixel included. (Reading NCHW in place, with the
+ *       input-channel stride a parameter of the kernel, ran 20-40% slower: see the kernels.)</li>
  * </ul>
  *
  * <p>The register tile is MP output pixels by two vectors of output channels (7 x 2 x 16 on AVX-512, 6 x 2 x 8
@@ -58,6 +60,8 @@ public final class ConvNhwc implements ConvKernel {
 
     private final ConvShape shape;
     private final int ks, stride, pad, cin, cout, taps, panels;
+    // whether the input is NCHW, transposed into the start of the scratch first
+    private final boolean nchwInput;
     // [panels][tap][ci][NRC], tap = ky * ks + kx: the NRC output channels of a panel interleaved along the depth
     private final MemorySegment packedW;
     // [cout]
@@ -74,6 +78,14 @@ public final class ConvNhwc implements ConvKernel {
      * @param arena      owns the packed copy
      */
     public ConvNhwc(ConvShape shape, MemorySegment weight, MemorySegment bias, Arena arena) {
+        this(shape, weight, bias, false, arena);
+    }
+
+    /**
+     * {@link #ConvNhwc(ConvShape, MemorySegment, MemorySegment, Arena)} for an NCHW input if {@code nchwInput}:
+     * each forward first transposes it into the scratch.
+     */
+    public ConvNhwc(ConvShape shape, MemorySegment weight, MemorySegment bias, boolean nchwInput, Arena arena) {
         if (!supports(shape)) {
             throw new IllegalArgumentException("ConvNhwc cannot run " + shape + ": it needs one group and cout a "
                     + "multiple of " + NRC);
@@ -86,6 +98,7 @@ public final class ConvNhwc implements ConvKernel {
         this.cout = shape.cout();
         this.taps = ks * ks;
         this.panels = cout / NRC;
+        this.nchwInput = nchwInput;
         long wFloats = (long) cout * cin * taps;
         if (weight.byteSize() < wFloats * 4) {
             throw new IllegalArgumentException("ConvNhwc " + shape + ": weight needs " + wFloats + " floats [" + cout
@@ -129,7 +142,12 @@ public final class ConvNhwc implements ConvKernel {
 
     @Override
     public String algorithm() {
-        return "NHWC";
+        return nchwInput ? "NCHW>NHWC" : "NHWC";
+    }
+
+    /** Bytes of the channels-last copy of an NCHW input (with its zero pixel) at the start of the scratch. */
+    private long copyBytes(int n, int h, int w) {
+        return nchwInput ? align64(((long) n * h * w + 1) * cin * 4) : 0;
     }
 
     private static long align64(long bytes) {
@@ -143,13 +161,13 @@ public final class ConvNhwc implements ConvKernel {
 
     @Override
     public long scratchBytes(int n, int h, int w, int threads) {
-        return tableBytes(n, h, w) + (long) Math.max(1, threads) * 2 * MP * NRC * 4;
+        return copyBytes(n, h, w) + tableBytes(n, h, w) + (long) Math.max(1, threads) * 2 * MP * NRC * 4;
     }
 
     /**
      * {@code out = relu?(conv(in) + bias + residual)}, and the zero pixel after out.
      *
-     * @param in       NHWC [n][h][w][cin] followed by a pixel of zeros
+     * @param in       NHWC [n][h][w][cin] followed by a pixel of zeros, or NCHW [n][cin][h][w] if so constructed
      * @param out      NHWC [n][oh][ow][cout] + one pixel; must not overlap {@code in}, the residual or scratch
      * @param residual null or NHWC [n][oh][ow][cout]
      * @param scratch  at least {@link #scratchBytes}{@code (n, h, w, par.threads())} bytes, 64-byte aligned
@@ -167,7 +185,7 @@ public final class ConvNhwc implements ConvKernel {
             throw new IllegalArgumentException("ConvNhwc " + shape + ": scratch of " + scratch.byteSize()
                     + " bytes, needs " + need + " for n=" + n + " h=" + h + " w=" + w + " threads=" + par.threads());
         }
-        long inFloats = ((long) n * h * w + 1) * cin;
+        long inFloats = ((long) n * h * w + (nchwInput ? 0 : 1)) * cin;
         if (in.byteSize() < inFloats * 4 || out.byteSize() < (pixels + 1) * cout * 4
                 || (residual != null && residual.byteSize() < pixels * cout * 4)) {
             throw new IllegalArgumentException("ConvNhwc " + shape + ": for n=" + n + " h=" + h + " w=" + w
@@ -187,19 +205,21 @@ public final class ConvNhwc implements ConvKernel {
             tj.oh = oh;
             tj.ow = ow;
             tj.tiles = tiles;
-            tj.parts = Math.min(par.threads(), tiles);
+            tj.tableOff = copyBytes(n, h, w);
+            tj.parts = Math.min(par.threads(), nchwInput ? Math.max(tiles, n * h * w) : tiles);
             try {
                 par.forEach(tj.parts, tj);
             } finally {
                 tj.in = tj.out = tj.scratch = null;
             }
             TileJob j = tileJob;
-            j.a = in;
+            j.a = nchwInput ? scratch : in;
+            j.tableOff = copyBytes(n, h, w);
             j.out = out;
             j.res = residual;
             j.relu = relu;
             j.scratch = scratch;
-            j.tmpOff = tableBytes(n, h, w);
+            j.tmpOff = j.tableOff + tableBytes(n, h, w);
             j.pixels = (int) pixels;
             j.tiles = tiles;
             int blocks = (tiles + TILES_PER_TASK - 1) / TILES_PER_TASK;
@@ -226,11 +246,15 @@ public final class ConvNhwc implements ConvKernel {
     private final class TableJob implements Parallel.Task {
         MemorySegment in, out, scratch;
         int n, h, w, oh, ow, tiles, parts;
+        long tableOff;
 
         @Override
         public void run(int part) {
             if (part == 0) {
                 zeroPixel(out, (long) n * oh * ow * cout, cout);
+            }
+            if (nchwInput) {
+                toChannelsLast(part);
             }
             int plane = oh * ow;
             long zero = (long) n * h * w * cin;
@@ -248,10 +272,38 @@ public final class ConvNhwc implements ConvKernel {
                         } else {
                             idx = (((long) img * h + y) * w + x) * cin;
                         }
-                        scratch.set(ValueLayout.JAVA_INT_UNALIGNED, (((long) t * taps + tap) * MP + r) * 4,
+                        scratch.set(ValueLayout.JAVA_INT_UNALIGNED, tableOff + (((long) t * taps + tap) * MP + r) * 4,
                                 (int) idx);
                     }
                 }
+            }
+        }
+
+        /**
+         * This part's share of the input's pixel blocks: NCHW [n][cin][h*w] to [n][h*w][cin] at the start of the
+         * scratch, L x L blocks in registers, the edges element by element; part 0 also writes the zero pixel.
+         */
+        private void toChannelsLast(int part) {
+            int plane = h * w, l = Simd.LANES;
+            int blocks = (plane + l - 1) / l, all = n * blocks;
+            for (int b = (int) ((long) all * part / parts), end = (int) ((long) all * (part + 1) / parts); b < end; b++) {
+                int img = b / blocks, p0 = (b % blocks) * l, pn = Math.min(l, plane - p0);
+                long src = (long) img * cin * plane, dst = (long) img * plane * cin;
+                int c0 = 0;
+                if (Transpose.VECTOR && pn == l) {
+                    for (; c0 + l <= cin; c0 += l) {
+                        Transpose.block(in, (src + (long) c0 * plane + p0) * 4, plane * 4L, scratch,
+                                (dst + (long) p0 * cin + c0) * 4, cin * 4L);
+                    }
+                }
+                for (int p = p0; p < p0 + pn; p++) {
+                    for (int c = c0; c < cin; c++) {
+                        scratch.set(F32, (dst + (long) p * cin + c) * 4, in.get(F32, (src + (long) c * plane + p) * 4));
+                    }
+                }
+            }
+            if (part == 0) {
+                zeroPixel(scratch, (long) n * plane * cin, cin);
             }
         }
     }
@@ -271,7 +323,7 @@ public final class ConvNhwc implements ConvKernel {
     private final class TileJob implements Parallel.Task {
         MemorySegment a, out, res, scratch;
         boolean relu;
-        long tmpOff;
+        long tableOff, tmpOff;
         int pixels, tiles, tilesPerTask, tasks;
         final AtomicInteger next = new AtomicInteger();
 
@@ -299,7 +351,7 @@ public final class ConvNhwc implements ConvKernel {
                 long later = tmp + (long) MP * NRC * 4; // a later depth block's tile, before it is added
                 long wOff = wPanel;
                 for (int tap = 0; tap < taps; tap++) {
-                    long table = ((long) t * taps + tap) * MP * 4;
+                    long table = tableOff + ((long) t * taps + tap) * MP * 4;
                     for (int k0 = 0; k0 < cin; k0 += KC) {
                         int kc = Math.min(KC, cin - k0);
                         if (tap == 0 && k0 == 0) {

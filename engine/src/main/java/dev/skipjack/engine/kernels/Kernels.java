@@ -86,14 +86,17 @@ public final class Kernels {
                 convs[i] = new Conv2d(s, weight, bias, arena);
                 scratch[i] = arena.allocate(convs[i].scratchBytes(n, heights[i], widths[i], par.threads()), 64);
             }
-            ConvKernel[] nhwc = new ConvKernel[2 * nhwcShapes.length];
+            // each shape as ConvNhwc from channels-last, as a Conv2d writing channels-last, as ConvNhwc from NCHW
+            ConvKernel[] nhwc = new ConvKernel[3 * nhwcShapes.length];
             MemorySegment[] nhwcScratch = new MemorySegment[nhwc.length];
             for (int i = 0; i < nhwc.length; i++) {
                 ConvShape s = nhwcShapes[i % nhwcShapes.length];
                 MemorySegment weight = filled(arena, (long) s.cout() * s.gemmK(), 0.001f);
                 MemorySegment bias = filled(arena, s.cout(), 0.1f);
-                nhwc[i] = i < nhwcShapes.length ? new ConvNhwc(s, weight, bias, arena)
-                        : new Conv2d(s, weight, bias, true, arena);
+                int kind = i / nhwcShapes.length;
+                nhwc[i] = kind == 0 ? new ConvNhwc(s, weight, bias, arena)
+                        : kind == 1 ? new Conv2d(s, weight, bias, true, arena)
+                        : new ConvNhwc(s, weight, bias, true, arena);
                 nhwcScratch[i] = arena.allocate(nhwc[i].scratchBytes(n, nh, nw, par.threads()), 64);
             }
             // Pooling of 8 channels of 4 x 72: 2 x 36 after the max pool.

@@ -55,12 +55,17 @@ class ChannelsLastTest {
             "20, 1, 1, 3, 0, 2, 10, 11, false, true",
             // many tiles and tasks: more blocks than panels
             "16, 1, 3, 1, 1, 1, 30, 29, true, true",
+            // whole L x L blocks and edges of the NCHW input's transpose (planes of 48 and 35 pixels)
+            "64, 1, 3, 2, 1, 2, 6, 8, false, true",
+            "48, 2, 1, 2, 0, 1, 5, 7, true, false",
     })
     void convNhwcMatchesReference(int cin, int panels, int k, int s, int p, int n, int h, int w, boolean residual,
                                   boolean relu) {
         ConvShape shape = new ConvShape(cin, panels * ConvNhwc.NRC, k, s, p, 1);
         for (Parallel par : new Parallel[] {one, three}) {
-            check(shape, n, h, w, residual, relu, par, 7 + cin * 31L + k, true);
+            check(shape, n, h, w, residual, relu, par, 7 + cin * 31L + k, Input.NHWC);
+            // the same from an NCHW input, which it transposes first (channel counts below, above and at L)
+            check(shape, n, h, w, residual, relu, par, 7 + cin * 31L + k, Input.NCHW_TRANSPOSED);
         }
     }
 
@@ -78,16 +83,20 @@ class ChannelsLastTest {
                                   boolean relu) {
         ConvShape shape = new ConvShape(cin, cout, k, s, p, 1);
         for (Parallel par : new Parallel[] {one, three}) {
-            check(shape, n, h, w, residual, relu, par, 11 + cin * 17L + cout, false);
+            check(shape, n, h, w, residual, relu, par, 11 + cin * 17L + cout, Input.NCHW);
         }
     }
 
+    /** Which kernel, reading what: ConvNhwc from channels-last or NCHW, Conv2d from NCHW. */
+    enum Input { NHWC, NCHW_TRANSPOSED, NCHW }
+
     /**
-     * Runs the kernel (ConvNhwc from channels-last input, or Conv2d from NCHW input) into a channels-last output
-     * and compares it, transposed, with the reference; checks the zero pixel after it and the guard band.
+     * Runs the kernel into a channels-last output and compares it, transposed, with the reference; checks the
+     * zero pixel after it and the guard band.
      */
     static void check(ConvShape shape, int n, int h, int w, boolean residual, boolean relu, Parallel par, long seed,
-                      boolean nhwcIn) {
+                      Input input) {
+        boolean nhwcIn = input == Input.NHWC;
         Random rnd = new Random(seed);
         try (Arena arena = Arena.ofShared()) {
             int oh = shape.outH(h), ow = shape.outW(w), cout = shape.cout();
@@ -100,8 +109,11 @@ class ChannelsLastTest {
             MemorySegment mag = arena.allocate(outCount * 4, 64);
             ReferenceKernels.conv2d(shape, in, weight, bias, res, relu, n, h, w, want, mag);
 
-            ConvKernel conv = nhwcIn ? new ConvNhwc(shape, weight, bias, arena)
-                    : new Conv2d(shape, weight, bias, true, arena);
+            ConvKernel conv = switch (input) {
+                case NHWC -> new ConvNhwc(shape, weight, bias, arena);
+                case NCHW_TRANSPOSED -> new ConvNhwc(shape, weight, bias, true, arena);
+                case NCHW -> new Conv2d(shape, weight, bias, true, arena);
+            };
             // channels-last input: the NCHW values transposed, then the pixel of zeros its producer writes
             MemorySegment x = nhwcIn ? toChannelsLast(arena, in, n, shape.cin(), h * w, 1, 0f) : in;
             MemorySegment r = residual ? toChannelsLast(arena, res, n, cout, oh * ow, 0, 0f) : null;
