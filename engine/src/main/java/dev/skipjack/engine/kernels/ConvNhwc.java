@@ -178,6 +178,10 @@ public final class ConvNhwc implements ConvKernel {
         if (n < 1) {
             throw new IllegalArgumentException("ConvNhwc " + shape + ": batch must be >= 1, got " + n);
         }
+        if (((long) n * h * w + 1) * cin > Integer.MAX_VALUE) { // the offset table holds int float indices
+            throw new IllegalArgumentException("ConvNhwc " + shape + ": an input of n=" + n + " h=" + h + " w=" + w
+                    + " has more than 2^31 - 1 floats");
+        }
         int oh = shape.outH(h), ow = shape.outW(w);
         long pixels = (long) n * oh * ow;
         long need = scratchBytes(n, h, w, par.threads());

@@ -191,6 +191,11 @@ class ChannelsLastTest {
             var e2 = assertThrows(IllegalArgumentException.class,
                     () -> conv.forward(in, shortOut, null, false, 1, 5, 5, scratch, one));
             assertTrue(e2.getMessage().contains("the output " + 26 * ConvNhwc.NRC), e2.getMessage());
+            // more input floats than the offset table's int indices reach
+            var e3 = assertThrows(IllegalArgumentException.class,
+                    () -> conv.forward(in, shortOut, null, false, 1 << 16, 64, 64, scratch, one));
+            assertTrue(e3.getMessage().endsWith("an input of n=65536 h=64 w=64 has more than 2^31 - 1 floats"),
+                    e3.getMessage());
         }
     }
 
