@@ -28,13 +28,14 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>The register tile is MP output pixels by two vectors of output channels (7 x 2 x 16 on AVX-512, 6 x 2 x 8
  * on AVX2: 14 or 12 accumulators): per depth step two vector loads of packed weights and MP broadcasts of
- * input values, one per pixel. The depth loop runs over taps, then input channels; for each tap a table gives
- * the MP pixels' input offsets (a padding tap points at the zero pixel), so every convolution of any kernel
- * size and stride reads its input in place: no im2col, no phase planes, no junk columns. Why channels-last
- * for the later stages: their planes are small (28x28 to 7x7), and with output pixels along the vector
- * (NCHW's GEMM) a 7x7 plane fills 49 of 64 lanes and a stride-2 layer first splits its input into phases;
- * here the vector runs along the output channels, which are many. Inside whole ResNet-50 passes (2 threads)
- * the stride-2 3x3 convolutions ran in 0.43-0.46 of their NCHW time, the 7x7 and 14x14 layers in 0.56-0.81.
+ * input values, one per pixel. One micro-kernel call per tap (and block of KC input channels); for each tap a
+ * table gives the MP pixels' input offsets (a padding tap points at the zero pixel), so every convolution of
+ * any kernel size and stride reads its input in place: no im2col, no phase planes, no junk columns. Why
+ * channels-last for the later stages: their planes are small (28x28 to 7x7), and with output pixels along the
+ * vector (NCHW's GEMM) a 7x7 plane fills 49 of 64 lanes and a stride-2 layer first splits its input into
+ * phases; here the vector runs along the output channels, which are many. Chained as in a pass (three copies of
+ * ResNet-50's layers, their weights out of cache, 2 threads), the stride-2 3x3 convolutions ran in 0.46-0.54 of
+ * their NCHW time and the 7x7 and 14x14 layers in 0.55-0.92.
  *
  * <p>Work is split into tasks (block of output-channel panels, block of pixel tiles), claimed from a counter,
  * channel panel fastest so that consecutive tasks share their input block.
@@ -243,9 +244,10 @@ public final class ConvNhwc implements ConvKernel {
     }
 
     /**
-     * The first pass: the zero pixel after out, and the offset table [tile][tap][MP] at the start of the
-     * scratch: the float index in the input of each tile pixel's tap, or of the zero pixel where the tap falls
-     * into the padding. Pixels past the last one (in the last tile) repeat it; their results are dropped.
+     * The first pass: the zero pixel after out, an NCHW input's channels-last copy (at the start of the scratch),
+     * and the offset table [tile][tap][MP] (after the copy): the float index in the input (or its copy) of each
+     * tile pixel's tap, or of the zero pixel where the tap falls into the padding. Pixels past the last one (in
+     * the last tile) repeat it; their results are dropped.
      */
     private final class TableJob implements Parallel.Task {
         MemorySegment in, out, scratch;
