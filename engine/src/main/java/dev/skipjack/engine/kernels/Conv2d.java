@@ -160,7 +160,7 @@ public final class Conv2d implements ConvKernel {
             throw new IllegalArgumentException("Conv2d " + shape + ": bias needs " + shape.cout()
                     + " floats, got " + bias.byteSize() / 4);
         }
-        if (path == Path.WINOGRAD && (!winogradFits(shape) || channelsLastOut)) {
+        if (path == Path.WINOGRAD && !winogradFits(shape)) {
             throw new IllegalArgumentException("Conv2d: path WINOGRAD cannot run " + shape);
         }
         this.bias = arena.allocate(shape.cout() * 4L, 64);

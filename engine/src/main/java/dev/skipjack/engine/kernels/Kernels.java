@@ -32,7 +32,7 @@ public final class Kernels {
 
     /** {@link #warmUp(Parallel)} with at least {@code minRounds} rounds, for at most about {@code maxMillis}. */
     public static boolean warmUp(Parallel par, int minRounds, long maxMillis) {
-        Simd.preloadHeapSegmentClasses();
+        // (The JDK's array-segment classes are loaded already: see Simd.preloadHeapSegmentClasses.)
         long deadline = System.nanoTime() + maxMillis * 1_000_000L;
         // Small problems: until C2 has compiled them, every vector operation costs on the order of a
         // microsecond, so what counts is the number of calls and loop trips, not their size. But every loop

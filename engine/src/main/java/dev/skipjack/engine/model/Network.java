@@ -23,7 +23,8 @@ import java.util.Map;
  * second stage on, the convolutions are {@link ConvNhwc} and their values channels-last, up to the average
  * pool (see {@link #channelsLast}). Where some convolution of that part cannot run channels-last (grouped, as
  * ResNeXt's, or with a channel count the kernel's vectors do not divide), or {@code -Dskipjack.conv.nhwc=false}
- * is set, or the vectors are narrower than 16 floats and the blocks are BasicBlocks (see channelsLastValues), or the network is built from folded weights for an accelerator (whose layers exchange NCHW values),
+ * is set, or the vectors are narrower than 16 floats and the blocks are BasicBlocks (see channelsLastValues),
+ * or the network is built from folded weights for an accelerator (whose layers exchange NCHW values),
  * everything is NCHW.
  */
 public final class Network {
@@ -95,14 +96,9 @@ public final class Network {
                 nhwc[c.output()] = true;
             }
         }
+        // A residual is added in the output's layout.
         for (ResNetGraph.Op op : g.ops()) {
-            boolean consistent = switch (op) {
-                case ResNetGraph.Conv c -> c.residual() < 0 || nhwc[c.residual()] == nhwc[c.output()];
-                case ResNetGraph.MaxPool p -> !nhwc[p.input()];
-                case ResNetGraph.AvgPool p -> true;
-                case ResNetGraph.Fc f -> true;
-            };
-            if (!consistent) {
+            if (op instanceof ResNetGraph.Conv c && c.residual() >= 0 && nhwc[c.residual()] != nhwc[c.output()]) {
                 return new boolean[g.valueCount()];
             }
         }

@@ -19,12 +19,13 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The first segment over a Java array in a process ({@code MemorySegment.ofArray}, {@code toArray}, ...), or the
- * first mapped file, must not throw away the compiled kernels of a loaded model: C2 compiles segment accesses assuming only the kinds of
- * segment that exist when it compiles, and when an array segment appeared after the warm-up every kernel was
- * deoptimized at once (ResNet-18's next call 0.8-2 s instead of ~20 ms, the 15 after it 2-4 times as slow).
- * The warm-up loads those classes first ({@code Simd.preloadHeapSegmentClasses}). Checked in a JVM of its own,
- * whose JIT log ({@code -XX:+PrintCompilation}) must show no kernel "marked for deoptimization" after the array
- * segment is made: this test JVM has made array segments long before.
+ * first mapped file, must not throw away the compiled kernels of a loaded model: C2 compiles segment accesses
+ * assuming only the kinds of segment that exist when it compiles, and when an array segment appeared after the
+ * warm-up every kernel was deoptimized at once (ResNet-18's next call 0.8-2 s instead of ~20 ms, the 15 after it
+ * 2-4 times as slow). The kernels load those classes first ({@code Simd.preloadHeapSegmentClasses}, when the
+ * first kernel class initializes). Checked in a JVM of its own, whose JIT log ({@code -XX:+PrintCompilation})
+ * must show no kernel "marked for deoptimization" after the array segment is made: this test JVM has made array
+ * segments long before.
  */
 class ArraySegmentDeoptTest {
     @TempDir
