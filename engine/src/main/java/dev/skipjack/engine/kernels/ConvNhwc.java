@@ -410,7 +410,7 @@ public final class ConvNhwc implements ConvKernel {
         }
     }
 
-    private static void kernel(MemorySegment a, MemorySegment table, long tOff, int k0, int kc, MemorySegment w,
+    static void kernel(MemorySegment a, MemorySegment table, long tOff, int k0, int kc, MemorySegment w,
                                long wOff, MemorySegment c, long cOff, long ldc) {
         if (MP == 7) {
             kernel7x2(a, table, tOff, k0, kc, w, wOff, c, cOff, ldc);

@@ -6,6 +6,7 @@ import dev.skipjack.engine.kernels.ConvNhwc;
 import dev.skipjack.engine.kernels.ConvShape;
 import dev.skipjack.engine.kernels.Linear;
 import dev.skipjack.engine.kernels.Simd;
+import dev.skipjack.engine.kernels.WinogradNhwc;
 import dev.skipjack.engine.model.ResNetGraph.ConvLayer;
 import dev.skipjack.format.ModelFormatException;
 import dev.skipjack.format.proto.BlockType;
@@ -113,6 +114,10 @@ public final class Network {
                                      MemorySegment bias, Arena arena) {
         ConvLayer l = g.convs().get(op.layer());
         if (nhwc[op.output()] && nhwc[op.input()]) {
+            int m = winogradTile(shapeOf(l));
+            if (m > 0) {
+                return new WinogradNhwc(shapeOf(l), m, weight, bias, arena);
+            }
             return new ConvNhwc(shapeOf(l), weight, bias, arena);
         }
         // From the last NCHW value: a strided layer transposes its input and runs channels-last (ResNet-18's
@@ -122,6 +127,31 @@ public final class Network {
             return new ConvNhwc(shapeOf(l), weight, bias, true, arena);
         }
         return new Conv2d(shapeOf(l), weight, bias, nhwc[op.output()], arena);
+    }
+
+    /**
+     * Which channels-last 3x3 stride-1 convolutions run as {@link WinogradNhwc}, and with which output tile:
+     * "cin=m" pairs in increasing cin, the first pair whose cin is at least the layer's applies; m = 0, or no
+     * pair, is the direct {@link ConvNhwc}. Chained as in a pass (three copies of each ResNet shape, weights out
+     * of cache, 2 threads, ms against the direct kernel): 128 channels at 28x28 F(4x4) 0.51-0.58 against
+     * 0.75-0.90 (F(2x2) 0.61-0.70); 256 at 14x14 F(2x2) 0.57-0.68 against 0.70-0.85 (F(4x4) 0.80-1.0: its
+     * 4x4 tiles cover 16x16 and its transformed weights are 4 times the weights); 512 at 7x7 direct 0.75-0.90
+     * (F(2x2) 1.2-1.4: 16.8 MB of transformed weights per layer to stream). The property is for experiments.
+     */
+    static final String WINOGRAD_TILES = System.getProperty("skipjack.conv.winogradNhwc", "128=4,256=2");
+
+    /** The output tile of the channels-last Winograd for {@code s}, 0 for the direct convolution. */
+    static int winogradTile(ConvShape s) {
+        if (!WinogradNhwc.supports(s) || WINOGRAD_TILES.isBlank()) {
+            return 0;
+        }
+        for (String pair : WINOGRAD_TILES.split(",")) {
+            String[] kv = pair.split("=");
+            if (s.cin() <= Integer.parseInt(kv[0].trim())) {
+                return Integer.parseInt(kv[1].trim());
+            }
+        }
+        return 0;
     }
 
     /**

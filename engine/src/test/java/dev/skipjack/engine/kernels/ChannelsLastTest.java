@@ -87,8 +87,30 @@ class ChannelsLastTest {
         }
     }
 
-    /** Which kernel, reading what: ConvNhwc from channels-last or NCHW, Conv2d from NCHW. */
-    enum Input { NHWC, NCHW_TRANSPOSED, NCHW }
+    @ParameterizedTest(name = "m={0} cin={1} panels={2} n={3} {4}x{5} res={6} relu={7}")
+    @CsvSource({
+            // whole tiles; partial tiles at the right and bottom edges; a 1x1 and a 2x3 image (one tile, mostly
+            // padding); tiles of several images in one register tile; more tiles than a round
+            "4, 16, 1, 1, 8, 8, true, true",
+            "4, 32, 2, 1, 7, 9, false, true",
+            "4, 16, 1, 2, 1, 1, true, false",
+            "4, 48, 1, 3, 2, 3, false, false",
+            "4, 16, 1, 1, 61, 59, true, true",
+            "2, 16, 1, 1, 8, 8, true, true",
+            "2, 32, 2, 2, 7, 9, false, true",
+            "2, 16, 1, 1, 1, 1, true, false",
+            "2, 16, 1, 2, 29, 31, true, true",
+    })
+    void winogradNhwcMatchesReference(int m, int cin, int panels, int n, int h, int w, boolean residual,
+                                      boolean relu) {
+        ConvShape shape = new ConvShape(cin * Simd.LANES / 16, panels * ConvNhwc.NRC, 3, 1, 1, 1);
+        for (Parallel par : new Parallel[] {one, three}) {
+            check(shape, n, h, w, residual, relu, par, 5 + cin * 13L + m, m == 2 ? Input.WINOGRAD2 : Input.WINOGRAD4);
+        }
+    }
+
+    /** Which kernel, reading what: ConvNhwc from channels-last or NCHW, Conv2d from NCHW, WinogradNhwc. */
+    enum Input { NHWC, NCHW_TRANSPOSED, NCHW, WINOGRAD2, WINOGRAD4 }
 
     /**
      * Runs the kernel into a channels-last output and compares it, transposed, with the reference; checks the
@@ -96,7 +118,7 @@ class ChannelsLastTest {
      */
     static void check(ConvShape shape, int n, int h, int w, boolean residual, boolean relu, Parallel par, long seed,
                       Input input) {
-        boolean nhwcIn = input == Input.NHWC;
+        boolean nhwcIn = input == Input.NHWC || input == Input.WINOGRAD2 || input == Input.WINOGRAD4;
         Random rnd = new Random(seed);
         try (Arena arena = Arena.ofShared()) {
             int oh = shape.outH(h), ow = shape.outW(w), cout = shape.cout();
@@ -113,6 +135,8 @@ class ChannelsLastTest {
                 case NHWC -> new ConvNhwc(shape, weight, bias, arena);
                 case NCHW_TRANSPOSED -> new ConvNhwc(shape, weight, bias, true, arena);
                 case NCHW -> new Conv2d(shape, weight, bias, true, arena);
+                case WINOGRAD2 -> new WinogradNhwc(shape, 2, weight, bias, arena);
+                case WINOGRAD4 -> new WinogradNhwc(shape, 4, weight, bias, arena);
             };
             // channels-last input: the NCHW values transposed, then the pixel of zeros its producer writes
             MemorySegment x = nhwcIn ? toChannelsLast(arena, in, n, shape.cin(), h * w, 1, 0f) : in;

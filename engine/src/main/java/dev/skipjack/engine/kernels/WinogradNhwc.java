@@ -1,0 +1,522 @@
+package dev.skipjack.engine.kernels;
+
+import static dev.skipjack.engine.kernels.Gemm.F32;
+import static dev.skipjack.engine.kernels.Gemm.LE;
+
+import dev.skipjack.engine.runtime.Parallel;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * 3x3, stride 1, padding 1 convolution of channels-last activations by Winograd's F(m x m, 3x3), m = 2 or 4:
+ * each m x m block of outputs ("tile") is computed from its (m + 2) x (m + 2) input window in a transformed
+ * domain where the convolution is (m + 2)^2 independent products over the input channels. F(2x2) does 16
+ * multiplies per tile and input channel where the direct sum does 36 (2.25 times fewer), F(4x4) 36 where the
+ * direct sum does 144 (4 times fewer).
+ *
+ * <p>Layouts: in, out and the residual as {@link ConvNhwc}'s: NHWC {@code [n][h][w][c]}, and after the input
+ * one pixel of zeros (padding taps read it); this writes the zero pixel after out. The transformed weights
+ * U = G g G^T are packed at construction {@code [pos][panel][cin][NRC]} (pos = i * a + j over the a x a
+ * transformed positions, a = m + 2; NRC output channels of a panel interleaved along the depth), 16/9 (m = 2) or
+ * 4 (m = 4) times the size of the weights.
+ *
+ * <p>Three passes per round of up to {@link #ROUND_TILES} tiles, each split across the threads:
+ * <ol>
+ *   <li>input transform: V = B^T d B for every tile and channel vector (channels along the vector, so the
+ *       transform is plain vector adds), into {@code V [tile][pos][cin]};</li>
+ *   <li>a^2 GEMMs {@code M [tile][pos][cout]: M[.][pos] = V[.][pos] x U[pos] [cin][cout]} on ConvNhwc's
+ *       micro-kernel (tiles broadcast, output channels along the vector), one task per (pos, panel): the
+ *       task's U panel stays in L1 while it runs down the tiles;</li>
+ *   <li>output transform: Y = A^T M A per tile and channel vector, plus bias and residual, ReLU, into out.</li>
+ * </ol>
+ *
+ * <p>Accuracy: the transforms of F(4x4) multiply by up to 8 and the weight transform divides by 24, so the
+ * rounding grows with the magnitudes inside the transformed domain; the filter transform runs in double.
+ * ReferenceModelTest holds whole networks to the float64 reference.
+ */
+public final class WinogradNhwc implements ConvKernel {
+    private static final VectorSpecies<Float> S = Gemm.S;
+    private static final int L = Gemm.L;
+    private static final long VB = Gemm.VB;
+    private static final int MP = ConvNhwc.MP;
+    private static final int NRC = ConvNhwc.NRC;
+    /** Most bytes of a chunk's V (positions x tiles x cin floats), so that it stays in L2 with the rest. */
+    static final long CHUNK_BYTES = Long.getLong("skipjack.winograd.chunkBytes", 512 * 1024);
+
+    private final ConvShape shape;
+    private final int m, a, positions, cin, cout, panels;
+    // [positions][panels][cin][NRC]
+    private final MemorySegment packedU;
+    // [cout]
+    private final MemorySegment bias;
+    private final Job job = new Job();
+
+    /**
+     * Transforms and packs the weights once into {@code arena}.
+     *
+     * @param shape  3x3, stride 1, padding 1, one group, cin a multiple of the vector length and cout of
+     *               {@link ConvNhwc#NRC} (see {@link #supports})
+     * @param m      output tile size, 2 or 4
+     * @param weight [cout][cin][3][3] float32 (OIHW, batch norm folded in); may be read-only
+     * @param bias   [cout] float32; may be read-only
+     */
+    public WinogradNhwc(ConvShape shape, int m, MemorySegment weight, MemorySegment bias, Arena arena) {
+        if (!supports(shape)) {
+            throw new IllegalArgumentException("WinogradNhwc cannot run " + shape + ": it needs a 3x3 kernel, stride 1, "
+                    + "padding 1, one group, cin a multiple of " + L + " and cout a multiple of " + NRC);
+        }
+        if (m != 2 && m != 4) {
+            throw new IllegalArgumentException("WinogradNhwc " + shape + ": output tile must be 2 or 4, got " + m);
+        }
+        this.shape = shape;
+        this.m = m;
+        this.a = m + 2;
+        this.positions = a * a;
+        this.cin = shape.cin();
+        this.cout = shape.cout();
+        this.panels = cout / NRC;
+        long wFloats = (long) cout * cin * 9;
+        if (weight.byteSize() < wFloats * 4) {
+            throw new IllegalArgumentException("WinogradNhwc " + shape + ": weight needs " + wFloats + " floats ["
+                    + cout + "][" + cin + "][3][3], got " + weight.byteSize() / 4);
+        }
+        if (bias.byteSize() < cout * 4L) {
+            throw new IllegalArgumentException("WinogradNhwc " + shape + ": bias needs " + cout + " floats, got "
+                    + bias.byteSize() / 4);
+        }
+        this.bias = arena.allocate(cout * 4L, 64);
+        MemorySegment.copy(bias, 0, this.bias, 0, cout * 4L);
+        this.packedU = arena.allocate((long) positions * cout * cin * 4, 64);
+        // Panel by panel: its NRC filters into an array, transformed, each position's [cin][NRC] block copied out.
+        double[][] gm = m == 2 ? G2 : G4;
+        float[] rows = new float[NRC * cin * 9];
+        float[][] blocks = new float[positions][cin * NRC];
+        double[] u = new double[positions];
+        double[] t = new double[a * 3];
+        for (int p = 0; p < panels; p++) {
+            MemorySegment.copy(weight, ValueLayout.JAVA_FLOAT_UNALIGNED, (long) p * NRC * cin * 9 * 4, rows, 0,
+                    NRC * cin * 9);
+            for (int c = 0; c < NRC; c++) {
+                for (int ci = 0; ci < cin; ci++) {
+                    filterTransform(gm, rows, (c * cin + ci) * 9, u, t);
+                    for (int pos = 0; pos < positions; pos++) {
+                        blocks[pos][ci * NRC + c] = (float) u[pos];
+                    }
+                }
+            }
+            for (int pos = 0; pos < positions; pos++) {
+                MemorySegment.copy(blocks[pos], 0, packedU, ValueLayout.JAVA_FLOAT_UNALIGNED,
+                        ((long) pos * panels + p) * cin * NRC * 4, cin * NRC);
+            }
+        }
+    }
+
+    /** Whether this kernel can run {@code shape}; see the constructor. */
+    public static boolean supports(ConvShape s) {
+        return s.kernel() == 3 && s.stride() == 1 && s.pad() == 1 && s.groups() == 1 && s.cin() % L == 0
+                && s.cout() % NRC == 0;
+    }
+
+    // G for F(2x2, 3x3) (interpolation points 0, 1, -1, infinity) and F(4x4, 3x3) (0, 1, -1, 2, -2, infinity).
+    private static final double[][] G2 = {
+        {1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+    private static final double[][] G4 = {
+        {1.0 / 4, 0, 0},
+        {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+        {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+        {1.0 / 24, 1.0 / 12, 1.0 / 6},
+        {1.0 / 24, -1.0 / 12, 1.0 / 6},
+        {0, 0, 1}};
+
+    /** u [a][a] = G g G^T for the 3x3 filter g at rows[at..at + 9); t: 3a doubles of scratch. */
+    private static void filterTransform(double[][] gm, float[] rows, int at, double[] u, double[] t) {
+        int a = gm.length;
+        for (int i = 0; i < a; i++) { // t = G g: [a][3]
+            for (int c = 0; c < 3; c++) {
+                t[i * 3 + c] = gm[i][0] * rows[at + c] + gm[i][1] * rows[at + 3 + c] + gm[i][2] * rows[at + 6 + c];
+            }
+        }
+        for (int i = 0; i < a; i++) { // u = t G^T
+            for (int j = 0; j < a; j++) {
+                u[i * a + j] = t[i * 3] * gm[j][0] + t[i * 3 + 1] * gm[j][1] + t[i * 3 + 2] * gm[j][2];
+            }
+        }
+    }
+
+    @Override
+    public ConvShape shape() {
+        return shape;
+    }
+
+    @Override
+    public String algorithm() {
+        return "WINOGRAD" + m + "-NHWC";
+    }
+
+    /** Output tile size m of F(m x m, 3x3). */
+    public int tileSize() {
+        return m;
+    }
+
+    private static long align64(long bytes) {
+        return (bytes + 63) & ~63L;
+    }
+
+    /**
+     * Tiles per chunk for an input of n x h x w on that many threads: the tiles are cut into at least one chunk
+     * per thread (sizes within one of each other) and into chunks whose V fits {@link #CHUNK_BYTES}.
+     */
+    private int chunks(int n, int h, int w, int threads) {
+        long tiles = (long) n * ((h + m - 1) / m) * ((w + m - 1) / m);
+        long fit = Math.max(MP, CHUNK_BYTES / ((long) positions * cin * 4));
+        long chunks = Math.max((tiles + fit - 1) / fit, Math.min(tiles, Math.max(1, threads)));
+        return (int) Math.min(chunks, Integer.MAX_VALUE);
+    }
+
+    /** Most tiles in a chunk, rounded up to whole register tiles. */
+    private int chunkRows(int n, int h, int w, int threads) {
+        long tiles = (long) n * ((h + m - 1) / m) * ((w + m - 1) / m);
+        long most = (tiles + chunks(n, h, w, threads) - 1) / chunks(n, h, w, threads);
+        return (int) ((most + MP - 1) / MP * MP);
+    }
+
+    // Scratch, per thread: V [rows][positions][cin], one panel's M [rows][positions][NRC], the GEMM's row table
+    // (MP ints), the input window's byte offsets (a^2 longs), the transforms' intermediate values (a^2 vectors).
+    private long mOff(int rows) {
+        return align64((long) rows * positions * cin * 4);
+    }
+
+    private long tableOff(int rows) {
+        return mOff(rows) + align64((long) rows * positions * NRC * 4);
+    }
+
+    private long offsOff(int rows) {
+        return tableOff(rows) + 64;
+    }
+
+    private long tmpOff(int rows) {
+        return offsOff(rows) + align64(positions * 8L);
+    }
+
+    private long slotBytes(int rows) {
+        return tmpOff(rows) + (long) positions * VB;
+    }
+
+    @Override
+    public long scratchBytes(int n, int h, int w, int threads) {
+        return Math.max(1, threads) * slotBytes(chunkRows(n, h, w, threads));
+    }
+
+    /**
+     * {@code out = relu?(conv(in) + bias + residual)}, and the zero pixel after out.
+     *
+     * @param in       NHWC [n][h][w][cin] followed by a pixel of zeros
+     * @param out      NHWC [n][h][w][cout] + one pixel; must not overlap {@code in}, the residual or scratch
+     * @param residual null or NHWC [n][h][w][cout]
+     * @param scratch  at least {@link #scratchBytes}{@code (n, h, w, par.threads())} bytes, 64-byte aligned
+     */
+    @Override
+    public void forward(MemorySegment in, MemorySegment out, MemorySegment residual, boolean relu,
+                        int n, int h, int w, MemorySegment scratch, Parallel par) {
+        if (n < 1 || h < 1 || w < 1) {
+            throw new IllegalArgumentException("WinogradNhwc " + shape + ": needs n, h, w >= 1, got n=" + n + " h="
+                    + h + " w=" + w);
+        }
+        long pixels = (long) n * h * w;
+        int threads = par.threads();
+        long need = scratchBytes(n, h, w, threads);
+        if (scratch.byteSize() < need) {
+            throw new IllegalArgumentException("WinogradNhwc " + shape + ": scratch of " + scratch.byteSize()
+                    + " bytes, needs " + need + " for n=" + n + " h=" + h + " w=" + w + " threads=" + threads);
+        }
+        if (in.byteSize() < (pixels + 1) * cin * 4 || out.byteSize() < (pixels + 1) * cout * 4
+                || (residual != null && residual.byteSize() < pixels * cout * 4)) {
+            throw new IllegalArgumentException("WinogradNhwc " + shape + ": for n=" + n + " h=" + h + " w=" + w
+                    + " the input needs " + (pixels + 1) * cin + " floats (has " + in.byteSize() / 4 + "), the output "
+                    + (pixels + 1) * cout + " (has " + out.byteSize() / 4 + ")"
+                    + (residual == null ? "" : ", the residual " + pixels * cout + " (has " + residual.byteSize() / 4 + ")"));
+        }
+        if (need / 4 > Integer.MAX_VALUE) { // the micro-kernel takes int float offsets into the scratch
+            throw new IllegalArgumentException("WinogradNhwc " + shape + ": n=" + n + " h=" + h + " w=" + w
+                    + " needs more than 2^31 - 1 floats of scratch");
+        }
+        int th = (h + m - 1) / m, tw = (w + m - 1) / m;
+        synchronized (job) {
+            Job j = job;
+            j.in = in;
+            j.out = out;
+            j.res = residual;
+            j.relu = relu;
+            j.scratch = scratch;
+            j.h = h;
+            j.w = w;
+            j.th = th;
+            j.tw = tw;
+            j.tiles = n * th * tw;
+            j.chunks = chunks(n, h, w, threads);
+            j.slotBytes = slotBytes(chunkRows(n, h, w, threads));
+            j.rows = chunkRows(n, h, w, threads);
+            j.zero = pixels * cin;
+            j.next.set(0);
+            try {
+                par.forEach(Math.min(threads, j.chunks), j);
+            } finally {
+                j.in = j.out = j.res = j.scratch = null;
+            }
+            ConvNhwc.zeroPixel(out, pixels * cout, cout);
+        }
+    }
+
+    /**
+     * One chunk of tiles at a time, claimed from {@link #next}, everything in the thread's slot of the scratch:
+     * V = B^T d B for the chunk's tiles; then per panel of output channels the a^2 GEMMs into that panel's M,
+     * and Y = A^T M A with bias, residual and ReLU into out.
+     */
+    private final class Job implements Parallel.Task {
+        MemorySegment in, out, res, scratch;
+        boolean relu;
+        int h, w, th, tw, tiles, chunks, rows;
+        long zero, slotBytes;
+        final java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
+
+        @Override
+        public void run(int slot) {
+            long base = slot * slotBytes;
+            for (int i = 0; i < MP; i++) { // the GEMM's row table: row i of a register tile is i tiles on in V
+                scratch.set(ValueLayout.JAVA_INT_UNALIGNED, base + tableOff(rows) + i * 4L, i * positions * cin);
+            }
+            for (int c; (c = next.getAndIncrement()) < chunks; ) {
+                int t0 = (int) ((long) tiles * c / chunks), t1 = (int) ((long) tiles * (c + 1) / chunks);
+                chunk(t0, t1 - t0, base);
+            }
+        }
+
+        private void chunk(int t0, int count, long base) {
+            input(t0, count, base);
+            int sixes = sixes(count);
+            for (int panel = 0; panel < panels; panel++) {
+                long u = (long) panel * cin * NRC * 4;
+                long mp = base + mOff(rows);
+                for (int pos = 0; pos < positions; pos++, u += (long) panels * cin * NRC * 4) {
+                    gemm(base, pos, count, sixes, u, mp + pos * NRC * 4L);
+                }
+                output(t0, count, base, panel);
+            }
+        }
+
+        /**
+         * M[.][pos] = V[.][pos] U[pos][panel] for the chunk's tiles: register tiles of MP rows, with a number of
+         * 6-row tiles instead where that covers the chunk exactly (on wider vectors), else the last one partial
+         * (its extra rows read the zero rows after V's and are dropped).
+         */
+        private void gemm(long base, int pos, int count, int sixes, long u, long c) {
+            long ldc = (long) positions * NRC * 4;
+            int vRow = (int) ((base + pos * cin * 4L) / 4);
+            long table = base + tableOff(rows);
+            int r = 0;
+            if (sixes >= 0) {
+                for (int i = 0; i < sixes; i++, r += 6) {
+                    ConvNhwc.kernel6x2(scratch, scratch, table, vRow + r * positions * cin, cin, packedU, u, scratch,
+                            c + r * ldc, ldc);
+                }
+            }
+            for (; r < count; r += MP) {
+                ConvNhwc.kernel(scratch, scratch, table, vRow + r * positions * cin, cin, packedU, u, scratch,
+                        c + r * ldc, ldc);
+            }
+        }
+
+        /** V [tile][pos][cin] = B^T d B for tiles t0.. of the chunk, zeros for its rows up to a whole tile. */
+        private void input(int t0, int count, long base) {
+            long offs = base + offsOff(rows), tmp = base + tmpOff(rows);
+            long vStride = cin * 4L; // between positions
+            int padded = (count + MP - 1) / MP * MP;
+            for (int r = 0; r < padded; r++) {
+                long v = base + (long) r * positions * cin * 4;
+                if (r >= count) {
+                    FloatVector z = FloatVector.zero(S);
+                    for (int pos = 0; pos < positions; pos++) {
+                        for (int c = 0; c < cin; c += L) {
+                            z.intoMemorySegment(scratch, v + pos * vStride + c * 4L, LE);
+                        }
+                    }
+                    continue;
+                }
+                int t = t0 + r;
+                int img = t / (th * tw), q = t - img * th * tw, ty = q / tw, tx = q - ty * tw;
+                int y0 = ty * m - 1, x0 = tx * m - 1;
+                for (int i = 0; i < a; i++) { // the window's pixel offsets (bytes), the zero pixel outside
+                    for (int j = 0; j < a; j++) {
+                        int y = y0 + i, x = x0 + j;
+                        long idx = y < 0 || y >= h || x < 0 || x >= w ? zero : (((long) img * h + y) * w + x) * cin;
+                        scratch.set(ValueLayout.JAVA_LONG_UNALIGNED, offs + (i * a + j) * 8L, idx * 4);
+                    }
+                }
+                for (int c = 0; c < cin; c += L) {
+                    long cb = c * 4L;
+                    if (m == 4) {
+                        for (int j = 0; j < 6; j++) { // columns: t[.][j] = B^T d[.][j]
+                            in6(in, off(offs, j) + cb, off(offs, 6 + j) + cb, off(offs, 12 + j) + cb,
+                                    off(offs, 18 + j) + cb, off(offs, 24 + j) + cb, off(offs, 30 + j) + cb,
+                                    scratch, tmp + j * VB, 6 * VB);
+                        }
+                        for (int i = 0; i < 6; i++) { // rows: V[i][.] = t[i][.] B
+                            long s = tmp + i * 6 * VB;
+                            in6(scratch, s, s + VB, s + 2 * VB, s + 3 * VB, s + 4 * VB, s + 5 * VB,
+                                    scratch, v + 6L * i * vStride + cb, vStride);
+                        }
+                    } else {
+                        for (int j = 0; j < 4; j++) {
+                            in4(in, off(offs, j) + cb, off(offs, 4 + j) + cb, off(offs, 8 + j) + cb,
+                                    off(offs, 12 + j) + cb, scratch, tmp + j * VB, 4 * VB);
+                        }
+                        for (int i = 0; i < 4; i++) {
+                            long s = tmp + i * 4 * VB;
+                            in4(scratch, s, s + VB, s + 2 * VB, s + 3 * VB, scratch, v + 4L * i * vStride + cb,
+                                    vStride);
+                        }
+                    }
+                }
+            }
+        }
+
+        private long off(long offs, int k) {
+            return scratch.get(ValueLayout.JAVA_LONG_UNALIGNED, offs + k * 8L);
+        }
+
+        /** out = relu?(A^T M A + bias + residual) for the chunk's tiles, the panel's channels. */
+        private void output(int t0, int count, long base, int panel) {
+            long tmp = base + tmpOff(rows);
+            long mStride = NRC * 4L; // between positions
+            FloatVector zero = FloatVector.zero(S);
+            for (int r = 0; r < count; r++) {
+                int t = t0 + r;
+                int img = t / (th * tw), q = t - img * th * tw, ty = q / tw, tx = q - ty * tw;
+                int y0 = ty * m, x0 = tx * m;
+                int rows = Math.min(m, h - y0), cols = Math.min(m, w - x0);
+                long mt = base + mOff(this.rows) + (long) r * positions * NRC * 4;
+                for (int c = panel * NRC; c < (panel + 1) * NRC; c += L) {
+                    long cb = c * 4L;
+                    long s = mt + (c - panel * NRC) * 4L;
+                    FloatVector b = FloatVector.fromMemorySegment(S, bias, cb, LE);
+                    if (m == 4) {
+                        for (int j = 0; j < 6; j++) { // columns: t[.][j] = A^T M[.][j], 4 x 6
+                            out6(scratch, s + j * mStride, s + (6 + j) * mStride, s + (12 + j) * mStride,
+                                    s + (18 + j) * mStride, s + (24 + j) * mStride, s + (30 + j) * mStride,
+                                    scratch, tmp + j * VB, 6 * VB);
+                        }
+                        for (int i = 0; i < rows; i++) { // rows: Y[i][.] = t[i][.] A, into the tile's first row
+                            long src = tmp + i * 6 * VB;
+                            out6(scratch, src, src + VB, src + 2 * VB, src + 3 * VB, src + 4 * VB, src + 5 * VB,
+                                    scratch, src, VB);
+                        }
+                    } else {
+                        for (int j = 0; j < 4; j++) {
+                            out4(scratch, s + j * mStride, s + (4 + j) * mStride, s + (8 + j) * mStride,
+                                    s + (12 + j) * mStride, scratch, tmp + j * VB, 4 * VB);
+                        }
+                        for (int i = 0; i < rows; i++) {
+                            long src = tmp + i * 4 * VB;
+                            out4(scratch, src, src + VB, src + 2 * VB, src + 3 * VB, scratch, src, VB);
+                        }
+                    }
+                    for (int i = 0; i < rows; i++) {
+                        long o = ((((long) img * h + y0 + i) * w + x0) * cout + c) * 4;
+                        for (int j = 0; j < cols; j++, o += cout * 4L) {
+                            FloatVector y = FloatVector.fromMemorySegment(S, scratch, tmp + (i * a + j) * VB, LE).add(b);
+                            if (res != null) {
+                                y = y.add(FloatVector.fromMemorySegment(S, res, o, LE));
+                            }
+                            if (relu) {
+                                y = y.max(zero);
+                            }
+                            y.intoMemorySegment(out, o, LE);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * How many 6-row register tiles, with 7-row ones for the rest, cover {@code count} rows exactly; -1 where
+     * none do, or where the tile is not 7 rows (narrower vectors: the 7-row tile would spill).
+     */
+    static int sixes(int count) {
+        if (MP != 7) {
+            return -1;
+        }
+        for (int six = 0; six < 7 && 6 * six <= count; six++) {
+            if ((count - 6 * six) % 7 == 0) {
+                return six;
+            }
+        }
+        return -1;
+    }
+
+    // The 1-D transforms, one vector of channels per point: read a values at s0.., write at d0, d0 + ds, ...
+
+    /** B^T for F(4x4, 3x3), 6 points. */
+    private static void in6(MemorySegment src, long s0, long s1, long s2, long s3, long s4, long s5,
+                            MemorySegment dst, long d0, long ds) {
+        FloatVector d0v = FloatVector.fromMemorySegment(S, src, s0, LE);
+        FloatVector d1 = FloatVector.fromMemorySegment(S, src, s1, LE);
+        FloatVector d2 = FloatVector.fromMemorySegment(S, src, s2, LE);
+        FloatVector d3 = FloatVector.fromMemorySegment(S, src, s3, LE);
+        FloatVector d4 = FloatVector.fromMemorySegment(S, src, s4, LE);
+        FloatVector d5 = FloatVector.fromMemorySegment(S, src, s5, LE);
+        FloatVector p = d4.sub(d2.mul(4f)); // d4 - 4 d2
+        FloatVector q = d3.sub(d1.mul(4f)); // d3 - 4 d1
+        FloatVector r = d4.sub(d2); //         d4 - d2
+        FloatVector e = d3.sub(d1).mul(2f); // 2 (d3 - d1)
+        d0v.mul(4f).sub(d2.mul(5f)).add(d4).intoMemorySegment(dst, d0, LE); //  4 d0 - 5 d2 + d4
+        p.add(q).intoMemorySegment(dst, d0 + ds, LE); //                       -4 d1 - 4 d2 + d3 + d4
+        p.sub(q).intoMemorySegment(dst, d0 + 2 * ds, LE); //                     4 d1 - 4 d2 - d3 + d4
+        r.add(e).intoMemorySegment(dst, d0 + 3 * ds, LE); //                    -2 d1 - d2 + 2 d3 + d4
+        r.sub(e).intoMemorySegment(dst, d0 + 4 * ds, LE); //                     2 d1 - d2 - 2 d3 + d4
+        d1.mul(4f).sub(d3.mul(5f)).add(d5).intoMemorySegment(dst, d0 + 5 * ds, LE); // 4 d1 - 5 d3 + d5
+    }
+
+    /** B^T for F(2x2, 3x3), 4 points. */
+    private static void in4(MemorySegment src, long s0, long s1, long s2, long s3,
+                            MemorySegment dst, long d0, long ds) {
+        FloatVector x0 = FloatVector.fromMemorySegment(S, src, s0, LE);
+        FloatVector x1 = FloatVector.fromMemorySegment(S, src, s1, LE);
+        FloatVector x2 = FloatVector.fromMemorySegment(S, src, s2, LE);
+        FloatVector x3 = FloatVector.fromMemorySegment(S, src, s3, LE);
+        x0.sub(x2).intoMemorySegment(dst, d0, LE);
+        x1.add(x2).intoMemorySegment(dst, d0 + ds, LE);
+        x2.sub(x1).intoMemorySegment(dst, d0 + 2 * ds, LE);
+        x1.sub(x3).intoMemorySegment(dst, d0 + 3 * ds, LE);
+    }
+
+    /** A^T for F(4x4, 3x3): 6 points to 4. */
+    private static void out6(MemorySegment src, long s0, long s1, long s2, long s3, long s4, long s5,
+                             MemorySegment dst, long d0, long ds) {
+        FloatVector m0 = FloatVector.fromMemorySegment(S, src, s0, LE);
+        FloatVector m1 = FloatVector.fromMemorySegment(S, src, s1, LE);
+        FloatVector m2 = FloatVector.fromMemorySegment(S, src, s2, LE);
+        FloatVector m3 = FloatVector.fromMemorySegment(S, src, s3, LE);
+        FloatVector m4 = FloatVector.fromMemorySegment(S, src, s4, LE);
+        FloatVector m5 = FloatVector.fromMemorySegment(S, src, s5, LE);
+        FloatVector p = m1.add(m2), q = m1.sub(m2), r = m3.add(m4), e = m3.sub(m4);
+        m0.add(p).add(r).intoMemorySegment(dst, d0, LE); //          m0 + m1 + m2 + m3 + m4
+        q.add(e.mul(2f)).intoMemorySegment(dst, d0 + ds, LE); //    m1 - m2 + 2 (m3 - m4)
+        p.add(r.mul(4f)).intoMemorySegment(dst, d0 + 2 * ds, LE); // m1 + m2 + 4 (m3 + m4)
+        q.add(e.mul(8f)).add(m5).intoMemorySegment(dst, d0 + 3 * ds, LE); // m1 - m2 + 8 (m3 - m4) + m5
+    }
+
+    /** A^T for F(2x2, 3x3): 4 points to 2. */
+    private static void out4(MemorySegment src, long s0, long s1, long s2, long s3,
+                             MemorySegment dst, long d0, long ds) {
+        FloatVector x0 = FloatVector.fromMemorySegment(S, src, s0, LE);
+        FloatVector x1 = FloatVector.fromMemorySegment(S, src, s1, LE);
+        FloatVector x2 = FloatVector.fromMemorySegment(S, src, s2, LE);
+        FloatVector x3 = FloatVector.fromMemorySegment(S, src, s3, LE);
+        x0.add(x1).add(x2).intoMemorySegment(dst, d0, LE);
+        x1.sub(x2).sub(x3).intoMemorySegment(dst, d0 + ds, LE);
+    }
+}
