@@ -65,6 +65,86 @@ public final class MaxPool2d {
         }
     }
 
+    /**
+     * in NHWC [n][h][w][c] -> out NHWC [n][oh][ow][c], followed by the pixel of zeros ({@code c} floats) that
+     * the channels-last convolutions read for their padding taps (see {@link ConvNhwc}). Vectors along the
+     * channels, each window clamped to the input (padding is -infinity: it never wins).
+     */
+    public static void forwardChannelsLast(MemorySegment in, MemorySegment out, int n, int c, int h, int w,
+                                           int kernel, int stride, int pad, Parallel par) {
+        int oh = outSize(h, kernel, stride, pad), ow = outSize(w, kernel, stride, pad);
+        long need = ((long) n * oh * ow + 1) * c;
+        if (in.byteSize() < (long) n * h * w * c * 4 || out.byteSize() < need * 4) {
+            throw new IllegalArgumentException("MaxPool2d (channels-last): for n=" + n + " c=" + c + " " + h + "x" + w
+                    + " the input needs " + (long) n * h * w * c + " floats (has " + in.byteSize() / 4
+                    + "), the output " + need + " (has " + out.byteSize() / 4 + ")");
+        }
+        synchronized (LAST_JOB) {
+            LastJob j = LAST_JOB;
+            j.in = in;
+            j.out = out;
+            j.c = c;
+            j.h = h;
+            j.w = w;
+            j.oh = oh;
+            j.ow = ow;
+            j.kernel = kernel;
+            j.stride = stride;
+            j.pad = pad;
+            j.rows = n * oh;
+            j.parts = Math.min(par.threads(), j.rows);
+            try {
+                par.forEach(j.parts, j);
+            } finally {
+                j.in = j.out = null;
+            }
+        }
+        ConvNhwc.zeroPixel(out, (long) n * oh * ow * c, c);
+    }
+
+    private static final LastJob LAST_JOB = new LastJob();
+
+    /** The channels-last pool: each part a share of the output rows (image, oy). */
+    private static final class LastJob implements Parallel.Task {
+        MemorySegment in, out;
+        int c, h, w, oh, ow, kernel, stride, pad, rows, parts;
+
+        @Override
+        public void run(int part) {
+            long rowBytes = (long) w * c * 4, pixBytes = c * 4L;
+            for (int r = (int) ((long) rows * part / parts), r1 = (int) ((long) rows * (part + 1) / parts); r < r1; r++) {
+                int img = r / oh, oy = r - img * oh;
+                int y0 = oy * stride - pad, ya = Math.max(y0, 0), yb = Math.min(y0 + kernel, h);
+                long o = (long) r * ow * pixBytes;
+                for (int ox = 0; ox < ow; ox++, o += pixBytes) {
+                    int x0 = ox * stride - pad, xa = Math.max(x0, 0), xb = Math.min(x0 + kernel, w);
+                    long first = ((long) img * h + ya) * rowBytes + xa * pixBytes;
+                    int ch = 0;
+                    for (; ch + L <= c; ch += L) {
+                        long cb = ch * 4L;
+                        FloatVector m = FloatVector.fromMemorySegment(S, in, first + cb, LE);
+                        for (int y = ya; y < yb; y++) {
+                            long row = ((long) img * h + y) * rowBytes + cb;
+                            for (int x = xa; x < xb; x++) {
+                                m = m.max(FloatVector.fromMemorySegment(S, in, row + x * pixBytes, LE));
+                            }
+                        }
+                        m.intoMemorySegment(out, o + cb, LE);
+                    }
+                    for (; ch < c; ch++) { // channels past the last whole vector
+                        float m = Float.NEGATIVE_INFINITY;
+                        for (int y = ya; y < yb; y++) {
+                            for (int x = xa; x < xb; x++) {
+                                m = Math.max(m, in.get(F32, ((long) img * h + y) * rowBytes + x * pixBytes + ch * 4L));
+                            }
+                        }
+                        out.set(F32, o + ch * 4L, m);
+                    }
+                }
+            }
+        }
+    }
+
     private static final class Job implements Parallel.Task {
         MemorySegment in, out;
         int planes, h, w, oh, ow, kernel, stride, pad, parts;

@@ -85,7 +85,13 @@ public final class CpuBackend implements Backend {
         switch (layer) {
             case Layer.Conv cv -> network.conv(convIndex(cv)).forward(src, dst,
                     cv.residual() < 0 ? null : acts.value(cv.residual()), cv.relu(), n, h, w, acts.scratch(), par);
-            case Layer.MaxPool p -> MaxPool2d.forward(src, dst, n, c, h, w, p.kernel(), p.stride(), p.pad(), par);
+            case Layer.MaxPool p -> {
+                if (network.channelsLast(p.input())) {
+                    MaxPool2d.forwardChannelsLast(src, dst, n, c, h, w, p.kernel(), p.stride(), p.pad(), par);
+                } else {
+                    MaxPool2d.forward(src, dst, n, c, h, w, p.kernel(), p.stride(), p.pad(), par);
+                }
+            }
             case Layer.AvgPool p -> {
                 if (network.channelsLast(p.input())) {
                     GlobalAvgPool.forwardChannelsLast(src, dst, n, c, h, w, par);

@@ -224,6 +224,42 @@ class ChannelsLastTest {
     }
 
     @Test
+    void channelsLastMaxPoolMatchesReference() {
+        Random rnd = new Random(12);
+        try (Arena arena = Arena.ofShared()) {
+            // {n, c, h, w, kernel, stride, pad}: the stem's pool, odd sizes, channels past the last whole vector
+            for (int[] d : new int[][] {{1, 64, 112, 112, 3, 2, 1}, {2, 16, 9, 7, 3, 2, 1}, {1, 37, 5, 6, 3, 2, 1},
+                    {1, 2 * Simd.LANES + 3, 4, 4, 2, 1, 1}, {3, 8, 1, 1, 3, 2, 1}}) {
+                int n = d[0], c = d[1], h = d[2], w = d[3], k = d[4], s = d[5], p = d[6];
+                int oh = MaxPool2d.outSize(h, k, s, p), ow = MaxPool2d.outSize(w, k, s, p);
+                long outCount = (long) n * c * oh * ow;
+                MemorySegment in = random(arena, (long) n * c * h * w, rnd);
+                MemorySegment want = arena.allocate(outCount * 4, 64);
+                ReferenceKernels.maxPool2d(in, want, n, c, h, w, k, s, p);
+                // the pixel after the input is NaN: the pool must not read it
+                MemorySegment last = toChannelsLast(arena, in, n, c, h * w, 1, Float.NaN);
+                MemorySegment wantLast = toChannelsLast(arena, want, n, c, oh * ow, 0, 0f);
+                for (Parallel par : new Parallel[] {one, three}) {
+                    MemorySegment out = guarded(arena, outCount + c);
+                    MaxPool2d.forwardChannelsLast(last, out, n, c, h, w, k, s, p, par);
+                    String what = "channels-last maxpool " + n + "x" + c + "x" + h + "x" + w + " k" + k + " s" + s + " p" + p;
+                    for (long i = 0; i < outCount; i++) {
+                        assertEquals(wantLast.get(F32, i * 4), out.get(F32, i * 4), what + " at " + i);
+                    }
+                    for (long i = outCount; i < outCount + c; i++) {
+                        assertEquals(0f, out.get(F32, i * 4), what + ": the zero pixel after the output, float " + i);
+                    }
+                    checkGuard(out, outCount + c, what);
+                }
+            }
+            var e = assertThrows(IllegalArgumentException.class, () -> MaxPool2d.forwardChannelsLast(
+                    random(arena, 16L * 8 * 8, rnd), arena.allocate(16L * 4 * 4 * 4), 1, 16, 8, 8, 3, 2, 1, one));
+            assertEquals("MaxPool2d (channels-last): for n=1 c=16 8x8 the input needs 1024 floats (has 1024), the output "
+                    + "272 (has 256)", e.getMessage());
+        }
+    }
+
+    @Test
     void channelsLastAveragePoolMatchesReference() {
         Random rnd = new Random(9);
         try (Arena arena = Arena.ofShared()) {

@@ -29,17 +29,28 @@ class NetworkLayoutTest {
     }
 
     @Test
-    void laterStagesAreChannelsLast() {
-        for (String name : new String[] {"resnet18", "resnet50", "wide_resnet50_2"}) {
+    void channelsLastFromTheStemOrTheSecondStage() {
+        for (String name : new String[] {"resnet18", "resnet34", "resnet50", "wide_resnet50_2"}) {
             ResNetGraph g = ResNetGraph.of(Architectures.named(name));
             boolean[] last = Network.channelsLastValues(g, true);
             String[] conv = producers(g);
+            boolean basic = name.startsWith("resnet18") || name.startsWith("resnet34");
             // on AVX2 BasicBlock networks stay NCHW (Winograd wins there)
-            boolean on = Simd.LANES >= 16 || !name.equals("resnet18");
-            for (int v = 0; v < g.valueCount(); v++) {
-                boolean later = on && conv[v] != null && !conv[v].equals("conv1") && !conv[v].startsWith("layer1.");
-                assertEquals(later, last[v], name + " value " + v + " (" + conv[v] + ")");
+            boolean on = Simd.LANES >= 16 || !basic;
+            int pooled = -1;
+            for (ResNetGraph.Op op : g.ops()) {
+                if (op instanceof ResNetGraph.MaxPool p) {
+                    pooled = p.output();
+                }
             }
+            for (int v = 0; v < g.valueCount(); v++) {
+                // BasicBlock networks from the stem's output on (the max pool's too), bottleneck ones from the
+                // second stage's convolutions on
+                boolean want = on && (basic ? conv[v] != null || v == pooled
+                        : conv[v] != null && !conv[v].equals("conv1") && !conv[v].startsWith("layer1."));
+                assertEquals(want, last[v], name + " value " + v + " (" + (conv[v] == null ? "pool" : conv[v]) + ")");
+            }
+            assertFalse(last[0], name + ": the input");
             boolean[] off = Network.channelsLastValues(g, false);
             for (boolean b : off) {
                 assertFalse(b, name + " with channels-last off");
