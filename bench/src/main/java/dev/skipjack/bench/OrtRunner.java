@@ -90,6 +90,11 @@ final class OrtRunner implements Runner {
             opts.setInterOpNumThreads(1);
             opts.setExecutionMode(OrtSession.SessionOptions.ExecutionMode.SEQUENTIAL);
             opts.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
+            // For diagnosis only (bench/README): "0" stops ONNX Runtime's workers spinning after each call.
+            String spinning = System.getProperty("skipjack.bench.ortSpinning");
+            if (spinning != null) {
+                opts.addConfigEntry("session.intra_op.allow_spinning", spinning);
+            }
             if (profilePrefix != null) {
                 opts.enableProfiling(profilePrefix.toString());
             }

@@ -120,6 +120,22 @@ public final class MaxPool2d {
                     int x0 = ox * stride - pad, xa = Math.max(x0, 0), xb = Math.min(x0 + kernel, w);
                     long first = ((long) img * h + ya) * rowBytes + xa * pixBytes;
                     int ch = 0;
+                    if (yb - ya == 3 && xb - xa == 3) { // a whole 3x3 window: nine loads a vector, no loops
+                        long q0 = first, q1 = q0 + rowBytes, q2 = q1 + rowBytes;
+                        for (; ch + L <= c; ch += L) {
+                            long cb = ch * 4L;
+                            FloatVector.fromMemorySegment(S, in, q0 + cb, LE)
+                                    .max(FloatVector.fromMemorySegment(S, in, q0 + pixBytes + cb, LE))
+                                    .max(FloatVector.fromMemorySegment(S, in, q0 + 2 * pixBytes + cb, LE))
+                                    .max(FloatVector.fromMemorySegment(S, in, q1 + cb, LE)
+                                            .max(FloatVector.fromMemorySegment(S, in, q1 + pixBytes + cb, LE))
+                                            .max(FloatVector.fromMemorySegment(S, in, q1 + 2 * pixBytes + cb, LE)))
+                                    .max(FloatVector.fromMemorySegment(S, in, q2 + cb, LE)
+                                            .max(FloatVector.fromMemorySegment(S, in, q2 + pixBytes + cb, LE))
+                                            .max(FloatVector.fromMemorySegment(S, in, q2 + 2 * pixBytes + cb, LE)))
+                                    .intoMemorySegment(out, o + cb, LE);
+                        }
+                    }
                     for (; ch + L <= c; ch += L) {
                         long cb = ch * 4L;
                         FloatVector m = FloatVector.fromMemorySegment(S, in, first + cb, LE);
