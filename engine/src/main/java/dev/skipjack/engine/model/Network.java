@@ -20,10 +20,12 @@ import java.util.Map;
  * packed into {@code arena}) and the {@link Linear} classifier. Immutable after construction; the kernels
  * serialize concurrent calls on themselves, so one network serves every execution context.
  *
- * <p>Layouts: the stem, the max pool and the first stage run NCHW ({@link Conv2d}); from the first block of the
- * second stage on, the convolutions are {@link ConvNhwc} and their values channels-last, up to the average
- * pool (see {@link #channelsLast}). Where some convolution of that part cannot run channels-last (grouped, as
- * ResNeXt's, or with a channel count the kernel's vectors do not divide), or {@code -Dskipjack.conv.nhwc=false}
+ * <p>Layouts: BasicBlock networks are channels-last from the stem's output on (the stem a {@link Conv2d} writing
+ * channels-last, then the channels-last max pool), bottleneck networks from the first block of the second stage
+ * on (stem, max pool and first stage NCHW); see {@link #channelsLastValues}. Channels-last convolutions are
+ * {@link WinogradNhwc} (3x3 stride 1, see {@link #winogradTile}) or {@link ConvNhwc}, and their values
+ * channels-last up to the average pool. Where some convolution of that part cannot run channels-last (grouped,
+ * as ResNeXt's, or with a channel count the kernel's vectors do not divide), or {@code -Dskipjack.conv.nhwc=false}
  * is set, or the vectors are narrower than 16 floats and the blocks are BasicBlocks (see channelsLastValues),
  * or the network is built from folded weights for an accelerator (whose layers exchange NCHW values),
  * everything is NCHW.
@@ -72,9 +74,9 @@ public final class Network {
     }
 
     /**
-     * Per value, whether it is channels-last ([n][h][w][c] followed by one pixel of zeros): the outputs of the
-     * convolutions that read the first stage's output or anything after it, if all of them can run
-     * channels-last (else none).
+     * Per value, whether it is channels-last ([n][h][w][c] followed by one pixel of zeros): from the stem's output
+     * on (see {@link #STEM_NHWC}) or else the outputs of the convolutions that read the first stage's output or
+     * anything after it, if all of them can run channels-last (else none).
      */
     static boolean[] channelsLastValues(ResNetGraph g, boolean enabled) {
         boolean[] nhwc = new boolean[g.valueCount()];
@@ -138,7 +140,8 @@ public final class Network {
         }
         // From the last NCHW value: a strided layer transposes its input and runs channels-last (ResNet-18's
         // 3x3/2 0.56 against 0.72 ms, ResNet-50's 1x1/2 0.95 against 1.08 ms as a Conv2d writing channels-last;
-        // ResNet-18's small 1x1/2 0.15 against 0.13), a stride-1 1x1 stays a Conv2d (1.16 against 0.76 ms).
+        // ResNet-18's small 1x1/2 0.15 against 0.13), a stride-1 1x1 stays a Conv2d (1.16 against 0.76 ms). The stem
+        // too stays a Conv2d writing channels-last: its 3 input channels would be 3 depth steps a kernel call.
         if (nhwc[op.output()] && l.stride() > 1 && l.cin() >= 16 && STRIDED_FROM_NCHW) {
             return new ConvNhwc(shapeOf(l), weight, bias, true, arena);
         }
