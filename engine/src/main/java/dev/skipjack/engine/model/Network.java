@@ -6,6 +6,7 @@ import dev.skipjack.engine.kernels.ConvNhwc;
 import dev.skipjack.engine.kernels.ConvShape;
 import dev.skipjack.engine.kernels.Linear;
 import dev.skipjack.engine.kernels.Simd;
+import dev.skipjack.engine.kernels.StemConv;
 import dev.skipjack.engine.kernels.WinogradNhwc;
 import dev.skipjack.engine.model.ResNetGraph.ConvLayer;
 import dev.skipjack.format.ModelFormatException;
@@ -20,9 +21,8 @@ import java.util.Map;
  * packed into {@code arena}) and the {@link Linear} classifier. Immutable after construction; the kernels
  * serialize concurrent calls on themselves, so one network serves every execution context.
  *
- * <p>Layouts: BasicBlock networks are channels-last from the stem's output on (the stem a {@link Conv2d} writing
- * channels-last, then the channels-last max pool), bottleneck networks from the first block of the second stage
- * on (stem, max pool and first stage NCHW); see {@link #channelsLastValues}. Channels-last convolutions are
+ * <p>Layouts: the network's input is NCHW; from the stem's output on every value is channels-last (the stem a
+ * {@link StemConv}, then the channels-last max pool; see {@link #channelsLastValues}). Channels-last convolutions are
  * {@link WinogradNhwc} (3x3 stride 1, see {@link #winogradTile}) or {@link ConvNhwc}, and their values
  * channels-last up to the average pool. Where some convolution of that part cannot run channels-last (grouped,
  * as ResNeXt's, or with a channel count the kernel's vectors do not divide), or {@code -Dskipjack.conv.nhwc=false}
@@ -34,14 +34,20 @@ public final class Network {
     /** Whether the later stages may run channels-last; see the class comment. */
     static final boolean NHWC = !"false".equals(System.getProperty("skipjack.conv.nhwc"));
     /**
-     * Where the channels-last part starts: "basic" (the default) from the stem's output for BasicBlock networks
-     * and from the first stage's output for bottleneck ones; "true" from the stem's output, "false" from the first
-     * stage's output for both. With the stem writing channels-last, the max pool and the first stage follow:
-     * ResNet-18 ran 12% faster side by side (its first stage is four 3x3s, F(4x4) channels-last instead of
-     * F(2x2) NCHW), ResNet-50 1.5% slower (its first stage's 1x1s over 64 channels lost what its 3x3s won).
-     * For experiments.
+     * Where the channels-last part starts: from the stem's output (the default; the stem a {@link StemConv}, then
+     * the channels-last max pool and first stage) or, with {@code -Dskipjack.nhwc.stem=false}, from the first
+     * stage's output (stem, max pool and first stage NCHW). Two engines alternating in one process: ResNet-18 12%
+     * faster from the stem (its first stage's 3x3s F(4x4) channels-last instead of F(2x2) NCHW), ResNet-50 6%
+     * (with StemConv; with the stem a Conv2d writing channels-last it was 1.5% slower, its first stage's 64-channel
+     * 1x1s losing what the 3x3s won). For experiments.
      */
-    static final String STEM_NHWC = System.getProperty("skipjack.nhwc.stem", "basic");
+    static final boolean STEM_NHWC = !"false".equals(System.getProperty("skipjack.nhwc.stem"));
+    /**
+     * The channels-last stem as a {@link StemConv} (default) or, with {@code -Dskipjack.nhwc.stemRows=false}, a
+     * Conv2d writing channels-last: ResNet-18 within noise of each other (0.95 median, 18 of 40 rounds), the
+     * stem alone 0.98 against 1.07 ms (2 threads). For experiments.
+     */
+    static final boolean STEM_ROWS = !"false".equals(System.getProperty("skipjack.nhwc.stemRows"));
     /** For comparisons: the strided layers after the NCHW part as Conv2ds writing channels-last. */
     static final boolean STRIDED_FROM_NCHW = !"false".equals(System.getProperty("skipjack.nhwc.stridedFromNchw"));
 
@@ -87,7 +93,7 @@ public final class Network {
         if (!enabled || (basic && Simd.LANES < 16)) {
             return nhwc;
         }
-        boolean fromStem = "true".equals(STEM_NHWC) || (basic && "basic".equals(STEM_NHWC));
+        boolean fromStem = STEM_NHWC;
         int from = -1; // the first channels-last value
         boolean pooled = false;
         for (ResNetGraph.Op op : g.ops()) {
@@ -144,6 +150,9 @@ public final class Network {
         // too stays a Conv2d writing channels-last: its 3 input channels would be 3 depth steps a kernel call.
         if (nhwc[op.output()] && l.stride() > 1 && l.cin() >= 16 && STRIDED_FROM_NCHW) {
             return new ConvNhwc(shapeOf(l), weight, bias, true, arena);
+        }
+        if (nhwc[op.output()] && l.cin() < 16 && StemConv.supports(shapeOf(l)) && STEM_ROWS) {
+            return new StemConv(shapeOf(l), weight, bias, arena);
         }
         return new Conv2d(shapeOf(l), weight, bias, nhwc[op.output()], arena);
     }

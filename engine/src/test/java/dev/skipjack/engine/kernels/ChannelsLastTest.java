@@ -109,8 +109,23 @@ class ChannelsLastTest {
         }
     }
 
-    /** Which kernel, reading what: ConvNhwc from channels-last or NCHW, Conv2d from NCHW, WinogradNhwc. */
-    enum Input { NHWC, NCHW_TRANSPOSED, NCHW, WINOGRAD2, WINOGRAD4 }
+    @ParameterizedTest(name = "cin={0} panels={1} k={2} s={3} p={4} n={5} {6}x{7} relu={8}")
+    @CsvSource({
+            // the stem's shape on small images (several chunks, a partial last tile); two images; a 1x1 image
+            "3, 2, 7, 2, 3, 1, 30, 27, true",
+            "3, 1, 7, 2, 3, 2, 9, 11, false",
+            "1, 1, 3, 1, 1, 3, 5, 4, true",
+            "4, 1, 5, 3, 2, 1, 1, 1, true",
+    })
+    void stemConvMatchesReference(int cin, int panels, int k, int s, int p, int n, int h, int w, boolean relu) {
+        ConvShape shape = new ConvShape(cin, panels * ConvNhwc.NRC, k, s, p, 1);
+        for (Parallel par : new Parallel[] {one, three}) {
+            check(shape, n, h, w, false, relu, par, 3 + cin * 7L + k, Input.STEM);
+        }
+    }
+
+    /** Which kernel, reading what: ConvNhwc from channels-last or NCHW, Conv2d and StemConv from NCHW, WinogradNhwc. */
+    enum Input { NHWC, NCHW_TRANSPOSED, NCHW, WINOGRAD2, WINOGRAD4, STEM }
 
     /**
      * Runs the kernel into a channels-last output and compares it, transposed, with the reference; checks the
@@ -137,6 +152,7 @@ class ChannelsLastTest {
                 case NCHW -> new Conv2d(shape, weight, bias, true, arena);
                 case WINOGRAD2 -> new WinogradNhwc(shape, 2, weight, bias, arena);
                 case WINOGRAD4 -> new WinogradNhwc(shape, 4, weight, bias, arena);
+                case STEM -> new StemConv(shape, weight, bias, arena);
             };
             // channels-last input: the NCHW values transposed, then the pixel of zeros its producer writes
             MemorySegment x = nhwcIn ? toChannelsLast(arena, in, n, shape.cin(), h * w, 1, 0f) : in;

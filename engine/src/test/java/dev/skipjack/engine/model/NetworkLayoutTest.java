@@ -44,10 +44,8 @@ class NetworkLayoutTest {
                 }
             }
             for (int v = 0; v < g.valueCount(); v++) {
-                // BasicBlock networks from the stem's output on (the max pool's too), bottleneck ones from the
-                // second stage's convolutions on
-                boolean want = on && (basic ? conv[v] != null || v == pooled
-                        : conv[v] != null && !conv[v].equals("conv1") && !conv[v].startsWith("layer1."));
+                // every value from the stem's output on (the max pool's too)
+                boolean want = on && (conv[v] != null || v == pooled);
                 assertEquals(want, last[v], name + " value " + v + " (" + (conv[v] == null ? "pool" : conv[v]) + ")");
             }
             assertFalse(last[0], name + ": the input");
