@@ -5,12 +5,10 @@ import dev.skipjack.engine.kernels.ConvKernel;
 import dev.skipjack.engine.kernels.ConvNhwc;
 import dev.skipjack.engine.kernels.ConvShape;
 import dev.skipjack.engine.kernels.Linear;
-import dev.skipjack.engine.kernels.Simd;
 import dev.skipjack.engine.kernels.StemConv;
 import dev.skipjack.engine.kernels.WinogradNhwc;
 import dev.skipjack.engine.model.ResNetGraph.ConvLayer;
 import dev.skipjack.format.ModelFormatException;
-import dev.skipjack.format.proto.BlockType;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SegmentAllocator;
@@ -26,8 +24,7 @@ import java.util.Map;
  * {@link WinogradNhwc} (3x3 stride 1, see {@link #winogradTile}) or {@link ConvNhwc}, and their values
  * channels-last up to the average pool. Where some convolution of that part cannot run channels-last (grouped,
  * as ResNeXt's, or with a channel count the kernel's vectors do not divide), or {@code -Dskipjack.conv.nhwc=false}
- * is set, or the vectors are narrower than 16 floats and the blocks are BasicBlocks (see channelsLastValues),
- * or the network is built from folded weights for an accelerator (whose layers exchange NCHW values),
+ * is set, or the network is built from folded weights for an accelerator (whose layers exchange NCHW values),
  * everything is NCHW.
  */
 public final class Network {
@@ -86,11 +83,10 @@ public final class Network {
      */
     static boolean[] channelsLastValues(ResNetGraph g, boolean enabled) {
         boolean[] nhwc = new boolean[g.valueCount()];
-        // With 8-float vectors (AVX2) Winograd's 2.25 times fewer multiplies win over the channels-last direct 3x3
-        // (which took 1.16-1.39 times Winograd's time at 256 bits on this machine): ResNet-18, all 3x3, ran 5%
-        // slower channels-last there, ResNet-50 10% faster. So there only bottleneck networks go channels-last.
-        boolean basic = g.architecture().getBlock() != BlockType.BOTTLENECK;
-        if (!enabled || (basic && Simd.LANES < 16)) {
+        // On 8-float vectors (AVX2) too: at 256 bits on this machine ResNet-18 ran 16% and ResNet-50 15% faster
+        // channels-last than NCHW (two engines alternating). Before the channels-last Winograd, NCHW Winograd
+        // won there for BasicBlock networks.
+        if (!enabled) {
             return nhwc;
         }
         boolean fromStem = STEM_NHWC;

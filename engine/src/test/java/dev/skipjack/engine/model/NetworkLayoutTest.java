@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.skipjack.engine.backend.Dispatch;
-import dev.skipjack.engine.kernels.Simd;
 import dev.skipjack.engine.runtime.Parallel;
 import dev.skipjack.format.ModelFormatException;
 import java.lang.foreign.Arena;
@@ -34,9 +33,6 @@ class NetworkLayoutTest {
             ResNetGraph g = ResNetGraph.of(Architectures.named(name));
             boolean[] last = Network.channelsLastValues(g, true);
             String[] conv = producers(g);
-            boolean basic = name.startsWith("resnet18") || name.startsWith("resnet34");
-            // on AVX2 BasicBlock networks stay NCHW (Winograd wins there)
-            boolean on = Simd.LANES >= 16 || !basic;
             int pooled = -1;
             for (ResNetGraph.Op op : g.ops()) {
                 if (op instanceof ResNetGraph.MaxPool p) {
@@ -45,7 +41,7 @@ class NetworkLayoutTest {
             }
             for (int v = 0; v < g.valueCount(); v++) {
                 // every value from the stem's output on (the max pool's too)
-                boolean want = on && (conv[v] != null || v == pooled);
+                boolean want = conv[v] != null || v == pooled;
                 assertEquals(want, last[v], name + " value " + v + " (" + (conv[v] == null ? "pool" : conv[v]) + ")");
             }
             assertFalse(last[0], name + ": the input");
@@ -63,7 +59,7 @@ class NetworkLayoutTest {
 
     @Test
     void channelsLastAndNchwNetworksAgree() throws ModelFormatException {
-        ResNetGraph g = ResNetGraph.of(Architectures.named(Simd.LANES >= 16 ? "resnet18" : "resnet50"));
+        ResNetGraph g = ResNetGraph.of(Architectures.named("resnet18"));
         int n = 2, h = 45, w = 61;
         var r = new SplittableRandom(9);
         float[] input = new float[n * 3 * h * w];
