@@ -53,8 +53,10 @@ class ChannelsLastTest {
             "33, 2, 1, 2, 0, 1, 8, 8, false, false",
             "6, 1, 5, 1, 2, 2, 6, 7, true, true",
             "20, 1, 1, 3, 0, 2, 10, 11, false, true",
-            // many tiles and tasks: more blocks than panels
+            // many tiles and tasks: more blocks than panels; at least STATIC_MIN_TILES tiles (a fixed share per
+            // thread), for a 3x3 and for a 1x1 (the fixed offset table) with a partial last tile
             "16, 1, 3, 1, 1, 1, 30, 29, true, true",
+            "24, 2, 1, 1, 0, 1, 30, 31, true, true",
             // whole L x L blocks and edges of the NCHW input's transpose (planes of 48 and 35 pixels)
             "64, 1, 3, 2, 1, 2, 6, 8, false, true",
             "48, 2, 1, 2, 0, 1, 5, 7, true, false",
