@@ -4,6 +4,7 @@ import static dev.skipjack.engine.kernels.Gemm.F32;
 import static dev.skipjack.engine.kernels.Gemm.LE;
 
 import dev.skipjack.engine.runtime.Parallel;
+import dev.skipjack.engine.runtime.Shares;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -59,14 +60,16 @@ public final class ConvNhwc implements ConvKernel {
      */
     static final int KC = Integer.getInteger("skipjack.nhwc.kc", 2048);
     /**
-     * Layers of at least this many tiles split statically: thread i takes the i-th share of the pixel blocks
-     * with all their panels, so that in channels-last values (pixels contiguous) each core reads and writes the
-     * same share of every buffer from layer to layer and its cache lines stay in that core's cache. Claimed
+     * Layers of at least this many tiles split by shares: thread i takes the i-th share of the pixel blocks
+     * with all their panels (then helps with what is left of the other's, {@link Shares}), so that in
+     * channels-last values (pixels contiguous) each core reads and writes the same share of every buffer from
+     * layer to layer and its cache lines stay in that core's cache. Claimed
      * dynamically, the two cores' writes interleaved across each other's lines: ResNet-50's 1x1 64 -> 256 at
      * 56x56 took 0.62-0.64 ms against 0.44-0.47 split statically (2 threads, hot). Whole passes (two engines
      * alternating): ResNet-50 2.4% faster at batch 1 and 5% at batch 8 with 100 (28x28 planes and larger), 2.2%
-     * with 300; split statically everywhere, 11.5% slower (ResNet-18 25%: small layers' shares uneven, and a
-     * descheduled core holds up the other). ResNet-18 is within noise at 100. The property is for experiments.
+     * with 300; split statically everywhere (no stealing), 11.5% slower (ResNet-18 25%: small layers' shares
+     * uneven, and a descheduled core held up the other). ResNet-18 is within noise at 100; stealing added 1.2% on
+     * ResNet-50. The property is for experiments.
      */
     static final int STATIC_MIN_TILES = Integer.getInteger("skipjack.nhwc.staticMinTiles", 100);
     /** Tasks per thread a layer is split into at least, by smaller pixel blocks, where its panels are too few. */
@@ -273,6 +276,9 @@ public final class ConvNhwc implements ConvKernel {
             j.next.set(0);
             j.parts = Math.min(par.threads(), j.tasks / panels);
             j.staticSplit = tiles >= STATIC_MIN_TILES;
+            if (j.staticSplit) {
+                j.shares.reset(j.tasks / panels, j.parts);
+            }
             try {
                 par.forEach(j.staticSplit ? j.parts : Math.min(par.threads(), j.tasks), j);
             } finally {
@@ -370,15 +376,14 @@ public final class ConvNhwc implements ConvKernel {
         long tableOff, tmpOff;
         int pixels, tiles, tilesPerTask, tasks, parts;
         boolean staticSplit;
+        final Shares shares = new Shares();
         final AtomicInteger next = new AtomicInteger();
 
         @Override
         public void run(int slot) {
             long tmp = tmpOff + (long) slot * 2 * MP * NRC * 4;
-            if (staticSplit) { // this part's share of the blocks, all panels, panel fastest
-                int blocks = tasks / panels;
-                for (int b = (int) ((long) blocks * slot / parts), end = (int) ((long) blocks * (slot + 1) / parts);
-                     b < end; b++) {
+            if (staticSplit) { // this part's share of the blocks (then what is left of the other's), all panels
+                for (int b; (b = shares.claim(slot)) >= 0; ) {
                     for (int panel = 0; panel < panels; panel++) {
                         task(panel, b, tmp);
                     }

@@ -4,6 +4,7 @@ import static dev.skipjack.engine.kernels.Gemm.F32;
 import static dev.skipjack.engine.kernels.Gemm.LE;
 
 import dev.skipjack.engine.runtime.Parallel;
+import dev.skipjack.engine.runtime.Shares;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -186,6 +187,7 @@ public final class StemConv implements ConvKernel {
             }
             j.next.set(0);
             j.parts = Math.min(par.threads(), j.rows);
+            j.shares.reset(j.rows, j.parts);
             try {
                 par.forEach(j.parts, j);
             } finally {
@@ -200,15 +202,15 @@ public final class StemConv implements ConvKernel {
         MemorySegment in, out, scratch;
         boolean relu;
         int h, w, wp, oh, ow, rows, parts;
+        final Shares shares = new Shares();
         long slotBytes;
         final AtomicInteger next = new AtomicInteger();
 
         @Override
         public void run(int slot) {
             long r = 64 + slot * slotBytes;
-            if (STATIC) { // this part's share of the rows, so each core writes the same share of out every time
-                for (int row = (int) ((long) rows * slot / parts), end = (int) ((long) rows * (slot + 1) / parts);
-                     row < end; row++) {
+            if (STATIC) { // this part's share of the rows (then what is left of the other's)
+                for (int row; (row = shares.claim(slot)) >= 0; ) {
                     row(row / oh, row % oh, r);
                 }
                 return;
