@@ -66,7 +66,8 @@ public final class Kernels {
                 new ConvShape(8, nc, 3, 2, 1, 1),
                 new ConvShape(8, nc, 1, 2, 0, 1),
         };
-        inFloats = Math.max(inFloats, (nh * nw + 1) * 8L);
+        inFloats = Math.max(inFloats, (nh * nw + 1) * (long) Math.max(8, Simd.LANES));
+        inFloats = Math.max(inFloats, 3L * (2 * nh) * (2 * nw));
         outFloats = Math.max(outFloats, (nh * nw + 1) * (long) nc);
         int fcIn = 64;
         inFloats = Math.max(inFloats, Math.max(128L * 49, fcIn)); // the global pooling and fc below read it too
@@ -86,6 +87,21 @@ public final class Kernels {
                 convs[i] = new Conv2d(s, weight, bias, arena);
                 scratch[i] = arena.allocate(convs[i].scratchBytes(n, heights[i], widths[i], par.threads()), 64);
             }
+            // the channels-last Winograd (both tiles) and the stem, on L and 3 input channels
+            ConvShape wShape = new ConvShape(Simd.LANES, nc, 3, 1, 1, 1);
+            ConvShape stemShape = new ConvShape(3, nc, 7, 2, 3, 1);
+            ConvKernel[] extra = {
+                new WinogradNhwc(wShape, 2, filled(arena, (long) nc * wShape.gemmK(), 0.001f), filled(arena, nc, 0.1f), arena),
+                new WinogradNhwc(wShape, 4, filled(arena, (long) nc * wShape.gemmK(), 0.001f), filled(arena, nc, 0.1f), arena),
+                new StemConv(stemShape, filled(arena, (long) nc * stemShape.gemmK(), 0.001f), filled(arena, nc, 0.1f), arena),
+            };
+            int sh = 2 * nh, sw = 2 * nw; // the stem's input: 3 x 10 x 26 -> 5 x 13
+            long extraScratch = 0;
+            for (ConvKernel k : extra) {
+                extraScratch = Math.max(extraScratch, k instanceof StemConv ? k.scratchBytes(n, sh, sw, par.threads())
+                        : k.scratchBytes(n, nh, nw, par.threads()));
+            }
+            MemorySegment extraSc = arena.allocate(extraScratch, 64);
             // each shape as ConvNhwc from channels-last, as a Conv2d writing channels-last, as ConvNhwc from NCHW
             ConvKernel[] nhwc = new ConvKernel[3 * nhwcShapes.length];
             MemorySegment[] nhwcScratch = new MemorySegment[nhwc.length];
@@ -128,7 +144,13 @@ public final class Kernels {
                     boolean withRes = (r & 1) == 0 && nhwc[i].shape().stride() == 1;
                     nhwc[i].forward(in, out, withRes ? res : null, (r & 2) == 0, n, nh, nw, nhwcScratch[i], par);
                 }
+                for (ConvKernel k : extra) {
+                    boolean stem = k instanceof StemConv;
+                    k.forward(in, out, !stem && (r & 1) == 0 ? res : null, (r & 2) == 0, n, stem ? sh : nh,
+                            stem ? sw : nw, extraSc, par);
+                }
                 MaxPool2d.forward(out, pooled, n, pc, ph, pw, 3, 2, 1, par);
+                MaxPool2d.forwardChannelsLast(out, pooled, n, nc, nh, nw, 3, 2, 1, par);
                 GlobalAvgPool.forward(in, avg, n, gc, 7, 7, par);
                 GlobalAvgPool.forwardChannelsLast(in, avg, n, gc, 7, 7, par);
                 fc.forward(in, logits, n, par);
