@@ -72,6 +72,9 @@ public final class ConvNhwc implements ConvKernel {
      * ResNet-50. The property is for experiments.
      */
     static final int STATIC_MIN_TILES = Integer.getInteger("skipjack.nhwc.staticMinTiles", 100);
+    /** For experiments: {@link #rowRuns} on or off, and the longest run in floats. */
+    static final boolean ROW_RUNS = !"false".equals(System.getProperty("skipjack.nhwc.rowRuns"));
+    static final int ROW_RUN_MAX = Math.min(KC, Integer.getInteger("skipjack.nhwc.rowRunMax", 512));
     /** Tasks per thread a layer is split into at least, by smaller pixel blocks, where its panels are too few. */
     static final int TASKS_PER_THREAD = 4;
 
@@ -180,12 +183,31 @@ public final class ConvNhwc implements ConvKernel {
         return ks == 1 && stride == 1 && pad == 0 && !nchwInput;
     }
 
+    /**
+     * Whether tiles whose windows lie inside the input run one micro-kernel call per kernel row instead of per
+     * tap: the k pixels of a window row are consecutive in channels-last, so its taps' input channels are one
+     * contiguous run of k * cin floats, and the packed weights of those taps ([tap][ci][NRC], taps of a row
+     * consecutive) are too. Three calls of 3 cin depth steps instead of nine of cin: the micro-kernel's fixed
+     * cost per call weighs most where cin is small. Tiles touching the padding keep one call per tap. Two
+     * engines alternating: ResNet-18 (3x3s over 64 to 256 channels) 3.5% faster, ResNet-50 2.3% slower with
+     * runs of up to 3 x 512 channels; runs of at most {@link #ROW_RUN_MAX} floats (the 64- and 128-channel
+     * layers): ResNet-18 2.9% faster, ResNet-50 within noise.
+     */
+    private boolean rowRuns() {
+        return ROW_RUNS && ks > 1 && (long) ks * cin <= ROW_RUN_MAX;
+    }
+
     private long tableBytes(int n, int h, int w) {
         if (pointwise()) {
             return 64 + 64;
         }
         long tiles = ((long) n * shape.outH(h) * shape.outW(w) + MP - 1) / MP;
-        return align64(tiles * taps * MP * 4);
+        return align64(tiles * taps * MP * 4) + (rowRuns() ? align64(tiles * 4) : 0);
+    }
+
+    /** Byte offset, from the table's start, of the per-tile flags (1: every window inside the input). */
+    private long flagsOff(int tiles) {
+        return align64((long) tiles * taps * MP * 4);
     }
 
     @Override
@@ -266,6 +288,7 @@ public final class ConvNhwc implements ConvKernel {
             j.pixels = (int) pixels;
             j.tiles = tiles;
             j.pointwise = pointwise();
+            j.rowRuns = rowRuns();
             int blocks = (tiles + TILES_PER_TASK - 1) / TILES_PER_TASK;
             int wanted = TASKS_PER_THREAD * par.threads();
             if ((long) panels * blocks < wanted) {
@@ -310,10 +333,14 @@ public final class ConvNhwc implements ConvKernel {
             long zero = (long) n * h * w * cin;
             int t0 = (int) ((long) tiles * part / parts), t1 = (int) ((long) tiles * (part + 1) / parts);
             long pixels = (long) n * plane;
+            boolean runs = rowRuns();
             for (int t = t0; t < t1; t++) {
+                boolean inside = true;
                 for (int r = 0; r < MP; r++) {
                     int p = (int) Math.min((long) t * MP + r, pixels - 1);
                     int img = p / plane, q = p - img * plane, oy = q / ow, ox = q - oy * ow;
+                    int y0 = oy * stride - pad, x0 = ox * stride - pad;
+                    inside &= y0 >= 0 && y0 + ks <= h && x0 >= 0 && x0 + ks <= w;
                     for (int tap = 0; tap < taps; tap++) {
                         int y = oy * stride + tap / ks - pad, x = ox * stride + tap % ks - pad;
                         long idx;
@@ -325,6 +352,9 @@ public final class ConvNhwc implements ConvKernel {
                         scratch.set(ValueLayout.JAVA_INT_UNALIGNED, tableOff + (((long) t * taps + tap) * MP + r) * 4,
                                 (int) idx);
                     }
+                }
+                if (runs) {
+                    scratch.set(ValueLayout.JAVA_INT_UNALIGNED, tableOff + flagsOff(tiles) + t * 4L, inside ? 1 : 0);
                 }
             }
         }
@@ -372,7 +402,7 @@ public final class ConvNhwc implements ConvKernel {
     /** The tiles: tasks of (panel, block of pixel tiles), claimed from {@link #next}. */
     private final class TileJob implements Parallel.Task {
         MemorySegment a, out, res, scratch;
-        boolean relu, pointwise;
+        boolean relu, pointwise, rowRuns;
         long tableOff, tmpOff;
         int pixels, tiles, tilesPerTask, tasks, parts;
         boolean staticSplit;
@@ -410,6 +440,20 @@ public final class ConvNhwc implements ConvKernel {
                 long ld = valid == MP ? ldc : NRC * 4L;
                 long later = tmp + (long) MP * NRC * 4; // a later depth block's tile, before it is added
                 long wOff = wPanel;
+                if (rowRuns && scratch.get(ValueLayout.JAVA_INT_UNALIGNED, tableOff + flagsOff(tiles) + t * 4L) != 0) {
+                    int kc = ks * cin; // one call per kernel row: its taps' table entries for kx = 0 start the runs
+                    for (int ky = 0; ky < ks; ky++, wOff += (long) kc * NRC * 4) {
+                        long table = tableOff + ((long) t * taps + ky * ks) * MP * 4;
+                        if (ky == 0) {
+                            kernel(a, scratch, table, 0, kc, packedW, wOff, c, cOff, ld);
+                        } else {
+                            kernel(a, scratch, table, 0, kc, packedW, wOff, scratch, later, NRC * 4L);
+                            addTile(scratch, later, c, cOff, ld);
+                        }
+                    }
+                    finish(c, cOff, ld, out, o, bOff, res, relu, valid);
+                    continue;
+                }
                 for (int tap = 0; tap < taps; tap++) {
                     long table = tableOff + ((long) t * taps + tap) * MP * 4;
                     int from = 0; // added to the table's offsets
