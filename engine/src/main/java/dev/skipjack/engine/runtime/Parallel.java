@@ -14,8 +14,15 @@ import java.util.concurrent.locks.ReentrantLock;
  * the job is published through fields and a generation counter, and callers keep their {@link Task} in a
  * field.
  *
- * <p>Workers spin for a short while after a job ends, because a network runs dozens of short jobs back to
- * back and waking a parked thread costs tens of microseconds; after {@value #SPIN_NANOS} ns idle they park.
+ * <p>Workers (and a caller waiting for them) spin for a while after a job ends before they park: a network
+ * runs dozens of jobs back to back, and on this shared 2-core VM a parked thread woke slowly, far more than
+ * the tens of microseconds of the wake-up itself. With 200 us of spinning, a worker that ran out of tasks
+ * while the other thread finished a long one (a Winograd chunk, a 16-tile block) parked mid-pass, and
+ * ResNet-18 passes took 1.38-1.48 times as long (two engines alternating, 100 ms apart so that neither's
+ * spinning overlapped the other's pass) as with 10 ms, and 1.38 times as long as with 2 ms. The default
+ * is {@value #DEFAULT_SPIN_MICROS} us: after a pass the pool holds one core for that long (ONNX Runtime's
+ * workers, spinning by default, held one for about 25-30 ms here). {@code -Dskipjack.parallel.spinMicros}
+ * sets it (0: park at once, for hosts where idle cores matter more than latency).
  */
 public final class Parallel implements AutoCloseable {
 
@@ -25,7 +32,9 @@ public final class Parallel implements AutoCloseable {
         void run(int index);
     }
 
-    private static final long SPIN_NANOS = 200_000;
+    static final long DEFAULT_SPIN_MICROS = 10_000;
+    private static final long SPIN_NANOS = Math.max(0, Long.getLong("skipjack.parallel.spinMicros",
+            DEFAULT_SPIN_MICROS)) * 1000;
 
     private final int threads;
     private final Thread[] workers;
