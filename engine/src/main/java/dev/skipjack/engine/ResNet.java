@@ -251,11 +251,15 @@ public final class ResNet implements AutoCloseable {
                 System.err.println(dispatch.notice());
             }
             long prepared = System.nanoTime();
-            boolean first = warmUpOnce(parallel);
+            parallel.shortSpin(true);
             var model = new ResNet(graph.architecture(), labels, transform, graph, arena, parallel, network,
                     options.checkInputs(), dispatch, packedBytes);
-            if (first) {
-                model.warmUpOnItsShape();
+            try {
+                if (warmUpOnce(parallel)) {
+                    model.warmUpOnItsShape();
+                }
+            } finally {
+                parallel.shortSpin(false);
             }
             model.loadTimes = new LoadTimes(read - started, prepared - read, System.nanoTime() - prepared);
             return model;
