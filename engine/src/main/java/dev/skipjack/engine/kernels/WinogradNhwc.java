@@ -23,15 +23,18 @@ import jdk.incubator.vector.VectorSpecies;
  * transformed positions, a = m + 2; NRC output channels of a panel interleaved along the depth), 16/9 (m = 2) or
  * 4 (m = 4) times the size of the weights.
  *
- * <p>Three passes per round of up to {@link #ROUND_TILES} tiles, each split across the threads:
+ * <p>Each thread claims chunks of tiles (consecutive tiles, a chunk's V at most {@link #CHUNK_BYTES}) and does
+ * all of a chunk in its own slot of the scratch, with no barrier between the steps:
  * <ol>
  *   <li>input transform: V = B^T d B for every tile and channel vector (channels along the vector, so the
  *       transform is plain vector adds), into {@code V [tile][pos][cin]};</li>
- *   <li>a^2 GEMMs {@code M [tile][pos][cout]: M[.][pos] = V[.][pos] x U[pos] [cin][cout]} on ConvNhwc's
- *       micro-kernel (tiles broadcast, output channels along the vector), one task per (pos, panel): the
- *       task's U panel stays in L1 while it runs down the tiles;</li>
- *   <li>output transform: Y = A^T M A per tile and channel vector, plus bias and residual, ReLU, into out.</li>
+ *   <li>for each panel of NRC output channels: the a^2 GEMMs {@code M[.][pos] = V[.][pos] x U[pos][panel]} into
+ *       the panel's {@code M [tile][pos][NRC]}, on ConvNhwc's micro-kernel (tiles broadcast, output channels
+ *       along the vector; register tiles of 7 rows, or 6 where that covers the chunk exactly);</li>
+ *   <li>then the output transform Y = A^T M A of that panel, plus bias and residual, ReLU, into out.</li>
  * </ol>
+ * Three passes over the whole layer with a barrier after each ran the 56x56 layers up to 3 times slower: a
+ * thread's GEMMs read V that the other core had written, and its output transform the other core's M.
  *
  * <p>Accuracy: the transforms of F(4x4) multiply by up to 8 and the weight transform divides by 24, so the
  * rounding grows with the magnitudes inside the transformed domain; the filter transform runs in double.

@@ -143,7 +143,8 @@ public final class Network {
         // From the last NCHW value: a strided layer transposes its input and runs channels-last (ResNet-18's
         // 3x3/2 0.56 against 0.72 ms, ResNet-50's 1x1/2 0.95 against 1.08 ms as a Conv2d writing channels-last;
         // ResNet-18's small 1x1/2 0.15 against 0.13), a stride-1 1x1 stays a Conv2d (1.16 against 0.76 ms). The stem
-        // too stays a Conv2d writing channels-last: its 3 input channels would be 3 depth steps a kernel call.
+        // (3 input channels: ConvNhwc would run 3 depth steps a call) is a StemConv, else a Conv2d writing
+        // channels-last.
         if (nhwc[op.output()] && l.stride() > 1 && l.cin() >= 16 && STRIDED_FROM_NCHW) {
             return new ConvNhwc(shapeOf(l), weight, bias, true, arena);
         }
