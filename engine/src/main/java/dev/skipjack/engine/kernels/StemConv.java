@@ -103,9 +103,9 @@ public final class StemConv implements ConvKernel {
         }
     }
 
-    /** Whether this kernel can run {@code shape}: one group, cout a multiple of NRC. */
+    /** Whether this kernel can run {@code shape}: what ConvNhwc's tiles need (one group, cout a multiple of NRC). */
     public static boolean supports(ConvShape shape) {
-        return shape.groups() == 1 && shape.cout() % NRC == 0;
+        return ConvNhwc.supports(shape);
     }
 
     @Override
