@@ -48,8 +48,8 @@ public final class GlobalAvgPool {
 
     /**
      * in [n][h][w][c] -> out [n][c]: per image, the pixels' channel vectors summed in pixel order, then divided
-     * by h * w (as the NCHW path divides each plane's sum). One image per task; c a multiple of the vector
-     * length or not (a masked last vector).
+     * by h * w (as the NCHW path divides each plane's sum). Parts share the (image, channel vector) pairs; c a
+     * multiple of the vector length or not (a masked last vector; whole vectors load unmasked).
      */
     public static void forwardChannelsLast(MemorySegment in, MemorySegment out, int n, int c, int h, int w,
                                            Parallel par) {
@@ -64,7 +64,7 @@ public final class GlobalAvgPool {
             j.c = c;
             j.hw = h * w;
             long floats = (long) n * c * h * w;
-            j.parts = floats <= PARALLEL_FLOATS ? 1 : Math.min(par.threads(), n);
+            j.parts = floats <= PARALLEL_FLOATS ? 1 : Math.min(par.threads(), n * ((c + S.length() - 1) / S.length()));
             try {
                 par.forEach(j.parts, j);
             } finally {
@@ -77,23 +77,27 @@ public final class GlobalAvgPool {
         MemorySegment in, out;
         int n, c, hw, parts;
 
+        /** Part p: a share of the (image, channel vector) pairs, so one image's channels split across threads. */
         @Override
         public void run(int part) {
-            for (int img = n * part / parts, end = n * (part + 1) / parts; img < end; img++) {
-                image(img);
-            }
-        }
-
-        private void image(int img) {
-            int l = S.length();
-            long base = (long) img * hw * c * 4;
-            for (int k = 0; k < c; k += l) {
-                var m = S.indexInRange(k, c);
+            int l = S.length(), vectors = (c + l - 1) / l;
+            long all = (long) n * vectors;
+            for (long q = all * part / parts, end = all * (part + 1) / parts; q < end; q++) {
+                int img = (int) (q / vectors), k = (int) (q % vectors) * l;
+                long base = (long) img * hw * c * 4;
                 FloatVector acc = FloatVector.zero(S);
-                for (int p = 0; p < hw; p++) {
-                    acc = acc.add(FloatVector.fromMemorySegment(S, in, base + ((long) p * c + k) * 4, LE, m));
+                if (k + l <= c) { // a whole vector of channels: unmasked loads
+                    for (int p = 0; p < hw; p++) {
+                        acc = acc.add(FloatVector.fromMemorySegment(S, in, base + ((long) p * c + k) * 4, LE));
+                    }
+                    acc.div(hw).intoMemorySegment(out, ((long) img * c + k) * 4, LE);
+                } else {
+                    var m = S.indexInRange(k, c);
+                    for (int p = 0; p < hw; p++) {
+                        acc = acc.add(FloatVector.fromMemorySegment(S, in, base + ((long) p * c + k) * 4, LE, m));
+                    }
+                    acc.div(hw).intoMemorySegment(out, ((long) img * c + k) * 4, LE, m);
                 }
-                acc.div(hw).intoMemorySegment(out, ((long) img * c + k) * 4, LE, m);
             }
         }
     }
