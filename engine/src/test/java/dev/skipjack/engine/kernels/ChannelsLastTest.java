@@ -102,6 +102,9 @@ class ChannelsLastTest {
             "2, 32, 2, 2, 7, 9, false, true",
             "2, 16, 1, 1, 1, 1, true, false",
             "2, 16, 1, 2, 29, 31, true, true",
+            // one chunk, three panels: on three threads each takes a share of the panels
+            "2, 16, 3, 1, 8, 8, true, true",
+            "4, 32, 4, 1, 9, 7, false, true",
     })
     void winogradNhwcMatchesReference(int m, int cin, int panels, int n, int h, int w, boolean residual,
                                       boolean relu) {
