@@ -23,9 +23,9 @@ import jdk.incubator.vector.VectorSpecies;
  * transformed positions, a = m + 2; NRC output channels of a panel interleaved along the depth), 16/9 (m = 2) or
  * 4 (m = 4) times the size of the weights.
  *
- * <p>Each thread claims chunks of tiles (consecutive tiles, a chunk's V at most {@link #CHUNK_BYTES}; where the
- * tiles make fewer chunks than threads, a chunk and a share of the output-channel panels) and does all of it in
- * its own slot of the scratch, with no barrier between the steps:
+ * <p>Each thread claims chunks of tiles (consecutive tiles, a chunk's V at most {@link #CHUNK_BYTES}; where all
+ * the tiles fit one chunk of {@link #GROUP_CHUNK_BYTES}, that chunk and a share of the output-channel panels) and
+ * does all of it in its own slot of the scratch, with no barrier between the steps:
  * <ol>
  *   <li>input transform: V = B^T d B for every tile and channel vector (channels along the vector, so the
  *       transform is plain vector adds), into {@code V [tile][pos][cin]};</li>
@@ -49,13 +49,20 @@ public final class WinogradNhwc implements ConvKernel {
     private static final int NRC = ConvNhwc.NRC;
     /** Most bytes of a chunk's V (positions x tiles x cin floats), so that it stays in L2 with the rest. */
     /**
-     * Whether a layer whose tiles fit fewer chunks than there are threads splits its output channels across the
-     * threads instead (see {@link #groups}). Two engines alternating: ResNet-18 6.5% and ResNet-50 3.9% faster
+     * Whether a layer whose tiles all fit one chunk splits its output channels across the threads instead of its
+     * tiles (see {@link #groups}). Two engines alternating: ResNet-18 6.5% and ResNet-50 3.9% faster
      * (the 14x14 F(2x2) layers: 49 tiles, one chunk; before, two chunks of 25 and 24 tiles, each thread
      * streaming all 4.2 MB of U). For experiments.
      */
     static final boolean PANEL_GROUPS = !"false".equals(System.getProperty("skipjack.winograd.panelGroups"));
     static final long CHUNK_BYTES = Long.getLong("skipjack.winograd.chunkBytes", 512 * 1024);
+    /**
+     * Most bytes of V for which the threads share one chunk's panels rather than split its tiles. At 1 MB
+     * (ResNet-18's 28x28 F(4x4) layers, 903 KB) ResNet-18 ran 5.7% faster at batch 1 than with chunks of
+     * {@link #CHUNK_BYTES}, at 2 MB (the 56x56 ones too) 7% slower than at 1 MB; as the chunk size everywhere,
+     * 1 MB cost ResNet-50 1.3% at batch 8.
+     */
+    static final long GROUP_CHUNK_BYTES = Long.getLong("skipjack.winograd.groupChunkBytes", 1024 * 1024);
 
     private final ConvShape shape;
     private final int m, a, positions, cin, cout, panels;
@@ -181,25 +188,24 @@ public final class WinogradNhwc implements ConvKernel {
      * per thread (sizes within one of each other) and into chunks whose V fits {@link #CHUNK_BYTES}.
      */
     private int chunks(int n, int h, int w, int threads) {
+        if (groups(n, h, w, threads) > 1) {
+            return 1;
+        }
         long tiles = (long) n * ((h + m - 1) / m) * ((w + m - 1) / m);
         long fit = Math.max(MP, CHUNK_BYTES / ((long) positions * cin * 4));
-        long byFit = (tiles + fit - 1) / fit;
-        if (groups(n, h, w, threads) > 1) {
-            return (int) Math.min(byFit, Integer.MAX_VALUE);
-        }
-        long chunks = Math.max(byFit, Math.min(tiles, Math.max(1, threads)));
+        long chunks = Math.max((tiles + fit - 1) / fit, Math.min(tiles, Math.max(1, threads)));
         return (int) Math.min(chunks, Integer.MAX_VALUE);
     }
 
     /**
-     * Groups of output-channel panels a chunk is split into: one, or one per thread where the tiles fit fewer
-     * chunks than there are threads (each thread then transforms the same chunk's input and streams only its
-     * share of U).
+     * Groups of output-channel panels the layer's one chunk is split into: one per thread where all the tiles'
+     * V fits {@link #GROUP_CHUNK_BYTES} (each thread then transforms the same input and streams only its share
+     * of U), else one (chunks of tiles, {@link #CHUNK_BYTES} of V each).
      */
     private int groups(int n, int h, int w, int threads) {
         long tiles = (long) n * ((h + m - 1) / m) * ((w + m - 1) / m);
-        long fit = Math.max(MP, CHUNK_BYTES / ((long) positions * cin * 4));
-        return PANEL_GROUPS && threads > 1 && (tiles + fit - 1) / fit < threads && panels >= threads ? threads : 1;
+        boolean oneChunk = tiles * positions * cin * 4 <= GROUP_CHUNK_BYTES;
+        return PANEL_GROUPS && threads > 1 && oneChunk && panels >= threads ? threads : 1;
     }
 
     /** Most tiles in a chunk, rounded up to whole register tiles. */
