@@ -151,15 +151,7 @@ public final class Conv2d implements ConvKernel {
         if (path == Path.DIRECT && (ks != 1 || stride != 1 || pad != 0)) {
             throw new IllegalArgumentException("Conv2d: path " + path + " cannot run " + shape);
         }
-        long wFloats = (long) shape.cout() * k;
-        if (weight.byteSize() < wFloats * 4) {
-            throw new IllegalArgumentException("Conv2d " + shape + ": weight needs " + wFloats + " floats ["
-                    + shape.cout() + "][" + cinG + "][" + ks + "][" + ks + "], got " + weight.byteSize() / 4);
-        }
-        if (bias.byteSize() < shape.cout() * 4L) {
-            throw new IllegalArgumentException("Conv2d " + shape + ": bias needs " + shape.cout()
-                    + " floats, got " + bias.byteSize() / 4);
-        }
+        shape.requireWeights("Conv2d", weight, bias);
         if (path == Path.WINOGRAD && !winogradFits(shape)) {
             throw new IllegalArgumentException("Conv2d: path WINOGRAD cannot run " + shape);
         }

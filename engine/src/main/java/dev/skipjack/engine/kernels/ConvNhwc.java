@@ -49,8 +49,8 @@ public final class ConvNhwc implements ConvKernel {
     private static final long VB = Gemm.VB;
     /** Output pixels per register tile. */
     static final int MP = L >= 16 ? 7 : 6;
-    /** Output channels per register tile (and per packed weight panel): two vectors. */
-    static final int NRC = 2 * L;
+    /** Output channels per register tile (and per packed weight panel): two vectors, Gemm's NR. */
+    static final int NRC = Gemm.NR;
     /** Most pixel tiles per task. */
     static final int TILES_PER_TASK = Integer.getInteger("skipjack.nhwc.tilesPerTask", 16);
     /**
@@ -120,14 +120,7 @@ public final class ConvNhwc implements ConvKernel {
         this.panels = cout / NRC;
         this.nchwInput = nchwInput;
         long wFloats = (long) cout * cin * taps;
-        if (weight.byteSize() < wFloats * 4) {
-            throw new IllegalArgumentException("ConvNhwc " + shape + ": weight needs " + wFloats + " floats [" + cout
-                    + "][" + cin + "][" + ks + "][" + ks + "], got " + weight.byteSize() / 4);
-        }
-        if (bias.byteSize() < cout * 4L) {
-            throw new IllegalArgumentException("ConvNhwc " + shape + ": bias needs " + cout + " floats, got "
-                    + bias.byteSize() / 4);
-        }
+        shape.requireWeights("ConvNhwc", weight, bias);
         this.bias = arena.allocate(cout * 4L, 64);
         MemorySegment.copy(bias, 0, this.bias, 0, cout * 4L);
         this.packedW = arena.allocate(wFloats * 4, 64);
@@ -448,10 +441,10 @@ public final class ConvNhwc implements ConvKernel {
                             kernel(a, scratch, table, 0, kc, packedW, wOff, c, cOff, ld);
                         } else {
                             kernel(a, scratch, table, 0, kc, packedW, wOff, scratch, later, NRC * 4L);
-                            addTile(scratch, later, c, cOff, ld);
+                            Gemm.addTile(scratch, later, c, cOff, ld, MP);
                         }
                     }
-                    finish(c, cOff, ld, out, o, bOff, res, relu, valid);
+                    finish(bias, bOff, c, cOff, ld, out, o, cout * 4L, res, relu, valid);
                     continue;
                 }
                 for (int tap = 0; tap < taps; tap++) {
@@ -467,49 +460,39 @@ public final class ConvNhwc implements ConvKernel {
                             kernel(a, scratch, table, from + k0, kc, packedW, wOff, c, cOff, ld);
                         } else {
                             kernel(a, scratch, table, from + k0, kc, packedW, wOff, scratch, later, NRC * 4L);
-                            addTile(scratch, later, c, cOff, ld);
+                            Gemm.addTile(scratch, later, c, cOff, ld, MP);
                         }
                         wOff += (long) kc * NRC * 4;
                     }
                 }
-                finish(c, cOff, ld, out, o, bOff, res, relu, valid);
+                finish(bias, bOff, c, cOff, ld, out, o, cout * 4L, res, relu, valid);
             }
         }
 
-        /** MP x NRC floats: c (row stride ldc) += the tile at t (rows NRC floats apart). */
-        private void addTile(MemorySegment t, long tOff, MemorySegment c, long cOff, long ldc) {
-            for (int r = 0; r < MP; r++, tOff += NRC * 4L, cOff += ldc) {
-                FloatVector.fromMemorySegment(S, c, cOff, LE).add(FloatVector.fromMemorySegment(S, t, tOff, LE))
-                        .intoMemorySegment(c, cOff, LE);
-                FloatVector.fromMemorySegment(S, c, cOff + VB, LE)
-                        .add(FloatVector.fromMemorySegment(S, t, tOff + VB, LE)).intoMemorySegment(c, cOff + VB, LE);
-            }
-        }
+    }
 
-        /**
-         * rows x NRC floats: src (row stride srcLd) plus the bias (at byte bOff), plus res (the layout of out),
-         * ReLU, into out (stride cout).
-         */
-        private void finish(MemorySegment src, long s, long srcLd, MemorySegment dst, long d, long bOff,
-                            MemorySegment res, boolean relu, int rows) {
-            FloatVector zero = FloatVector.zero(S);
-            FloatVector b0 = FloatVector.fromMemorySegment(S, bias, bOff, LE);
-            FloatVector b1 = FloatVector.fromMemorySegment(S, bias, bOff + VB, LE);
-            long ldc = cout * 4L;
-            for (int r = 0; r < rows; r++, s += srcLd, d += ldc) {
-                FloatVector v0 = FloatVector.fromMemorySegment(S, src, s, LE).add(b0);
-                FloatVector v1 = FloatVector.fromMemorySegment(S, src, s + VB, LE).add(b1);
-                if (res != null) {
-                    v0 = v0.add(FloatVector.fromMemorySegment(S, res, d, LE));
-                    v1 = v1.add(FloatVector.fromMemorySegment(S, res, d + VB, LE));
-                }
-                if (relu) {
-                    v0 = v0.max(zero);
-                    v1 = v1.max(zero);
-                }
-                v0.intoMemorySegment(dst, d, LE);
-                v1.intoMemorySegment(dst, d + VB, LE);
+    /**
+     * rows x NRC floats: src (row stride srcLd) plus the bias (NRC floats at byte bOff of bias), plus res (the
+     * layout of dst), ReLU, into dst (row stride ldd). src may be dst.
+     */
+    static void finish(MemorySegment bias, long bOff, MemorySegment src, long s, long srcLd, MemorySegment dst, long d,
+                       long ldd, MemorySegment res, boolean relu, int rows) {
+        FloatVector zero = FloatVector.zero(S);
+        FloatVector b0 = FloatVector.fromMemorySegment(S, bias, bOff, LE);
+        FloatVector b1 = FloatVector.fromMemorySegment(S, bias, bOff + VB, LE);
+        for (int r = 0; r < rows; r++, s += srcLd, d += ldd) {
+            FloatVector v0 = FloatVector.fromMemorySegment(S, src, s, LE).add(b0);
+            FloatVector v1 = FloatVector.fromMemorySegment(S, src, s + VB, LE).add(b1);
+            if (res != null) {
+                v0 = v0.add(FloatVector.fromMemorySegment(S, res, d, LE));
+                v1 = v1.add(FloatVector.fromMemorySegment(S, res, d + VB, LE));
             }
+            if (relu) {
+                v0 = v0.max(zero);
+                v1 = v1.max(zero);
+            }
+            v0.intoMemorySegment(dst, d, LE);
+            v1.intoMemorySegment(dst, d + VB, LE);
         }
     }
 

@@ -1,5 +1,7 @@
 package dev.skipjack.engine.kernels;
 
+import java.lang.foreign.MemorySegment;
+
 /**
  * Geometry of a 2-D convolution as torchvision builds it: a square kernel, the same stride and zero padding on
  * both axes, no dilation.
@@ -58,6 +60,22 @@ public record ConvShape(int cin, int cout, int kernel, int stride, int pad, int 
     /** Floating-point operations of the direct convolution (2 per multiply-add) on an n x cin x h x w input. */
     public long flops(int n, int h, int w) {
         return 2L * n * cout * outH(h) * (long) outW(w) * gemmK();
+    }
+
+    /**
+     * Checks a kernel's folded parameters against this shape: {@code weight} [cout][cin/groups][k][k] and
+     * {@code bias} [cout] float32, each at least that long; the messages name the kernel, the shape and both sizes.
+     */
+    void requireWeights(String kernelName, MemorySegment weight, MemorySegment bias) {
+        long wFloats = (long) cout * gemmK();
+        if (weight.byteSize() < wFloats * 4) {
+            throw new IllegalArgumentException(kernelName + " " + this + ": weight needs " + wFloats + " floats [" + cout
+                    + "][" + cinPerGroup() + "][" + kernel + "][" + kernel + "], got " + weight.byteSize() / 4);
+        }
+        if (bias.byteSize() < cout * 4L) {
+            throw new IllegalArgumentException(kernelName + " " + this + ": bias needs " + cout + " floats, got "
+                    + bias.byteSize() / 4);
+        }
     }
 
     private static String describe(int cin, int cout, int kernel, int stride, int pad, int groups) {

@@ -42,7 +42,7 @@ final class Gemm {
                      MemorySegment c, long cOff, long ldc, boolean accumulate, MemorySegment tmp, long tmpOff) {
         if (accumulate) {
             kernel(a, aOff, b, bOff, ldb, kc, tmp, tmpOff, NR * 4L);
-            addTile(tmp, tmpOff, c, cOff, ldc);
+            addTile(tmp, tmpOff, c, cOff, ldc, MR);
         } else {
             kernel(a, aOff, b, bOff, ldb, kc, c, cOff, ldc);
         }
@@ -57,9 +57,9 @@ final class Gemm {
         }
     }
 
-    /** C[MR][NR] += T[MR][NR], T packed with rows NR floats apart. */
-    static void addTile(MemorySegment t, long tOff, MemorySegment c, long cOff, long ldc) {
-        for (int r = 0; r < MR; r++, tOff += NR * 4L, cOff += ldc) {
+    /** C[rows][NR] += T[rows][NR], T packed with rows NR floats apart (Gemm's MR rows, ConvNhwc's MP). */
+    static void addTile(MemorySegment t, long tOff, MemorySegment c, long cOff, long ldc, int rows) {
+        for (int r = 0; r < rows; r++, tOff += NR * 4L, cOff += ldc) {
             FloatVector.fromMemorySegment(S, c, cOff, LE).add(FloatVector.fromMemorySegment(S, t, tOff, LE))
                     .intoMemorySegment(c, cOff, LE);
             FloatVector.fromMemorySegment(S, c, cOff + VB, LE).add(FloatVector.fromMemorySegment(S, t, tOff + VB, LE))

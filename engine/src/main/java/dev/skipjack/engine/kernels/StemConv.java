@@ -1,7 +1,6 @@
 package dev.skipjack.engine.kernels;
 
 import static dev.skipjack.engine.kernels.Gemm.F32;
-import static dev.skipjack.engine.kernels.Gemm.LE;
 
 import dev.skipjack.engine.runtime.Parallel;
 import dev.skipjack.engine.runtime.Shares;
@@ -9,8 +8,6 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.concurrent.atomic.AtomicInteger;
-import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorSpecies;
 
 /**
  * A convolution of an NCHW input with few channels (the stem: 3 -> 64, 7x7, stride 2, padding 3) into
@@ -32,9 +29,6 @@ import jdk.incubator.vector.VectorSpecies;
  * 0.6 ms a stem on one core to write.
  */
 public final class StemConv implements ConvKernel {
-    private static final VectorSpecies<Float> S = Gemm.S;
-    private static final int L = Gemm.L;
-    private static final long VB = Gemm.VB;
     private static final int MP = ConvNhwc.MP;
     private static final int NRC = ConvNhwc.NRC;
 
@@ -73,14 +67,7 @@ public final class StemConv implements ConvKernel {
         this.depth = cin * ks * ks;
         this.panels = cout / NRC;
         long wFloats = (long) cout * depth;
-        if (weight.byteSize() < wFloats * 4) {
-            throw new IllegalArgumentException("StemConv " + shape + ": weight needs " + wFloats + " floats [" + cout
-                    + "][" + cin + "][" + ks + "][" + ks + "], got " + weight.byteSize() / 4);
-        }
-        if (bias.byteSize() < cout * 4L) {
-            throw new IllegalArgumentException("StemConv " + shape + ": bias needs " + cout + " floats, got "
-                    + bias.byteSize() / 4);
-        }
+        shape.requireWeights("StemConv", weight, bias);
         this.bias = arena.allocate(cout * 4L, 64);
         MemorySegment.copy(bias, 0, this.bias, 0, cout * 4L);
         this.packedW = arena.allocate(wFloats * 4, 64);
@@ -231,15 +218,14 @@ public final class StemConv implements ConvKernel {
                     int valid = Math.min(MP, ow - ox);
                     long o = ((pixel0 + ox) * cout + (long) panel * NRC) * 4;
                     int a = base + ox * stride * ks * cin;
+                    long bOff = (long) panel * NRC * 4;
                     if (valid == MP) {
                         ConvNhwc.kernel(scratch, scratch, 0, a, depth, packedW, wOff, out, o, cout * 4L);
+                        ConvNhwc.finish(bias, bOff, out, o, cout * 4L, out, o, cout * 4L, null, relu, MP);
                     } else { // pixels past the row read R's later columns (or past it, in the slot); dropped
                         ConvNhwc.kernel(scratch, scratch, 0, a, depth, packedW, wOff, scratch, tmp, NRC * 4L);
-                        for (int i = 0; i < valid; i++) {
-                            MemorySegment.copy(scratch, tmp + (long) i * NRC * 4, out, o + (long) i * cout * 4, NRC * 4L);
-                        }
+                        ConvNhwc.finish(bias, bOff, scratch, tmp, NRC * 4L, out, o, cout * 4L, null, relu, valid);
                     }
-                    finish(o, panel, valid);
                 }
             }
         }
@@ -269,24 +255,6 @@ public final class StemConv implements ConvKernel {
                         scratch.set(F32, d, 0f);
                     }
                 }
-            }
-        }
-
-        /** rows x NRC floats at byte o of out (rows cout floats apart): plus the bias, ReLU, in place. */
-        private void finish(long s, int panel, int rows) {
-            long ld = cout * 4L;
-            FloatVector zero = FloatVector.zero(S);
-            FloatVector b0 = FloatVector.fromMemorySegment(S, bias, panel * NRC * 4L, LE);
-            FloatVector b1 = FloatVector.fromMemorySegment(S, bias, panel * NRC * 4L + VB, LE);
-            for (int i = 0; i < rows; i++, s += ld) {
-                FloatVector v0 = FloatVector.fromMemorySegment(S, out, s, LE).add(b0);
-                FloatVector v1 = FloatVector.fromMemorySegment(S, out, s + VB, LE).add(b1);
-                if (relu) {
-                    v0 = v0.max(zero);
-                    v1 = v1.max(zero);
-                }
-                v0.intoMemorySegment(out, s, LE);
-                v1.intoMemorySegment(out, s + VB, LE);
             }
         }
     }

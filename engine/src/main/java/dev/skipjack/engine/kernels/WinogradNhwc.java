@@ -96,15 +96,7 @@ public final class WinogradNhwc implements ConvKernel {
         this.cin = shape.cin();
         this.cout = shape.cout();
         this.panels = cout / NRC;
-        long wFloats = (long) cout * cin * 9;
-        if (weight.byteSize() < wFloats * 4) {
-            throw new IllegalArgumentException("WinogradNhwc " + shape + ": weight needs " + wFloats + " floats ["
-                    + cout + "][" + cin + "][3][3], got " + weight.byteSize() / 4);
-        }
-        if (bias.byteSize() < cout * 4L) {
-            throw new IllegalArgumentException("WinogradNhwc " + shape + ": bias needs " + cout + " floats, got "
-                    + bias.byteSize() / 4);
-        }
+        shape.requireWeights("WinogradNhwc", weight, bias);
         this.bias = arena.allocate(cout * 4L, 64);
         MemorySegment.copy(bias, 0, this.bias, 0, cout * 4L);
         this.packedU = arena.allocate((long) positions * cout * cin * 4, 64);
