@@ -58,7 +58,7 @@ public final class Kernels {
             outFloats = Math.max(outFloats, (long) shapes[i].cout() * heights[i] * widths[i]);
         }
         // Channels-last: ConvNhwc's paths (1x1, 3x3 stride 1 and 2 with zero-pixel taps, a partial last tile) on
-        // 8 channels of 5 x 13 (+ the zero pixel), and the NCHW -> channels-last convolutions before them.
+        // 8 channels of 5 x 13 (+ the zero pixel).
         int nc = ConvNhwc.NRC * 2, nh = 5, nw = 13;
         ConvShape[] nhwcShapes = {
                 new ConvShape(8, nc, 1, 1, 0, 1),
@@ -102,17 +102,17 @@ public final class Kernels {
                         : k.scratchBytes(n, nh, nw, par.threads()));
             }
             MemorySegment extraSc = arena.allocate(extraScratch, 64);
-            // each shape as ConvNhwc from channels-last, as a Conv2d writing channels-last, as ConvNhwc from NCHW
-            ConvKernel[] nhwc = new ConvKernel[3 * nhwcShapes.length];
+            // each shape as ConvNhwc from channels-last. (The kernels between an NCHW and a channels-last part, a
+            // Conv2d writing channels-last and a ConvNhwc reading NCHW, run only where -Dskipjack.nhwc.stem=false
+            // or stemRows=false asks for them; the model-shape stage compiles them then. Warming them here too
+            // took ResNet-18's first logits 0.6-1 s later.)
+            ConvKernel[] nhwc = new ConvKernel[nhwcShapes.length];
             MemorySegment[] nhwcScratch = new MemorySegment[nhwc.length];
             for (int i = 0; i < nhwc.length; i++) {
-                ConvShape s = nhwcShapes[i % nhwcShapes.length];
+                ConvShape s = nhwcShapes[i];
                 MemorySegment weight = filled(arena, (long) s.cout() * s.gemmK(), 0.001f);
                 MemorySegment bias = filled(arena, s.cout(), 0.1f);
-                int kind = i / nhwcShapes.length;
-                nhwc[i] = kind == 0 ? new ConvNhwc(s, weight, bias, arena)
-                        : kind == 1 ? new Conv2d(s, weight, bias, true, arena)
-                        : new ConvNhwc(s, weight, bias, true, arena);
+                nhwc[i] = new ConvNhwc(s, weight, bias, arena);
                 nhwcScratch[i] = arena.allocate(nhwc[i].scratchBytes(n, nh, nw, par.threads()), 64);
             }
             // Pooling of 8 channels of 4 x 72: 2 x 36 after the max pool.
