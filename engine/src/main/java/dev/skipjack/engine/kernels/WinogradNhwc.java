@@ -28,14 +28,19 @@ import jdk.incubator.vector.VectorSpecies;
  * does all of it in its own slot of the scratch, with no barrier between the steps:
  * <ol>
  *   <li>input transform: V = B^T d B for every tile and channel vector (channels along the vector, so the
- *       transform is plain vector adds), into {@code V [tile][pos][cin]};</li>
- *   <li>for each panel of NRC output channels: the a^2 GEMMs {@code M[.][pos] = V[.][pos] x U[pos][panel]} into
- *       the panel's {@code M [tile][pos][NRC]}, on ConvNhwc's micro-kernel (tiles broadcast, output channels
- *       along the vector; register tiles of 7 rows, or 6 where that covers the chunk exactly);</li>
- *   <li>then the output transform Y = A^T M A of that panel, plus bias and residual, ReLU, into out.</li>
+ *       transform is plain vector adds), into {@code V [tile][pos][cin]}, columns first and then each row in
+ *       place;</li>
+ *   <li>for each panel of NRC output channels and each register tile of its rows (7 tiles, or 6 where that
+ *       covers the chunk exactly): the a^2 GEMMs {@code M[.][pos] = V[.][pos] x U[pos][panel]} into
+ *       {@code M [MP][pos][NRC]}, on ConvNhwc's micro-kernel (tiles broadcast, output channels along the
+ *       vector), and at once the output transform Y = A^T M A of those tiles, plus bias and residual, ReLU,
+ *       into out.</li>
  * </ol>
  * Three passes over the whole layer with a barrier after each ran the 56x56 layers up to 3 times slower: a
- * thread's GEMMs read V that the other core had written, and its output transform the other core's M.
+ * thread's GEMMs read V that the other core had written, and its output transform the other core's M. The
+ * GEMMs of a whole chunk before its output transform (M for the chunk's tiles, up to 450 KB a panel, out of L1
+ * by the time it was read): single layers with 2 threads 0.82-0.88 (56x56, 14x14) and 0.93-1.0 (28x28) of the
+ * time, whole passes (two engines alternating) ResNet-18 0.94 and ResNet-50 0.92.
  *
  * <p>Accuracy: the transforms of F(4x4) multiply by up to 8 and the weight transform divides by 24, so the
  * rounding grows with the magnitudes inside the transformed domain; the filter transform runs in double.
@@ -207,14 +212,14 @@ public final class WinogradNhwc implements ConvKernel {
         return (int) ((most + MP - 1) / MP * MP);
     }
 
-    // Scratch, per thread: V [rows][positions][cin], one panel's M [rows][positions][NRC], the GEMM's row table
+    // Scratch, per thread: V [rows][positions][cin], one register tile's M [MP][positions][NRC], the GEMM's row table
     // (MP ints), the input window's byte offsets (a^2 longs), the transforms' intermediate values (a^2 vectors).
     private long mOff(int rows) {
         return align64((long) rows * positions * cin * 4);
     }
 
     private long tableOff(int rows) {
-        return mOff(rows) + align64((long) rows * positions * NRC * 4);
+        return mOff(rows) + align64((long) MP * positions * NRC * 4);
     }
 
     private long offsOff(int rows) {
@@ -323,41 +328,34 @@ public final class WinogradNhwc implements ConvKernel {
         private void chunk(int t0, int count, long base, int panel0, int panel1) {
             input(t0, count, base);
             int sixes = sixes(count);
-            for (int panel = panel0; panel < panel1; panel++) {
-                long u = (long) panel * cin * NRC * 4;
-                long mp = base + mOff(rows);
-                for (int pos = 0; pos < positions; pos++, u += (long) panels * cin * NRC * 4) {
-                    gemm(base, pos, count, sixes, u, mp + pos * NRC * 4L);
-                }
-                output(t0, count, base, panel);
-            }
-        }
-
-        /**
-         * M[.][pos] = V[.][pos] U[pos][panel] for the chunk's tiles: register tiles of MP rows, with a number of
-         * 6-row tiles instead where that covers the chunk exactly (on wider vectors), else the last one partial
-         * (its extra rows read the zero rows after V's and are dropped).
-         */
-        private void gemm(long base, int pos, int count, int sixes, long u, long c) {
+            long mp = base + mOff(rows);
             long ldc = (long) positions * NRC * 4;
-            int vRow = (int) ((base + pos * cin * 4L) / 4);
             long table = base + tableOff(rows);
-            int r = 0;
-            if (sixes >= 0) {
-                for (int i = 0; i < sixes; i++, r += 6) {
-                    ConvNhwc.kernel6x2(scratch, scratch, table, vRow + r * positions * cin, cin, packedU, u, scratch,
-                            c + r * ldc, ldc);
+            for (int panel = panel0; panel < panel1; panel++) {
+                // Per register tile of rows: its a^2 GEMMs into M, then at once its output transform, so that M
+                // (MP tiles x a^2 x NRC floats) stays in L1.
+                for (int r = 0, six = Math.max(0, sixes); r < count; six--) {
+                    int tileRows = six > 0 ? 6 : MP;
+                    long u = (long) panel * cin * NRC * 4;
+                    for (int pos = 0; pos < positions; pos++, u += (long) panels * cin * NRC * 4) {
+                        int vRow = (int) ((base + ((long) r * positions + pos) * cin * 4) / 4);
+                        if (six > 0) {
+                            ConvNhwc.kernel6x2(scratch, scratch, table, vRow, cin, packedU, u, scratch,
+                                    mp + pos * NRC * 4L, ldc);
+                        } else {
+                            ConvNhwc.kernel(scratch, scratch, table, vRow, cin, packedU, u, scratch,
+                                    mp + pos * NRC * 4L, ldc);
+                        }
+                    }
+                    output(t0 + r, Math.min(tileRows, count - r), base, panel);
+                    r += tileRows;
                 }
-            }
-            for (; r < count; r += MP) {
-                ConvNhwc.kernel(scratch, scratch, table, vRow + r * positions * cin, cin, packedU, u, scratch,
-                        c + r * ldc, ldc);
             }
         }
 
         /** V [tile][pos][cin] = B^T d B for tiles t0.. of the chunk, zeros for its rows up to a whole tile. */
         private void input(int t0, int count, long base) {
-            long offs = base + offsOff(rows), tmp = base + tmpOff(rows);
+            long offs = base + offsOff(rows);
             long vStride = cin * 4L; // between positions
             int padded = (count + MP - 1) / MP * MP;
             for (int r = 0; r < padded; r++) {
@@ -381,28 +379,39 @@ public final class WinogradNhwc implements ConvKernel {
                         scratch.set(ValueLayout.JAVA_LONG_UNALIGNED, offs + (i * a + j) * 8L, idx * 4);
                     }
                 }
-                for (int c = 0; c < cin; c += L) {
-                    long cb = c * 4L;
-                    if (m == 4) {
-                        for (int j = 0; j < 6; j++) { // columns: t[.][j] = B^T d[.][j]
-                            in6(in, off(offs, j) + cb, off(offs, 6 + j) + cb, off(offs, 12 + j) + cb,
-                                    off(offs, 18 + j) + cb, off(offs, 24 + j) + cb, off(offs, 30 + j) + cb,
-                                    scratch, tmp + j * VB, 6 * VB);
+                // Columns first, straight into V (t[.][j] = B^T d[.][j] at V's [.][j]), then each row in place
+                // (V[i][.] = t[i][.] B): the channel vectors innermost, each column's input offsets in registers.
+                long rowStride = a * vStride;
+                if (m == 4) {
+                    for (int j = 0; j < 6; j++) {
+                        long o0 = off(offs, j), o1 = off(offs, 6 + j), o2 = off(offs, 12 + j);
+                        long o3 = off(offs, 18 + j), o4 = off(offs, 24 + j), o5 = off(offs, 30 + j);
+                        long d = v + j * vStride;
+                        for (long cb = 0; cb < vStride; cb += VB) {
+                            in6(in, o0 + cb, o1 + cb, o2 + cb, o3 + cb, o4 + cb, o5 + cb, scratch, d + cb, rowStride);
                         }
-                        for (int i = 0; i < 6; i++) { // rows: V[i][.] = t[i][.] B
-                            long s = tmp + i * 6 * VB;
-                            in6(scratch, s, s + VB, s + 2 * VB, s + 3 * VB, s + 4 * VB, s + 5 * VB,
-                                    scratch, v + 6L * i * vStride + cb, vStride);
+                    }
+                    for (int i = 0; i < 6; i++) {
+                        long d = v + i * rowStride;
+                        for (long cb = 0; cb < vStride; cb += VB) {
+                            long x = d + cb;
+                            in6(scratch, x, x + vStride, x + 2 * vStride, x + 3 * vStride, x + 4 * vStride,
+                                    x + 5 * vStride, scratch, x, vStride);
                         }
-                    } else {
-                        for (int j = 0; j < 4; j++) {
-                            in4(in, off(offs, j) + cb, off(offs, 4 + j) + cb, off(offs, 8 + j) + cb,
-                                    off(offs, 12 + j) + cb, scratch, tmp + j * VB, 4 * VB);
+                    }
+                } else {
+                    for (int j = 0; j < 4; j++) {
+                        long o0 = off(offs, j), o1 = off(offs, 4 + j), o2 = off(offs, 8 + j), o3 = off(offs, 12 + j);
+                        long d = v + j * vStride;
+                        for (long cb = 0; cb < vStride; cb += VB) {
+                            in4(in, o0 + cb, o1 + cb, o2 + cb, o3 + cb, scratch, d + cb, rowStride);
                         }
-                        for (int i = 0; i < 4; i++) {
-                            long s = tmp + i * 4 * VB;
-                            in4(scratch, s, s + VB, s + 2 * VB, s + 3 * VB, scratch, v + 4L * i * vStride + cb,
-                                    vStride);
+                    }
+                    for (int i = 0; i < 4; i++) {
+                        long d = v + i * rowStride;
+                        for (long cb = 0; cb < vStride; cb += VB) {
+                            long x = d + cb;
+                            in4(scratch, x, x + vStride, x + 2 * vStride, x + 3 * vStride, scratch, x, vStride);
                         }
                     }
                 }
@@ -414,7 +423,7 @@ public final class WinogradNhwc implements ConvKernel {
         }
 
         /** out = relu?(A^T M A + bias + residual) for the chunk's tiles, the panel's channels. */
-        private void output(int t0, int count, long base, int panel) {
+        private void output(int t0, int count, long base, int panel) { // tiles t0.. are M's rows 0..
             long tmp = base + tmpOff(rows);
             long mStride = NRC * 4L; // between positions
             FloatVector zero = FloatVector.zero(S);
