@@ -1,55 +1,55 @@
 package dev.skipjack.engine.kernels;
 
 import static dev.skipjack.engine.kernels.Gemm.F32;
+import static dev.skipjack.engine.kernels.Gemm.LE;
 
 import dev.skipjack.engine.runtime.Parallel;
 import dev.skipjack.engine.runtime.Shares;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.util.concurrent.atomic.AtomicInteger;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
 
 /**
  * A convolution of an NCHW input with few channels (the stem: 3 -> 64, 7x7, stride 2, padding 3) into
  * channels-last activations: {@code out[p][co] = relu?(bias[co] + sum_{ci, ky, kx} in[ci][y + ky][x + kx] W[co][ci][ky][kx])}.
  *
  * <p>Layouts: in NCHW {@code [n][cin][h][w]}; out NHWC {@code [n][oh][ow][cout]} followed by one pixel of zeros
- * (see {@link ConvNhwc}); weights packed {@code [panel][kx][ky][ci][NRC]}.
+ * (see {@link ConvNhwc}); weights packed {@code [panel][ky][kx][ci][NRC]}.
  *
- * <p>One task per output row: it first gathers the k input rows that row's windows read into
- * {@code R [x][ky][ci]} (x over the padded width, zeros in the padding), where the window of output pixel ox is
- * the k * k * cin contiguous floats from {@code R[ox * stride]}: its depth steps in the order (kx, ky, ci). Then
- * ConvNhwc's micro-kernel runs each tile of MP pixels of the row, all depth steps in one call, for each panel
- * of NRC output channels, and bias and ReLU go into out. R is a stride-2 row's 21 floats per input column
- * (19 KB for the stem), an im2col of the row would be 147 per output pixel.
+ * <p>Two passes. First the input, channels-last and zero-padded, into the scratch: {@code P [n][hp][wp][cin]}
+ * (hp = h + 2 pad, wp = w + 2 pad). There a window row is one run of k * cin contiguous floats, and the MP
+ * pixels of a register tile start stride * cin floats apart. Then per output row and panel of NRC output
+ * channels, each tile of MP pixels is one call of a micro-kernel that walks the k window rows (a fixed row
+ * stride) and in each the run of k * cin depth steps, reading P in place, then bias and ReLU into out.
  *
- * <p>Why not ConvNhwc: with 3 input channels its one call per tap would run 3 depth steps a call. Why not the
- * depth step's input offset from a table inside the kernel: the loads then depend on a loaded offset, their
- * bounds checks stay in the loop, and it ran at 42% of a core's peak. A full im2col ({@code [pixel][147]}) cost
- * 0.6 ms a stem on one core to write.
+ * <p>Why not ConvNhwc: with 3 input channels its one call per tap would run 3 depth steps a call. Measured
+ * against earlier versions (one core, 7x7/2 3 -> 64 at 224x224): each output row's k input rows gathered into
+ * {@code [x][ky][ci]} (scalar, 21 floats an input column, 0.31 ms of a stem on one core) so that a window was
+ * one run of 147 floats for ConvNhwc's micro-kernel; the depth step's input offset from a table inside the
+ * kernel (the loads then depend on a loaded offset, their bounds checks stay in the loop: 42% of a core's peak);
+ * a full im2col ({@code [pixel][147]}, 0.6 ms a stem on one core to write).
  */
 public final class StemConv implements ConvKernel {
+    private static final VectorSpecies<Float> S = Gemm.S;
+    private static final long VB = Gemm.VB;
     private static final int MP = ConvNhwc.MP;
     private static final int NRC = ConvNhwc.NRC;
 
-    /**
-     * Rows split statically, each thread a fixed share (as the max pool after it): ResNet-50 2% faster than rows
-     * claimed from a counter (two engines alternating), ResNet-18 within noise. For experiments.
-     */
-    static final boolean STATIC = !"false".equals(System.getProperty("skipjack.stem.static"));
     private final ConvShape shape;
     private final int ks, stride, pad, cin, cout, depth, panels;
-    // [panels][kx][ky][ci][NRC]
+    // [panels][ky][kx][ci][NRC]
     private final MemorySegment packedW;
     // [cout]
     private final MemorySegment bias;
+    private final PadJob padJob = new PadJob();
     private final Job job = new Job();
 
     /**
      * Packs the weights once into {@code arena}.
      *
-     * @param shape  one group, a kernel no wider than a vector, cout a multiple of {@link ConvNhwc#NRC} (see
-     *               {@link #supports})
+     * @param shape  one group, cout a multiple of {@link ConvNhwc#NRC} (see {@link #supports})
      * @param weight [cout][cin][k][k] float32 (OIHW, batch norm folded in); may be read-only
      * @param bias   [cout] float32; may be read-only
      */
@@ -80,7 +80,7 @@ public final class StemConv implements ConvKernel {
                 for (int ci = 0; ci < cin; ci++) {
                     for (int ky = 0; ky < ks; ky++) {
                         for (int kx = 0; kx < ks; kx++) {
-                            panel[((kx * ks + ky) * cin + ci) * NRC + c] = rows[c * depth + (ci * ks + ky) * ks + kx];
+                            panel[((ky * ks + kx) * cin + ci) * NRC + c] = rows[c * depth + (ci * ks + ky) * ks + kx];
                         }
                     }
                 }
@@ -102,26 +102,22 @@ public final class StemConv implements ConvKernel {
 
     @Override
     public String algorithm() {
-        return "NCHW>NHWC-ROWS";
+        return "NCHW>NHWC-PADDED";
     }
 
     private static long align64(long bytes) {
         return (bytes + 63) & ~63L;
     }
 
-    // Scratch: the micro-kernel's row table (MP ints, 64 bytes), then per thread R [wp][k][cin] (with room for
-    // the windows of a partial last tile's MP - 1 extra pixels) and an MP x NRC tile for that tile.
-    private long rBytes(int w) {
-        return align64(((long) (w + 2 * pad) + (long) (MP - 1) * stride) * ks * cin * 4);
-    }
-
-    private long slotBytes(int w) {
-        return rBytes(w) + (long) MP * NRC * 4;
+    // Scratch: P [n][hp][wp][cin], with room after it for the windows of a partial last tile's MP - 1 extra
+    // pixels (read, their results dropped), then per thread an MP x NRC tile for that tile.
+    private long padBytes(int n, int h, int w) {
+        return align64(((long) n * (h + 2 * pad) * (w + 2 * pad) + (long) MP * stride) * cin * 4);
     }
 
     @Override
     public long scratchBytes(int n, int h, int w, int threads) {
-        return 64 + (long) Math.max(1, threads) * slotBytes(w);
+        return padBytes(n, h, w) + (long) Math.max(1, threads) * MP * NRC * 4;
     }
 
     /**
@@ -152,110 +148,250 @@ public final class StemConv implements ConvKernel {
                     + " the input needs " + (long) n * cin * h * w + " floats (has " + in.byteSize() / 4
                     + "), the output " + (pixels + 1) * cout + " (has " + out.byteSize() / 4 + ")");
         }
-        if (need / 4 > Integer.MAX_VALUE) { // the micro-kernel takes int float offsets into the scratch
-            throw new IllegalArgumentException("StemConv " + shape + ": n=" + n + " h=" + h + " w=" + w
-                    + " needs more than 2^31 - 1 floats of scratch");
-        }
+        int hp = h + 2 * pad, wp = w + 2 * pad;
         synchronized (job) {
+            PadJob pj = padJob;
+            pj.in = in;
+            pj.scratch = scratch;
+            pj.h = h;
+            pj.w = w;
+            pj.rows = n * hp;
+            pj.parts = Math.min(par.threads(), pj.rows);
             Job j = job;
-            j.in = in;
             j.out = out;
             j.scratch = scratch;
             j.relu = relu;
-            j.h = h;
-            j.w = w;
-            j.wp = w + 2 * pad;
+            j.hp = hp;
+            j.wp = wp;
             j.oh = oh;
             j.ow = ow;
             j.rows = n * oh;
-            j.slotBytes = slotBytes(w);
-            for (int i = 0; i < MP; i++) { // row i of a register tile: i pixels on, stride input columns apart in R
-                scratch.set(ValueLayout.JAVA_INT_UNALIGNED, i * 4L, i * stride * ks * cin);
-            }
-            j.next.set(0);
+            j.tmp0 = padBytes(n, h, w);
             j.parts = Math.min(par.threads(), j.rows);
             j.shares.reset(j.rows, j.parts);
             try {
+                par.forEach(pj.parts, pj);
                 par.forEach(j.parts, j);
             } finally {
-                j.in = j.out = j.scratch = null;
+                pj.in = pj.scratch = j.out = j.scratch = null;
             }
             ConvNhwc.zeroPixel(out, pixels * cout, cout);
         }
     }
 
-    /** One task per output row (image, oy): a fixed share of the rows per thread, or claimed from {@link #next}. */
+    /**
+     * P [img][yp][xp][ci] = in[img][ci][yp - pad][xp - pad], zero in the padding: a share of the padded rows per
+     * part (the last part also zeroes the slack after P).
+     */
+    private final class PadJob implements Parallel.Task {
+        MemorySegment in, scratch;
+        int h, w, rows, parts;
+
+        @Override
+        public void run(int part) {
+            int hp = h + 2 * pad, wp = w + 2 * pad;
+            long rowBytes = (long) wp * cin * 4;
+            for (int row = (int) ((long) rows * part / parts), end = (int) ((long) rows * (part + 1) / parts);
+                    row < end; row++) {
+                int img = row / hp, y = row % hp - pad;
+                long d = row * rowBytes;
+                if (y < 0 || y >= h) {
+                    ConvNhwc.zeroPixel(scratch, d / 4, wp * cin);
+                    continue;
+                }
+                ConvNhwc.zeroPixel(scratch, d / 4, pad * cin);
+                ConvNhwc.zeroPixel(scratch, d / 4 + (long) (pad + w) * cin, pad * cin);
+                for (int ci = 0; ci < cin; ci++) {
+                    long src = (((long) img * cin + ci) * h + y) * w * 4;
+                    long dst = d + ((long) pad * cin + ci) * 4;
+                    for (int x = 0; x < w; x++, src += 4, dst += cin * 4L) {
+                        scratch.set(F32, dst, in.get(F32, src));
+                    }
+                }
+            }
+            if (part == parts - 1) {
+                ConvNhwc.zeroPixel(scratch, rows * rowBytes / 4, MP * stride * cin);
+            }
+        }
+    }
+
+    /** One task per output row (image, oy): a fixed share of the rows per thread, then what is left of the other's. */
     private final class Job implements Parallel.Task {
-        MemorySegment in, out, scratch;
+        MemorySegment out, scratch;
         boolean relu;
-        int h, w, wp, oh, ow, rows, parts;
+        int hp, wp, oh, ow, rows, parts;
+        long tmp0;
         final Shares shares = new Shares();
-        long slotBytes;
-        final AtomicInteger next = new AtomicInteger();
 
         @Override
         public void run(int slot) {
-            long r = 64 + slot * slotBytes;
-            if (STATIC) { // this part's share of the rows (then what is left of the other's)
-                for (int row; (row = shares.claim(slot)) >= 0; ) {
-                    row(row / oh, row % oh, r);
-                }
-                return;
-            }
-            for (int row; (row = next.getAndIncrement()) < rows; ) {
-                row(row / oh, row % oh, r);
+            long tmp = tmp0 + (long) slot * MP * NRC * 4;
+            for (int row; (row = shares.claim(slot)) >= 0; ) {
+                row(row / oh, row % oh, tmp);
             }
         }
 
-        private void row(int img, int oy, long r) {
-            gather(img, oy, r);
-            long tmp = r + rBytes(w);
-            int base = (int) (r / 4);
+        private void row(int img, int oy, long tmp) {
+            long px = (long) stride * cin * 4, rowStride = (long) wp * cin * 4;
+            long first = ((long) img * hp + (long) oy * stride) * rowStride; // window row 0 of pixel 0
             long pixel0 = ((long) img * oh + oy) * ow;
+            int run = ks * cin;
             for (int panel = 0; panel < panels; panel++) {
                 long wOff = (long) panel * depth * NRC * 4;
+                long bOff = (long) panel * NRC * 4;
                 for (int ox = 0; ox < ow; ox += MP) {
                     int valid = Math.min(MP, ow - ox);
                     long o = ((pixel0 + ox) * cout + (long) panel * NRC) * 4;
-                    int a = base + ox * stride * ks * cin;
-                    long bOff = (long) panel * NRC * 4;
+                    long a = first + ox * px;
                     if (valid == MP) {
-                        ConvNhwc.kernel(scratch, scratch, 0, a, depth, packedW, wOff, out, o, cout * 4L);
+                        kernel(scratch, a, px, rowStride, ks, run, packedW, wOff, out, o, cout * 4L);
                         ConvNhwc.finish(bias, bOff, out, o, cout * 4L, out, o, cout * 4L, null, relu, MP);
-                    } else { // pixels past the row read R's later columns (or past it, in the slot); dropped
-                        ConvNhwc.kernel(scratch, scratch, 0, a, depth, packedW, wOff, scratch, tmp, NRC * 4L);
+                    } else { // pixels past the row read P's next columns (or the slack after P); dropped
+                        kernel(scratch, a, px, rowStride, ks, run, packedW, wOff, scratch, tmp, NRC * 4L);
                         ConvNhwc.finish(bias, bOff, scratch, tmp, NRC * 4L, out, o, cout * 4L, null, relu, valid);
                     }
                 }
             }
         }
+    }
 
-        /** R [x][ky][ci] at r: the padded input column x of row oy * stride - pad + ky, zero in the padding. */
-        private void gather(int img, int oy, long r) {
-            int kc = ks * cin;
-            for (int ky = 0; ky < ks; ky++) {
-                int y = oy * stride - pad + ky;
-                for (int ci = 0; ci < cin; ci++) {
-                    long d = r + (long) (ky * cin + ci) * 4;
-                    if (y < 0 || y >= h) {
-                        for (int x = 0; x < wp; x++, d += kc * 4L) {
-                            scratch.set(F32, d, 0f);
-                        }
-                        continue;
-                    }
-                    long src = (((long) img * cin + ci) * h + y) * w * 4;
-                    int x = 0;
-                    for (; x < pad; x++, d += kc * 4L) {
-                        scratch.set(F32, d, 0f);
-                    }
-                    for (; x < pad + w; x++, d += kc * 4L, src += 4) {
-                        scratch.set(F32, d, in.get(F32, src));
-                    }
-                    for (; x < wp; x++, d += kc * 4L) {
-                        scratch.set(F32, d, 0f);
-                    }
-                }
-            }
+    static void kernel(MemorySegment a, long aOff, long px, long rowStride, int windowRows, int run, MemorySegment w,
+                       long wOff, MemorySegment c, long cOff, long ldc) {
+        if (MP == 7) {
+            kernel7x2(a, aOff, px, rowStride, windowRows, run, w, wOff, c, cOff, ldc);
+        } else {
+            kernel6x2(a, aOff, px, rowStride, windowRows, run, w, wOff, c, cOff, ldc);
         }
+    }
+
+    // The micro-kernels: MP pixels (px bytes apart in a) by two vectors of output channels, over windowRows
+    // runs of run depth steps, rowStride bytes apart in a; the weights' depth steps consecutive. ConvNhwc's
+    // kernels with the table replaced by a fixed pixel stride, and one flat loop over the depth whose input
+    // offset jumps to the next window row after each run. One core, the stem with the P pass included: 0.88-0.91
+    // of the time of the gathered rows; a loop per window row (7 inner loops of 21 steps, each with C2's loop
+    // set-up around it) 1.1-1.6 times that time.
+    static void kernel7x2(MemorySegment a, long aOff, long px, long rowStride, int windowRows, int run,
+                          MemorySegment w, long wOff, MemorySegment c, long cOff, long ldc) {
+        FloatVector c00 = FloatVector.zero(S);
+        FloatVector c01 = FloatVector.zero(S);
+        FloatVector c10 = FloatVector.zero(S);
+        FloatVector c11 = FloatVector.zero(S);
+        FloatVector c20 = FloatVector.zero(S);
+        FloatVector c21 = FloatVector.zero(S);
+        FloatVector c30 = FloatVector.zero(S);
+        FloatVector c31 = FloatVector.zero(S);
+        FloatVector c40 = FloatVector.zero(S);
+        FloatVector c41 = FloatVector.zero(S);
+        FloatVector c50 = FloatVector.zero(S);
+        FloatVector c51 = FloatVector.zero(S);
+        FloatVector c60 = FloatVector.zero(S);
+        FloatVector c61 = FloatVector.zero(S);
+        long a1 = aOff + px, a2 = a1 + px, a3 = a2 + px, a4 = a3 + px, a5 = a4 + px, a6 = a5 + px;
+        long ko = 0, jump = rowStride - run * 4L;
+        int depth = windowRows * run;
+        for (int k = 0, j = 0; k < depth; k++, ko += 4) {
+            if (j == run) {
+                j = 0;
+                ko += jump;
+            }
+            j++;
+            long wo = wOff + (long) k * (2 * VB);
+            FloatVector w0 = FloatVector.fromMemorySegment(S, w, wo, LE);
+            FloatVector w1 = FloatVector.fromMemorySegment(S, w, wo + VB, LE);
+            FloatVector av = FloatVector.broadcast(S, a.get(F32, aOff + ko));
+            c00 = w0.fma(av, c00);
+            c01 = w1.fma(av, c01);
+            av = FloatVector.broadcast(S, a.get(F32, a1 + ko));
+            c10 = w0.fma(av, c10);
+            c11 = w1.fma(av, c11);
+            av = FloatVector.broadcast(S, a.get(F32, a2 + ko));
+            c20 = w0.fma(av, c20);
+            c21 = w1.fma(av, c21);
+            av = FloatVector.broadcast(S, a.get(F32, a3 + ko));
+            c30 = w0.fma(av, c30);
+            c31 = w1.fma(av, c31);
+            av = FloatVector.broadcast(S, a.get(F32, a4 + ko));
+            c40 = w0.fma(av, c40);
+            c41 = w1.fma(av, c41);
+            av = FloatVector.broadcast(S, a.get(F32, a5 + ko));
+            c50 = w0.fma(av, c50);
+            c51 = w1.fma(av, c51);
+            av = FloatVector.broadcast(S, a.get(F32, a6 + ko));
+            c60 = w0.fma(av, c60);
+            c61 = w1.fma(av, c61);
+        }
+        c00.intoMemorySegment(c, cOff, LE);
+        c01.intoMemorySegment(c, cOff + VB, LE);
+        c10.intoMemorySegment(c, cOff + ldc, LE);
+        c11.intoMemorySegment(c, cOff + ldc + VB, LE);
+        c20.intoMemorySegment(c, cOff + 2 * ldc, LE);
+        c21.intoMemorySegment(c, cOff + 2 * ldc + VB, LE);
+        c30.intoMemorySegment(c, cOff + 3 * ldc, LE);
+        c31.intoMemorySegment(c, cOff + 3 * ldc + VB, LE);
+        c40.intoMemorySegment(c, cOff + 4 * ldc, LE);
+        c41.intoMemorySegment(c, cOff + 4 * ldc + VB, LE);
+        c50.intoMemorySegment(c, cOff + 5 * ldc, LE);
+        c51.intoMemorySegment(c, cOff + 5 * ldc + VB, LE);
+        c60.intoMemorySegment(c, cOff + 6 * ldc, LE);
+        c61.intoMemorySegment(c, cOff + 6 * ldc + VB, LE);
+    }
+
+    static void kernel6x2(MemorySegment a, long aOff, long px, long rowStride, int windowRows, int run,
+                          MemorySegment w, long wOff, MemorySegment c, long cOff, long ldc) {
+        FloatVector c00 = FloatVector.zero(S);
+        FloatVector c01 = FloatVector.zero(S);
+        FloatVector c10 = FloatVector.zero(S);
+        FloatVector c11 = FloatVector.zero(S);
+        FloatVector c20 = FloatVector.zero(S);
+        FloatVector c21 = FloatVector.zero(S);
+        FloatVector c30 = FloatVector.zero(S);
+        FloatVector c31 = FloatVector.zero(S);
+        FloatVector c40 = FloatVector.zero(S);
+        FloatVector c41 = FloatVector.zero(S);
+        FloatVector c50 = FloatVector.zero(S);
+        FloatVector c51 = FloatVector.zero(S);
+        long a1 = aOff + px, a2 = a1 + px, a3 = a2 + px, a4 = a3 + px, a5 = a4 + px;
+        long ko = 0, jump = rowStride - run * 4L;
+        int depth = windowRows * run;
+        for (int k = 0, j = 0; k < depth; k++, ko += 4) {
+            if (j == run) {
+                j = 0;
+                ko += jump;
+            }
+            j++;
+            long wo = wOff + (long) k * (2 * VB);
+            FloatVector w0 = FloatVector.fromMemorySegment(S, w, wo, LE);
+            FloatVector w1 = FloatVector.fromMemorySegment(S, w, wo + VB, LE);
+            FloatVector av = FloatVector.broadcast(S, a.get(F32, aOff + ko));
+            c00 = w0.fma(av, c00);
+            c01 = w1.fma(av, c01);
+            av = FloatVector.broadcast(S, a.get(F32, a1 + ko));
+            c10 = w0.fma(av, c10);
+            c11 = w1.fma(av, c11);
+            av = FloatVector.broadcast(S, a.get(F32, a2 + ko));
+            c20 = w0.fma(av, c20);
+            c21 = w1.fma(av, c21);
+            av = FloatVector.broadcast(S, a.get(F32, a3 + ko));
+            c30 = w0.fma(av, c30);
+            c31 = w1.fma(av, c31);
+            av = FloatVector.broadcast(S, a.get(F32, a4 + ko));
+            c40 = w0.fma(av, c40);
+            c41 = w1.fma(av, c41);
+            av = FloatVector.broadcast(S, a.get(F32, a5 + ko));
+            c50 = w0.fma(av, c50);
+            c51 = w1.fma(av, c51);
+        }
+        c00.intoMemorySegment(c, cOff, LE);
+        c01.intoMemorySegment(c, cOff + VB, LE);
+        c10.intoMemorySegment(c, cOff + ldc, LE);
+        c11.intoMemorySegment(c, cOff + ldc + VB, LE);
+        c20.intoMemorySegment(c, cOff + 2 * ldc, LE);
+        c21.intoMemorySegment(c, cOff + 2 * ldc + VB, LE);
+        c30.intoMemorySegment(c, cOff + 3 * ldc, LE);
+        c31.intoMemorySegment(c, cOff + 3 * ldc + VB, LE);
+        c40.intoMemorySegment(c, cOff + 4 * ldc, LE);
+        c41.intoMemorySegment(c, cOff + 4 * ldc + VB, LE);
+        c50.intoMemorySegment(c, cOff + 5 * ldc, LE);
+        c51.intoMemorySegment(c, cOff + 5 * ldc + VB, LE);
     }
 }
