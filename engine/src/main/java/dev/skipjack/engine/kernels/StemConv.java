@@ -9,6 +9,8 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -34,7 +36,44 @@ import jdk.incubator.vector.VectorSpecies;
 public final class StemConv implements ConvKernel {
     private static final VectorSpecies<Float> S = Gemm.S;
     private static final long VB = Gemm.VB;
+    private static final int L = Gemm.L;
     private static final int MP = ConvNhwc.MP;
+    // Interleaving three channels of L pixels (PadJob): output vector k, lane j, is element k * L + j of
+    // [pixel][channel], i.e. channel (k L + j) % 3 of pixel (k L + j) / 3. FROM[k][c] moves channel c's pixels
+    // to those lanes, TAKE[k][c] marks the lanes that are channel c's.
+    private static final VectorShuffle<Float>[][] FROM = interleaveShuffles();
+    private static final VectorMask<Float>[][] TAKE = interleaveMasks();
+
+    @SuppressWarnings("unchecked")
+    private static VectorShuffle<Float>[][] interleaveShuffles() {
+        VectorShuffle<Float>[][] s = new VectorShuffle[3][3];
+        for (int k = 0; k < 3; k++) {
+            for (int c = 0; c < 3; c++) {
+                int[] idx = new int[L];
+                for (int j = 0; j < L; j++) {
+                    int e = k * L + j;
+                    idx[j] = e % 3 == c ? e / 3 : 0;
+                }
+                s[k][c] = VectorShuffle.fromArray(S, idx, 0);
+            }
+        }
+        return s;
+    }
+
+    @SuppressWarnings("unchecked")
+    private static VectorMask<Float>[][] interleaveMasks() {
+        VectorMask<Float>[][] m = new VectorMask[3][3];
+        for (int k = 0; k < 3; k++) {
+            for (int c = 0; c < 3; c++) {
+                boolean[] bits = new boolean[L];
+                for (int j = 0; j < L; j++) {
+                    bits[j] = (k * L + j) % 3 == c;
+                }
+                m[k][c] = VectorMask.fromArray(S, bits, 0);
+            }
+        }
+        return m;
+    }
     private static final int NRC = ConvNhwc.NRC;
 
     private final ConvShape shape;
@@ -201,10 +240,26 @@ public final class StemConv implements ConvKernel {
                 }
                 ConvNhwc.zeroPixel(scratch, d / 4, pad * cin);
                 ConvNhwc.zeroPixel(scratch, d / 4 + (long) (pad + w) * cin, pad * cin);
+                int x0 = 0;
+                long plane = (long) h * w * 4;
+                long src0 = (((long) img * cin) * h + y) * w * 4;
+                if (cin == 3) { // L pixels at a time: three vectors, one per channel, into three interleaved ones
+                    for (long dst = d + (long) pad * cin * 4; x0 + L <= w; x0 += L, dst += 3 * VB) {
+                        long src = src0 + x0 * 4L;
+                        FloatVector c0 = FloatVector.fromMemorySegment(S, in, src, LE);
+                        FloatVector c1 = FloatVector.fromMemorySegment(S, in, src + plane, LE);
+                        FloatVector c2 = FloatVector.fromMemorySegment(S, in, src + 2 * plane, LE);
+                        for (int k = 0; k < 3; k++) {
+                            c0.rearrange(FROM[k][0]).blend(c1.rearrange(FROM[k][1]), TAKE[k][1])
+                                    .blend(c2.rearrange(FROM[k][2]), TAKE[k][2])
+                                    .intoMemorySegment(scratch, dst + k * VB, LE);
+                        }
+                    }
+                }
                 for (int ci = 0; ci < cin; ci++) {
-                    long src = (((long) img * cin + ci) * h + y) * w * 4;
-                    long dst = d + ((long) pad * cin + ci) * 4;
-                    for (int x = 0; x < w; x++, src += 4, dst += cin * 4L) {
+                    long src = src0 + ci * plane + x0 * 4L;
+                    long dst = d + ((long) (pad + x0) * cin + ci) * 4;
+                    for (int x = x0; x < w; x++, src += 4, dst += cin * 4L) {
                         scratch.set(F32, dst, in.get(F32, src));
                     }
                 }
