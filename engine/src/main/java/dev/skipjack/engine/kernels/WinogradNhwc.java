@@ -52,7 +52,6 @@ public final class WinogradNhwc implements ConvKernel {
     private static final long VB = Gemm.VB;
     private static final int MP = ConvNhwc.MP;
     private static final int NRC = ConvNhwc.NRC;
-    /** Most bytes of a chunk's V (positions x tiles x cin floats), so that it stays in L2 with the rest. */
     /**
      * Whether a layer whose tiles all fit one chunk splits its output channels across the threads instead of its
      * tiles (see {@link #groups}). Two engines alternating: ResNet-18 6.5% and ResNet-50 3.9% faster
@@ -60,6 +59,7 @@ public final class WinogradNhwc implements ConvKernel {
      * streaming all 4.2 MB of U). For experiments.
      */
     static final boolean PANEL_GROUPS = !"false".equals(System.getProperty("skipjack.winograd.panelGroups"));
+    /** Most bytes of a chunk's V (positions x tiles x cin floats), so that it stays in L2 with the rest. */
     static final long CHUNK_BYTES = Long.getLong("skipjack.winograd.chunkBytes", 512 * 1024);
     /**
      * Most bytes of V for which the threads share one chunk's panels rather than split its tiles. At 1 MB
