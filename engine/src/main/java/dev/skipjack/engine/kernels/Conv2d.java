@@ -106,8 +106,6 @@ public final class Conv2d implements ConvKernel {
     private final TileJob tileJob = new TileJob();
     private final PhaseJob phaseJob = new PhaseJob();
     private final int phases1; // phases per axis that some tap reads: min(stride, kernel)
-    // Whether out is channels-last, [n][oh][ow][cout] and a pixel of zeros (see ConvNhwc), instead of NCHW
-    private final boolean channelsLastOut;
 
     /**
      * Packs the weights once into {@code arena}.
@@ -118,26 +116,11 @@ public final class Conv2d implements ConvKernel {
      * @param arena  owns the packed copy
      */
     public Conv2d(ConvShape shape, MemorySegment weight, MemorySegment bias, Arena arena) {
-        this(shape, weight, bias, arena, choosePath(shape), false);
-    }
-
-    /**
-     * A convolution that reads NCHW and writes channels-last (the first layers after the NCHW stages, see
-     * {@link ConvNhwc}): out is [n][oh][ow][cout] followed by a pixel of zeros, the residual too. Never Winograd.
-     */
-    public Conv2d(ConvShape shape, MemorySegment weight, MemorySegment bias, boolean channelsLastOut, Arena arena) {
-        this(shape, weight, bias, arena, channelsLastOut && choosePath(shape) == Path.WINOGRAD ? Path.PHASED
-                : choosePath(shape), channelsLastOut);
+        this(shape, weight, bias, arena, choosePath(shape));
     }
 
     Conv2d(ConvShape shape, MemorySegment weight, MemorySegment bias, Arena arena, Path path) {
-        this(shape, weight, bias, arena, path, false);
-    }
-
-    private Conv2d(ConvShape shape, MemorySegment weight, MemorySegment bias, Arena arena, Path path,
-                   boolean channelsLastOut) {
         this.shape = shape;
-        this.channelsLastOut = channelsLastOut;
         this.path = path;
         this.ks = shape.kernel();
         this.stride = shape.stride();
@@ -236,7 +219,7 @@ public final class Conv2d implements ConvKernel {
 
     @Override
     public String algorithm() {
-        return channelsLastOut ? path.name() + ">NHWC" : path.name();
+        return path.name();
     }
 
     /** The algorithm this convolution runs, chosen from its geometry. */
@@ -331,14 +314,6 @@ public final class Conv2d implements ConvKernel {
         if (winograd != null) {
             winograd.forward(in, out, residual, relu, n, h, w, scratch, par);
             return;
-        }
-        if (channelsLastOut) {
-            if (out.byteSize() < ((long) n * oh * ow + 1) * shape.cout() * 4) {
-                throw new IllegalArgumentException("Conv2d " + shape + ": a channels-last output for n=" + n + " h=" + h
-                        + " w=" + w + " needs " + ((long) n * oh * ow + 1) * shape.cout() + " floats, got "
-                        + out.byteSize() / 4);
-            }
-            ConvNhwc.zeroPixel(out, (long) n * oh * ow * shape.cout(), shape.cout());
         }
         int cols = gemmCols(h, w);
         int nc = ncFor(cols);
@@ -534,11 +509,7 @@ public final class Conv2d implements ConvKernel {
             // (while it was still in L1) the calls were 6 times as many and as short; together with DIRECT's
             // single run per row this took ResNet-50's 1x1 64 -> 256 layers from 1.4-1.7 ms to about 0.6 ms
             // (2 threads, bench --layers).
-            if (channelsLastOut) {
-                epilogueChannelsLast(cp, ldcp, rows, img, co0, q0, qn);
-            } else {
-                epilogue(cp, ldcp, rows, img, co0, q0, qn);
-            }
+            epilogue(cp, ldcp, rows, img, co0, q0, qn);
         }
 
         /** One B micro-panel (kc x NR, column panel jp) against the A panels [i0, i1): C (+)= A B into cp. */
@@ -572,51 +543,6 @@ public final class Conv2d implements ConvKernel {
                     if (valid > 0) {
                         finish(scratch, src + (long) (q - q0) * 4, out, res, (dstPlane + (long) oy * rowW + ox) * 4,
                                 valid, bv, relu);
-                    }
-                    q += run;
-                    oy++;
-                    ox = 0;
-                }
-            }
-        }
-
-        /**
-         * {@link #epilogue} into channels-last rows. Per block of L channels: bias and ReLU on the block's rows
-         * in place, then L x L blocks transposed in registers into out (each pixel's L channels one contiguous
-         * store), the last pixels of a run and a last partial block of channels element by element. (Channel by
-         * channel, every store went to another pixel's row, cout floats apart, a few L1 sets thrashing:
-         * ResNet-50's first channels-last layers took twice as long; element by element in blocks, 1.2-1.3
-         * times as long as NCHW.) With a residual, everything goes element by element.
-         */
-        private void epilogueChannelsLast(long cp, long ldcp, int rows, int img, int co0, int q0, int qn) {
-            long outPlane = (long) oh * ow;
-            int cout = shape.cout();
-            int l = Simd.LANES;
-            for (int r0 = 0; r0 < rows; r0 += l) {
-                int rn = Math.min(l, rows - r0);
-                boolean blocks = Transpose.VECTOR && rn == l && res == null;
-                if (blocks) {
-                    for (int r = r0; r < r0 + l; r++) {
-                        long row = cp + r * ldcp;
-                        finish(scratch, row, scratch, null, row, qn, bias.get(F32, (co0 + r) * 4L), relu);
-                    }
-                }
-                int q = q0, end = q0 + qn;
-                int oy = q / wq, ox = q - oy * wq;
-                while (q < end) {
-                    int run = Math.min(wq - ox, end - q);
-                    int valid = Math.min(run, rowW - ox);
-                    long pixel = img * outPlane + (long) oy * rowW + ox;
-                    int i = 0;
-                    if (blocks) {
-                        for (; i + l <= valid; i += l) {
-                            Transpose.block(scratch, cp + r0 * ldcp + (long) (q - q0 + i) * 4, ldcp, out,
-                                    ((pixel + i) * cout + co0 + r0) * 4, cout * 4L);
-                        }
-                    }
-                    for (; i < valid; i++) {
-                        finishChannelsLast(scratch, cp + r0 * ldcp + (long) (q - q0 + i) * 4, ldcp, out, res,
-                                ((pixel + i) * cout + co0 + r0) * 4, rn, co0 + r0, relu, !blocks);
                     }
                     q += run;
                     oy++;
@@ -659,26 +585,6 @@ public final class Conv2d implements ConvKernel {
         FloatVector.fromMemorySegment(S, src, s, LE, S.indexInRange(0, cn)).intoMemorySegment(dst, d, LE);
         FloatVector.fromMemorySegment(S, src, s + Gemm.VB, LE, S.indexInRange(L, cn))
                 .intoMemorySegment(dst, d + Gemm.VB, LE);
-    }
-
-
-    /**
-     * One pixel of {@code count} channels from {@code co}: {@code dst[r] = relu?(src[r * srcStride] + bias[co + r]
-     * + res[r])} (srcStride in bytes), or with {@code finish} false a plain copy (bias and ReLU already applied).
-     */
-    private void finishChannelsLast(MemorySegment src, long srcOff, long srcStride, MemorySegment dst, MemorySegment res,
-                                    long dstOff, int count, int co, boolean relu, boolean finish) {
-        for (int r = 0; r < count; r++, srcOff += srcStride) {
-            float v = src.get(F32, srcOff);
-            if (finish) {
-                v += bias.get(F32, (co + r) * 4L);
-                if (res != null) {
-                    v += res.get(F32, dstOff + r * 4L);
-                }
-                v = relu ? Math.max(v, 0f) : v;
-            }
-            dst.set(F32, dstOff + r * 4L, v);
-        }
     }
 
     /** {@code dst[i] = relu?(src[i] + bias + res[i])} for {@code count} floats; res may be null. */

@@ -21,10 +21,7 @@ import jdk.incubator.vector.VectorSpecies;
  *   <li>out and the residual: NHWC {@code [n][oh][ow][cout]}, and after the last pixel one pixel of zeros
  *       ({@code cout} floats) that this writes: {@link #zeroPixel}. The next channels-last convolution points
  *       its zero-padding taps there, so its buffers must hold {@code (n*oh*ow + 1) * cout} floats.</li>
- *   <li>in: NHWC {@code [n][h][w][cin]} with that zero pixel after it; or NCHW {@code [n][cin][h][w]} (the last
- *       NCHW value, read by the first layers of the channels-last part), which a first pass transposes into the
- *       scratch (blocks in registers, {@link Transpose}), zero pixel included. (Reading NCHW in place, with the
- *       input-channel stride a parameter of the kernel, ran 20-40% slower: see the kernels.)</li>
+ *   <li>in: NHWC {@code [n][h][w][cin]} with that zero pixel after it.</li>
  * </ul>
  *
  * <p>The register tile is MP output pixels by two vectors of output channels (7 x 2 x 16 on AVX-512, 6 x 2 x 8
@@ -80,8 +77,6 @@ public final class ConvNhwc implements ConvKernel {
 
     private final ConvShape shape;
     private final int ks, stride, pad, cin, cout, taps, panels;
-    // whether the input is NCHW, transposed into the start of the scratch first
-    private final boolean nchwInput;
     // [panels][tap][ci][NRC], tap = ky * ks + kx: the NRC output channels of a panel interleaved along the depth
     private final MemorySegment packedW;
     // [cout]
@@ -98,14 +93,6 @@ public final class ConvNhwc implements ConvKernel {
      * @param arena      owns the packed copy
      */
     public ConvNhwc(ConvShape shape, MemorySegment weight, MemorySegment bias, Arena arena) {
-        this(shape, weight, bias, false, arena);
-    }
-
-    /**
-     * {@link #ConvNhwc(ConvShape, MemorySegment, MemorySegment, Arena)} for an NCHW input if {@code nchwInput}:
-     * each forward first transposes it into the scratch.
-     */
-    public ConvNhwc(ConvShape shape, MemorySegment weight, MemorySegment bias, boolean nchwInput, Arena arena) {
         if (!supports(shape)) {
             throw new IllegalArgumentException("ConvNhwc cannot run " + shape + ": it needs one group and cout a "
                     + "multiple of " + NRC);
@@ -118,7 +105,6 @@ public final class ConvNhwc implements ConvKernel {
         this.cout = shape.cout();
         this.taps = ks * ks;
         this.panels = cout / NRC;
-        this.nchwInput = nchwInput;
         long wFloats = (long) cout * cin * taps;
         shape.requireWeights("ConvNhwc", weight, bias);
         this.bias = arena.allocate(cout * 4L, 64);
@@ -155,12 +141,7 @@ public final class ConvNhwc implements ConvKernel {
 
     @Override
     public String algorithm() {
-        return nchwInput ? "NCHW>NHWC" : "NHWC";
-    }
-
-    /** Bytes of the channels-last copy of an NCHW input (with its zero pixel) at the start of the scratch. */
-    private long copyBytes(int n, int h, int w) {
-        return nchwInput ? align64(((long) n * h * w + 1) * cin * 4) : 0;
+        return "NHWC";
     }
 
     private static long align64(long bytes) {
@@ -173,7 +154,7 @@ public final class ConvNhwc implements ConvKernel {
      * has its own (clamped to the last pixel); no table pass. ResNet-50's 1x1s are 34 of its 53 convolutions.
      */
     private boolean pointwise() {
-        return ks == 1 && stride == 1 && pad == 0 && !nchwInput;
+        return ks == 1 && stride == 1 && pad == 0;
     }
 
     /**
@@ -205,7 +186,7 @@ public final class ConvNhwc implements ConvKernel {
 
     @Override
     public long scratchBytes(int n, int h, int w, int threads) {
-        return copyBytes(n, h, w) + tableBytes(n, h, w) + (long) Math.max(1, threads) * 2 * MP * NRC * 4;
+        return tableBytes(n, h, w) + (long) Math.max(1, threads) * 2 * MP * NRC * 4;
     }
 
     /**
@@ -233,7 +214,7 @@ public final class ConvNhwc implements ConvKernel {
             throw new IllegalArgumentException("ConvNhwc " + shape + ": scratch of " + scratch.byteSize()
                     + " bytes, needs " + need + " for n=" + n + " h=" + h + " w=" + w + " threads=" + par.threads());
         }
-        long inFloats = ((long) n * h * w + (nchwInput ? 0 : 1)) * cin;
+        long inFloats = ((long) n * h * w + 1) * cin;
         if (in.byteSize() < inFloats * 4 || out.byteSize() < (pixels + 1) * cout * 4
                 || (residual != null && residual.byteSize() < pixels * cout * 4)) {
             throw new IllegalArgumentException("ConvNhwc " + shape + ": for n=" + n + " h=" + h + " w=" + w
@@ -243,12 +224,11 @@ public final class ConvNhwc implements ConvKernel {
         }
         int tiles = (int) ((pixels + MP - 1) / MP);
         synchronized (tileJob) {
-            if (pointwise()) {
-                long t = copyBytes(n, h, w);
+            if (pointwise()) { // the fixed table at the scratch's start, the last tile's 64 bytes on
                 for (int r = 0; r < MP; r++) {
-                    scratch.set(ValueLayout.JAVA_INT_UNALIGNED, t + r * 4L, r * cin);
+                    scratch.set(ValueLayout.JAVA_INT_UNALIGNED, r * 4L, r * cin);
                     long last = Math.min((long) (tiles - 1) * MP + r, pixels - 1) * cin;
-                    scratch.set(ValueLayout.JAVA_INT_UNALIGNED, t + 64 + r * 4L, (int) last);
+                    scratch.set(ValueLayout.JAVA_INT_UNALIGNED, 64 + r * 4L, (int) last);
                 }
                 zeroPixel(out, pixels * cout, cout);
             } else {
@@ -262,8 +242,8 @@ public final class ConvNhwc implements ConvKernel {
                 tj.oh = oh;
                 tj.ow = ow;
                 tj.tiles = tiles;
-                tj.tableOff = copyBytes(n, h, w);
-                tj.parts = Math.min(par.threads(), nchwInput ? Math.max(tiles, n * h * w) : tiles);
+                tj.tableOff = 0;
+                tj.parts = Math.min(par.threads(), tiles);
                 try {
                     par.forEach(tj.parts, tj);
                 } finally {
@@ -271,8 +251,8 @@ public final class ConvNhwc implements ConvKernel {
                 }
             }
             TileJob j = tileJob;
-            j.a = nchwInput ? scratch : in;
-            j.tableOff = copyBytes(n, h, w);
+            j.a = in;
+            j.tableOff = 0;
             j.out = out;
             j.res = residual;
             j.relu = relu;
@@ -304,9 +284,9 @@ public final class ConvNhwc implements ConvKernel {
     }
 
     /**
-     * The first pass: the zero pixel after out, an NCHW input's channels-last copy (at the start of the scratch),
-     * and the offset table [tile][tap][MP] (after the copy): the float index in the input (or its copy) of each
-     * tile pixel's tap, or of the zero pixel where the tap falls into the padding. Pixels past the last one (in
+     * The first pass: the zero pixel after out and the offset table [tile][tap][MP] at the start of the scratch:
+     * the float index in the input of each tile pixel's tap, or of the zero pixel where the tap falls into the
+     * padding. Pixels past the last one (in
      * the last tile) repeat it; their results are dropped.
      */
     private final class TableJob implements Parallel.Task {
@@ -318,9 +298,6 @@ public final class ConvNhwc implements ConvKernel {
         public void run(int part) {
             if (part == 0) {
                 zeroPixel(out, (long) n * oh * ow * cout, cout);
-            }
-            if (nchwInput) {
-                toChannelsLast(part);
             }
             int plane = oh * ow;
             long zero = (long) n * h * w * cin;
@@ -349,34 +326,6 @@ public final class ConvNhwc implements ConvKernel {
                 if (runs) {
                     scratch.set(ValueLayout.JAVA_INT_UNALIGNED, tableOff + flagsOff(tiles) + t * 4L, inside ? 1 : 0);
                 }
-            }
-        }
-
-        /**
-         * This part's share of the input's pixel blocks: NCHW [n][cin][h*w] to [n][h*w][cin] at the start of the
-         * scratch, L x L blocks in registers, the edges element by element; part 0 also writes the zero pixel.
-         */
-        private void toChannelsLast(int part) {
-            int plane = h * w, l = Simd.LANES;
-            int blocks = (plane + l - 1) / l, all = n * blocks;
-            for (int b = (int) ((long) all * part / parts), end = (int) ((long) all * (part + 1) / parts); b < end; b++) {
-                int img = b / blocks, p0 = (b % blocks) * l, pn = Math.min(l, plane - p0);
-                long src = (long) img * cin * plane, dst = (long) img * plane * cin;
-                int c0 = 0;
-                if (Transpose.VECTOR && pn == l) {
-                    for (; c0 + l <= cin; c0 += l) {
-                        Transpose.block(in, (src + (long) c0 * plane + p0) * 4, plane * 4L, scratch,
-                                (dst + (long) p0 * cin + c0) * 4, cin * 4L);
-                    }
-                }
-                for (int p = p0; p < p0 + pn; p++) {
-                    for (int c = c0; c < cin; c++) {
-                        scratch.set(F32, (dst + (long) p * cin + c) * 4, in.get(F32, (src + (long) c * plane + p) * 4));
-                    }
-                }
-            }
-            if (part == 0) {
-                zeroPixel(scratch, (long) n * plane * cin, cin);
             }
         }
     }

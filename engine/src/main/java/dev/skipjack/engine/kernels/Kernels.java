@@ -102,10 +102,7 @@ public final class Kernels {
                         : k.scratchBytes(n, nh, nw, par.threads()));
             }
             MemorySegment extraSc = arena.allocate(extraScratch, 64);
-            // each shape as ConvNhwc from channels-last. (The kernels between an NCHW and a channels-last part, a
-            // Conv2d writing channels-last and a ConvNhwc reading NCHW, run only where -Dskipjack.nhwc.stem=false
-            // or stemRows=false asks for them; the model-shape stage compiles them then. Warming them here too
-            // took ResNet-18's first logits 0.6-1 s later.)
+            // each shape as ConvNhwc from channels-last
             ConvKernel[] nhwc = new ConvKernel[nhwcShapes.length];
             MemorySegment[] nhwcScratch = new MemorySegment[nhwc.length];
             for (int i = 0; i < nhwc.length; i++) {

@@ -30,23 +30,6 @@ import java.util.Map;
 public final class Network {
     /** Whether the later stages may run channels-last; see the class comment. */
     static final boolean NHWC = !"false".equals(System.getProperty("skipjack.conv.nhwc"));
-    /**
-     * Where the channels-last part starts: from the stem's output (the default; the stem a {@link StemConv}, then
-     * the channels-last max pool and first stage) or, with {@code -Dskipjack.nhwc.stem=false}, from the first
-     * stage's output (stem, max pool and first stage NCHW). Two engines alternating in one process: ResNet-18 12%
-     * faster from the stem (its first stage's 3x3s F(4x4) channels-last instead of F(2x2) NCHW), ResNet-50 6%
-     * (with StemConv; with the stem a Conv2d writing channels-last it was 1.5% slower, its first stage's 64-channel
-     * 1x1s losing what the 3x3s won). For experiments.
-     */
-    static final boolean STEM_NHWC = !"false".equals(System.getProperty("skipjack.nhwc.stem"));
-    /**
-     * The channels-last stem as a {@link StemConv} (default) or, with {@code -Dskipjack.nhwc.stemRows=false}, a
-     * Conv2d writing channels-last: ResNet-18 within noise of each other (0.95 median, 18 of 40 rounds), the
-     * stem alone 0.98 against 1.07 ms (2 threads). For experiments.
-     */
-    static final boolean STEM_ROWS = !"false".equals(System.getProperty("skipjack.nhwc.stemRows"));
-    /** For comparisons: the strided layers after the NCHW part as Conv2ds writing channels-last. */
-    static final boolean STRIDED_FROM_NCHW = !"false".equals(System.getProperty("skipjack.nhwc.stridedFromNchw"));
 
     private final ResNetGraph graph;
     private final ConvKernel[] convs;
@@ -77,9 +60,10 @@ public final class Network {
     }
 
     /**
-     * Per value, whether it is channels-last ([n][h][w][c] followed by one pixel of zeros): from the stem's output
-     * on (see {@link #STEM_NHWC}) or else the outputs of the convolutions that read the first stage's output or
-     * anything after it, if all of them can run channels-last (else none).
+     * Per value, whether it is channels-last ([n][h][w][c] followed by one pixel of zeros): every value from the
+     * stem's output on, if all the convolutions can run channels-last (else none). Measured against starting at
+     * the first stage's output (the stem, max pool and first stage NCHW, the next layers reading NCHW through a
+     * transposing pass): ResNet-18 12% and ResNet-50 6% faster from the stem (bench/README.md, session 8).
      */
     static boolean[] channelsLastValues(ResNetGraph g, boolean enabled) {
         boolean[] nhwc = new boolean[g.valueCount()];
@@ -89,46 +73,23 @@ public final class Network {
         if (!enabled) {
             return nhwc;
         }
-        boolean fromStem = STEM_NHWC;
-        int from = -1; // the first channels-last value
-        boolean pooled = false;
         for (ResNetGraph.Op op : g.ops()) {
-            if (op instanceof ResNetGraph.Conv c && fromStem) { // the stem's output: from there on
-                from = c.output();
-                break;
-            }
-            if (op instanceof ResNetGraph.MaxPool) {
-                pooled = true;
-            } else if (pooled && op instanceof ResNetGraph.Conv c && g.convs().get(c.layer()).stride() == 2) {
-                from = c.input(); // the first stage's output: the input of the first stride-2 convolution after the pool
-                break;
-            }
-        }
-        if (from < 0) {
-            return nhwc;
-        }
-        for (ResNetGraph.Op op : g.ops()) {
-            if (op instanceof ResNetGraph.Conv c && (c.input() >= from || (fromStem && c.output() == from))) {
+            if (op instanceof ResNetGraph.Conv c) {
                 if (!ConvNhwc.supports(shapeOf(g.convs().get(c.layer())))) {
                     return new boolean[g.valueCount()];
                 }
                 nhwc[c.output()] = true;
-            } else if (op instanceof ResNetGraph.MaxPool p && p.input() >= from) {
+            } else if (op instanceof ResNetGraph.MaxPool p) {
                 nhwc[p.output()] = true;
-            }
-        }
-        // A residual is added in the output's layout.
-        for (ResNetGraph.Op op : g.ops()) {
-            if (op instanceof ResNetGraph.Conv c && c.residual() >= 0 && nhwc[c.residual()] != nhwc[c.output()]) {
-                return new boolean[g.valueCount()];
             }
         }
         return nhwc;
     }
 
     /**
-     * The kernel of a convolution for the layouts {@code nhwc}: ConvNhwc from channels-last to channels-last,
-     * else Conv2d, writing channels-last where its output is.
+     * The kernel of a convolution for the layouts {@code nhwc}: from channels-last to channels-last a
+     * {@link WinogradNhwc} or {@link ConvNhwc}; the stem (reading the NCHW input, writing channels-last) a
+     * {@link StemConv}; everything NCHW a Conv2d.
      */
     private static ConvKernel kernel(ResNetGraph g, ResNetGraph.Conv op, boolean[] nhwc, MemorySegment weight,
                                      MemorySegment bias, Arena arena) {
@@ -140,18 +101,10 @@ public final class Network {
             }
             return new ConvNhwc(shapeOf(l), weight, bias, arena);
         }
-        // From the last NCHW value: a strided layer transposes its input and runs channels-last (ResNet-18's
-        // 3x3/2 0.56 against 0.72 ms, ResNet-50's 1x1/2 0.95 against 1.08 ms as a Conv2d writing channels-last;
-        // ResNet-18's small 1x1/2 0.15 against 0.13), a stride-1 1x1 stays a Conv2d (1.16 against 0.76 ms). The stem
-        // (3 input channels: ConvNhwc would run 3 depth steps a call) is a StemConv, else a Conv2d writing
-        // channels-last.
-        if (nhwc[op.output()] && l.stride() > 1 && l.cin() >= 16 && STRIDED_FROM_NCHW) {
-            return new ConvNhwc(shapeOf(l), weight, bias, true, arena);
-        }
-        if (nhwc[op.output()] && l.cin() < 16 && StemConv.supports(shapeOf(l)) && STEM_ROWS) {
+        if (nhwc[op.output()]) {
             return new StemConv(shapeOf(l), weight, bias, arena);
         }
-        return new Conv2d(shapeOf(l), weight, bias, nhwc[op.output()], arena);
+        return new Conv2d(shapeOf(l), weight, bias, arena);
     }
 
     /**

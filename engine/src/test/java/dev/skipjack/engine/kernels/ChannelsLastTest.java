@@ -57,7 +57,6 @@ class ChannelsLastTest {
             // thread), for a 3x3 and for a 1x1 (the fixed offset table) with a partial last tile
             "16, 1, 3, 1, 1, 1, 30, 29, true, true",
             "24, 2, 1, 1, 0, 1, 30, 31, true, true",
-            // whole L x L blocks and edges of the NCHW input's transpose (planes of 48 and 35 pixels)
             "64, 1, 3, 2, 1, 2, 6, 8, false, true",
             "48, 2, 1, 2, 0, 1, 5, 7, true, false",
     })
@@ -66,26 +65,6 @@ class ChannelsLastTest {
         ConvShape shape = new ConvShape(cin, panels * ConvNhwc.NRC, k, s, p, 1);
         for (Parallel par : new Parallel[] {one, three}) {
             check(shape, n, h, w, residual, relu, par, 7 + cin * 31L + k, Input.NHWC);
-            // the same from an NCHW input, which it transposes first (channel counts below, above and at L)
-            check(shape, n, h, w, residual, relu, par, 7 + cin * 31L + k, Input.NCHW_TRANSPOSED);
-        }
-    }
-
-    @ParameterizedTest(name = "cin={0} cout={1} k={2} s={3} p={4} n={5} {6}x{7} res={8} relu={9}")
-    @CsvSource({
-            // the NCHW -> channels-last layers after the NCHW stages: 1x1 DIRECT, 1x1/2 and 3x3/2 PHASED
-            "64, 48, 1, 1, 0, 1, 12, 11, false, true",
-            "40, 72, 1, 2, 0, 2, 9, 10, false, false",
-            "24, 40, 3, 2, 1, 1, 15, 13, true, true",
-            // cout not a multiple of anything, and more channels than a channel block of the epilogue
-            "9, 37, 3, 1, 1, 2, 5, 7, true, false",
-            "300, 70, 1, 1, 0, 1, 11, 12, true, true",
-    })
-    void conv2dWritesChannelsLast(int cin, int cout, int k, int s, int p, int n, int h, int w, boolean residual,
-                                  boolean relu) {
-        ConvShape shape = new ConvShape(cin, cout, k, s, p, 1);
-        for (Parallel par : new Parallel[] {one, three}) {
-            check(shape, n, h, w, residual, relu, par, 11 + cin * 17L + cout, Input.NCHW);
         }
     }
 
@@ -129,8 +108,8 @@ class ChannelsLastTest {
         }
     }
 
-    /** Which kernel, reading what: ConvNhwc from channels-last or NCHW, Conv2d and StemConv from NCHW, WinogradNhwc. */
-    enum Input { NHWC, NCHW_TRANSPOSED, NCHW, WINOGRAD2, WINOGRAD4, STEM }
+    /** Which kernel: ConvNhwc and WinogradNhwc from channels-last, StemConv from NCHW. */
+    enum Input { NHWC, WINOGRAD2, WINOGRAD4, STEM }
 
     /**
      * Runs the kernel into a channels-last output and compares it, transposed, with the reference; checks the
@@ -153,8 +132,6 @@ class ChannelsLastTest {
 
             ConvKernel conv = switch (input) {
                 case NHWC -> new ConvNhwc(shape, weight, bias, arena);
-                case NCHW_TRANSPOSED -> new ConvNhwc(shape, weight, bias, true, arena);
-                case NCHW -> new Conv2d(shape, weight, bias, true, arena);
                 case WINOGRAD2 -> new WinogradNhwc(shape, 2, weight, bias, arena);
                 case WINOGRAD4 -> new WinogradNhwc(shape, 4, weight, bias, arena);
                 case STEM -> new StemConv(shape, weight, bias, arena);
