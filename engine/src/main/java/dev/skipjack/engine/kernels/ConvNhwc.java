@@ -233,7 +233,6 @@ public final class ConvNhwc implements ConvKernel {
                 zeroPixel(out, pixels * cout, cout);
             } else {
                 TableJob tj = tableJob;
-                tj.in = in;
                 tj.out = out;
                 tj.scratch = scratch;
                 tj.n = n;
@@ -242,22 +241,20 @@ public final class ConvNhwc implements ConvKernel {
                 tj.oh = oh;
                 tj.ow = ow;
                 tj.tiles = tiles;
-                tj.tableOff = 0;
                 tj.parts = Math.min(par.threads(), tiles);
                 try {
                     par.forEach(tj.parts, tj);
                 } finally {
-                    tj.in = tj.out = tj.scratch = null;
+                    tj.out = tj.scratch = null;
                 }
             }
             TileJob j = tileJob;
             j.a = in;
-            j.tableOff = 0;
             j.out = out;
             j.res = residual;
             j.relu = relu;
             j.scratch = scratch;
-            j.tmpOff = j.tableOff + tableBytes(n, h, w);
+            j.tmpOff = tableBytes(n, h, w);
             j.pixels = (int) pixels;
             j.tiles = tiles;
             j.pointwise = pointwise();
@@ -286,13 +283,11 @@ public final class ConvNhwc implements ConvKernel {
     /**
      * The first pass: the zero pixel after out and the offset table [tile][tap][MP] at the start of the scratch:
      * the float index in the input of each tile pixel's tap, or of the zero pixel where the tap falls into the
-     * padding. Pixels past the last one (in
-     * the last tile) repeat it; their results are dropped.
+     * padding. Pixels past the last one (in the last tile) repeat it; their results are dropped.
      */
     private final class TableJob implements Parallel.Task {
-        MemorySegment in, out, scratch;
+        MemorySegment out, scratch;
         int n, h, w, oh, ow, tiles, parts;
-        long tableOff;
 
         @Override
         public void run(int part) {
@@ -319,12 +314,12 @@ public final class ConvNhwc implements ConvKernel {
                         } else {
                             idx = (((long) img * h + y) * w + x) * cin;
                         }
-                        scratch.set(ValueLayout.JAVA_INT_UNALIGNED, tableOff + (((long) t * taps + tap) * MP + r) * 4,
+                        scratch.set(ValueLayout.JAVA_INT_UNALIGNED, (((long) t * taps + tap) * MP + r) * 4,
                                 (int) idx);
                     }
                 }
                 if (runs) {
-                    scratch.set(ValueLayout.JAVA_INT_UNALIGNED, tableOff + flagsOff(tiles) + t * 4L, inside ? 1 : 0);
+                    scratch.set(ValueLayout.JAVA_INT_UNALIGNED, flagsOff(tiles) + t * 4L, inside ? 1 : 0);
                 }
             }
         }
@@ -345,7 +340,7 @@ public final class ConvNhwc implements ConvKernel {
     private final class TileJob implements Parallel.Task {
         MemorySegment a, out, res, scratch;
         boolean relu, pointwise, rowRuns;
-        long tableOff, tmpOff;
+        long tmpOff; // the table at the scratch's start, then the threads' tiles
         int pixels, tiles, tilesPerTask, tasks, parts;
         boolean staticSplit;
         final Shares shares = new Shares();
@@ -383,7 +378,7 @@ public final class ConvNhwc implements ConvKernel {
             long ldc = cout * 4L;
             long later = tmp + (long) MP * NRC * 4;
             int tt0 = block * tilesPerTask, tt1 = Math.min(tiles, (block + 1) * tilesPerTask);
-            long flags = tableOff + flagsOff(tiles);
+            long flags = flagsOff(tiles);
             for (int tap = 0; tap < taps; tap++) {
                 int kx = tap % ks;
                 for (int k0 = 0; k0 < cin; k0 += KC) {
@@ -396,11 +391,11 @@ public final class ConvNhwc implements ConvKernel {
                         MemorySegment c = full ? out : scratch;
                         long cOff = full ? ((long) p0 * cout + (long) panel * NRC) * 4 : tmp;
                         long ld = full ? ldc : NRC * 4L;
-                        long table = tableOff + ((long) t * taps + tap) * MP * 4;
+                        long table = ((long) t * taps + tap) * MP * 4;
                         int from = k0;
                         int depth = kc;
                         if (pointwise) { // the fixed table from the tile's first pixel, or the last tile's own
-                            table = full ? tableOff : tableOff + 64;
+                            table = full ? 0 : 64;
                             from = full ? p0 * cin + k0 : k0;
                         } else if (rowRuns && scratch.get(ValueLayout.JAVA_INT_UNALIGNED, flags + t * 4L) != 0) {
                             if (kx != 0) {
