@@ -27,11 +27,13 @@ import jdk.incubator.vector.VectorSpecies;
  * stride) and in each the run of k * cin depth steps, reading P in place, then bias and ReLU into out.
  *
  * <p>Why not ConvNhwc: with 3 input channels its one call per tap would run 3 depth steps a call. Measured
- * against earlier versions (one core, 7x7/2 3 -> 64 at 224x224): each output row's k input rows gathered into
+ * against other versions (7x7/2 3 -> 64 at 224x224): each output row's k input rows gathered into
  * {@code [x][ky][ci]} (scalar, 21 floats an input column, 0.31 ms of a stem on one core) so that a window was
- * one run of 147 floats for ConvNhwc's micro-kernel; the depth step's input offset from a table inside the
- * kernel (the loads then depend on a loaded offset, their bounds checks stay in the loop: 42% of a core's peak);
- * a full im2col ({@code [pixel][147]}, 0.6 ms a stem on one core to write).
+ * one run of 147 floats for ConvNhwc's micro-kernel: 1.50-1.58 ms on one core against 1.35-1.39 for this; each
+ * output row's windows copied out of P by whole vectors first (an im2col of the row): 1.11-1.21 ms on 2 threads
+ * against 0.92-0.95; the depth step's input offset from a table inside the kernel (the loads then depend on a
+ * loaded offset, their bounds checks stay in the loop): 42% of a core's peak. Fused with the max pool after it
+ * (the rows through a ring per thread): within noise, not kept.
  */
 public final class StemConv implements ConvKernel {
     private static final VectorSpecies<Float> S = Gemm.S;
