@@ -237,18 +237,9 @@ public final class StemConv implements ConvKernel {
                 int x0 = 0;
                 long plane = (long) h * w * 4;
                 long src0 = (((long) img * cin) * h + y) * w * 4;
-                if (cin == 3) { // L pixels at a time: three vectors, one per channel, into three interleaved ones
+                if (cin == 3) { // L pixels at a time
                     for (long dst = d + (long) pad * cin * 4; x0 + L <= w; x0 += L, dst += 3 * VB) {
-                        long src = src0 + x0 * 4L;
-                        FloatVector c0 = FloatVector.fromMemorySegment(S, in, src, LE);
-                        FloatVector c1 = FloatVector.fromMemorySegment(S, in, src + plane, LE);
-                        FloatVector c2 = FloatVector.fromMemorySegment(S, in, src + 2 * plane, LE);
-                        c0.rearrange(F00).blend(c1.rearrange(F01), T01).blend(c2.rearrange(F02), T02)
-                                .intoMemorySegment(scratch, dst, LE);
-                        c0.rearrange(F10).blend(c1.rearrange(F11), T11).blend(c2.rearrange(F12), T12)
-                                .intoMemorySegment(scratch, dst + VB, LE);
-                        c0.rearrange(F20).blend(c1.rearrange(F21), T21).blend(c2.rearrange(F22), T22)
-                                .intoMemorySegment(scratch, dst + 2 * VB, LE);
+                        interleave3(in, src0 + x0 * 4L, plane, scratch, dst);
                     }
                 }
                 for (int ci = 0; ci < cin; ci++) {
@@ -263,6 +254,22 @@ public final class StemConv implements ConvKernel {
                 ConvNhwc.zeroPixel(scratch, rows * rowBytes / 4, MP * stride * cin);
             }
         }
+    }
+
+    /**
+     * Three channel vectors of L pixels (at byte src of in, plane bytes apart) into 3 L interleaved floats
+     * [pixel][channel] at byte dst of out. A method of its own, straight-line code: inside PadJob's loop C2 kept
+     * it boxed in some runs (see the constants above).
+     */
+    static void interleave3(MemorySegment in, long src, long plane, MemorySegment out, long dst) {
+        FloatVector c0 = FloatVector.fromMemorySegment(S, in, src, LE);
+        FloatVector c1 = FloatVector.fromMemorySegment(S, in, src + plane, LE);
+        FloatVector c2 = FloatVector.fromMemorySegment(S, in, src + 2 * plane, LE);
+        c0.rearrange(F00).blend(c1.rearrange(F01), T01).blend(c2.rearrange(F02), T02).intoMemorySegment(out, dst, LE);
+        c0.rearrange(F10).blend(c1.rearrange(F11), T11).blend(c2.rearrange(F12), T12)
+                .intoMemorySegment(out, dst + VB, LE);
+        c0.rearrange(F20).blend(c1.rearrange(F21), T21).blend(c2.rearrange(F22), T22)
+                .intoMemorySegment(out, dst + 2 * VB, LE);
     }
 
     /** One task per output row (image, oy): a fixed share of the rows per thread, then what is left of the other's. */
