@@ -9,6 +9,11 @@ import java.lang.foreign.ValueLayout;
 import java.lang.management.ManagementFactory;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.stream.Collectors;
+import jdk.jfr.consumer.RecordedFrame;
+import jdk.jfr.consumer.RecordingStream;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -53,8 +58,42 @@ class AllocationFreeTest {
                 }
             }
             fail("after " + LIMIT_NANOS / 1_000_000_000 + " s of inferences, " + ROUND + " of them still allocated "
-                    + last + " bytes on the calling and worker threads (a kernel boxes vectors?)");
+                    + last + " bytes on the calling and worker threads (a kernel boxes vectors?); where, by JFR's "
+                    + "allocation samples over 5 s more: " + allocationSites(() -> model.predict(in, out, n, h, w)));
         }
+    }
+
+    /**
+     * The Skipjack frames that allocate while {@code inference} runs for 5 s, heaviest first (JFR's allocation
+     * samples, weighted by the bytes they stand for): which kernel boxes, for a failure that shows in some runs
+     * only.
+     */
+    private static String allocationSites(Runnable inference) {
+        Map<String, Long> bytes = new ConcurrentHashMap<>();
+        try (RecordingStream rs = new RecordingStream()) {
+            rs.enable("jdk.ObjectAllocationSample").withStackTrace();
+            rs.onEvent("jdk.ObjectAllocationSample", e -> {
+                String site = "(no Skipjack frame)";
+                if (e.getStackTrace() != null) {
+                    for (RecordedFrame f : e.getStackTrace().getFrames()) {
+                        String type = f.getMethod().getType().getName();
+                        if (type.startsWith("dev.skipjack.")) {
+                            site = type + "." + f.getMethod().getName() + " line " + f.getLineNumber();
+                            break;
+                        }
+                    }
+                }
+                bytes.merge(site, e.getLong("weight"), Long::sum);
+            });
+            rs.startAsync();
+            long end = System.nanoTime() + 5_000_000_000L;
+            while (System.nanoTime() < end) {
+                inference.run();
+            }
+            rs.stop();
+        }
+        return bytes.entrySet().stream().sorted(Map.Entry.<String, Long>comparingByValue().reversed()).limit(5)
+                .map(e -> e.getKey() + " " + e.getValue() + " B").collect(Collectors.joining("; "));
     }
 
     /** The calling thread and the pool's workers. */
