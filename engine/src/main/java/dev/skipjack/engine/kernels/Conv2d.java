@@ -253,7 +253,7 @@ public final class Conv2d implements ConvKernel {
     private long slotBytes(int cols) {
         int nc = ncFor(cols);
         long floats = (long) mcRows() * nc + (long) Math.min(KC, k) * nc + (long) MR * NR;
-        return (floats * 4 + 63) & ~63L;
+        return Simd.align64(floats * 4);
     }
 
     private long phasePlane(int h, int w) {
@@ -271,7 +271,7 @@ public final class Conv2d implements ConvKernel {
             return 0;
         }
         long floats = (long) n * phases1 * phases1 * shape.cin() * phasePlane(h, w) + slack();
-        return (floats * 4 + 63) & ~63L;
+        return Simd.align64(floats * 4);
     }
 
     /**

@@ -144,10 +144,6 @@ public final class ConvNhwc implements ConvKernel {
         return "NHWC";
     }
 
-    private static long align64(long bytes) {
-        return (bytes + 63) & ~63L;
-    }
-
     /**
      * A stride-1 1x1 convolution from channels-last reads MP consecutive pixels per tile: one fixed table of
      * their offsets from the tile's first pixel ({@code r * cin}) serves every tile but a partial last one, which
@@ -176,12 +172,12 @@ public final class ConvNhwc implements ConvKernel {
             return 64 + 64;
         }
         long tiles = ((long) n * shape.outH(h) * shape.outW(w) + MP - 1) / MP;
-        return align64(tiles * taps * MP * 4) + (rowRuns() ? align64(tiles * 4) : 0);
+        return Simd.align64(tiles * taps * MP * 4) + (rowRuns() ? Simd.align64(tiles * 4) : 0);
     }
 
     /** Byte offset, from the table's start, of the per-tile flags (1: every window inside the input). */
     private long flagsOff(int tiles) {
-        return align64((long) tiles * taps * MP * 4);
+        return Simd.align64((long) tiles * taps * MP * 4);
     }
 
     @Override

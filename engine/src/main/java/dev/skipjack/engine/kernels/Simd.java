@@ -21,6 +21,11 @@ public final class Simd {
 
     static final boolean PRELOAD = !"false".equals(System.getProperty("skipjack.preloadHeapSegments"));
 
+    /** {@code bytes} rounded up to a multiple of 64 (a cache line; every buffer and scratch part starts on one). */
+    public static long align64(long bytes) {
+        return (bytes + 63) & ~63L;
+    }
+
     static {
         // Every kernel class reads FLOAT, so this runs before any kernel does (tests and users of single kernels
         // included, not only models, whose warm-up calls it too).

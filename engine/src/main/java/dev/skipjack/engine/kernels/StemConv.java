@@ -138,14 +138,10 @@ public final class StemConv implements ConvKernel {
         return "NCHW>NHWC-PADDED";
     }
 
-    private static long align64(long bytes) {
-        return (bytes + 63) & ~63L;
-    }
-
     // Scratch: P [n][hp][wp][cin], with room after it for the windows of a partial last tile's MP - 1 extra
     // pixels (read, their results dropped), then per thread an MP x NRC tile for that tile.
     private long padBytes(int n, int h, int w) {
-        return align64(((long) n * (h + 2 * pad) * (w + 2 * pad) + (long) MP * stride) * cin * 4);
+        return Simd.align64(((long) n * (h + 2 * pad) * (w + 2 * pad) + (long) MP * stride) * cin * 4);
     }
 
     @Override

@@ -176,10 +176,6 @@ public final class WinogradNhwc implements ConvKernel {
         return m;
     }
 
-    private static long align64(long bytes) {
-        return (bytes + 63) & ~63L;
-    }
-
     /**
      * Tiles per chunk for an input of n x h x w on that many threads: the tiles are cut into at least one chunk
      * per thread (sizes within one of each other) and into chunks whose V fits {@link #CHUNK_BYTES}.
@@ -215,11 +211,11 @@ public final class WinogradNhwc implements ConvKernel {
     // Scratch, per thread: V [rows][positions][cin], one register tile's M [MP][positions][NRC], the GEMM's row table
     // (MP ints), the input window's byte offsets (a^2 longs), the transforms' intermediate values (a^2 vectors).
     private long mOff(int rows) {
-        return align64((long) rows * positions * cin * 4);
+        return Simd.align64((long) rows * positions * cin * 4);
     }
 
     private long tableOff(int rows) {
-        return mOff(rows) + align64((long) MP * positions * NRC * 4);
+        return mOff(rows) + Simd.align64((long) MP * positions * NRC * 4);
     }
 
     private long offsOff(int rows) {
@@ -227,7 +223,7 @@ public final class WinogradNhwc implements ConvKernel {
     }
 
     private long tmpOff(int rows) {
-        return offsOff(rows) + align64(positions * 8L);
+        return offsOff(rows) + Simd.align64(positions * 8L);
     }
 
     private long slotBytes(int rows) {
@@ -422,8 +418,11 @@ public final class WinogradNhwc implements ConvKernel {
             return scratch.get(ValueLayout.JAVA_LONG_UNALIGNED, offs + k * 8L);
         }
 
-        /** out = relu?(A^T M A + bias + residual) for the chunk's tiles, the panel's channels. */
-        private void output(int t0, int count, long base, int panel) { // tiles t0.. are M's rows 0..
+        /**
+         * out = relu?(A^T M A + bias + residual) for tiles t0 .. t0 + count (M's rows 0 .. count), the panel's
+         * channels.
+         */
+        private void output(int t0, int count, long base, int panel) {
             long tmp = base + tmpOff(rows);
             long mStride = NRC * 4L; // between positions
             FloatVector zero = FloatVector.zero(S);

@@ -4,6 +4,7 @@ import dev.skipjack.engine.backend.ActivationShapes;
 import dev.skipjack.engine.backend.BufferAssignment;
 import dev.skipjack.engine.backend.Dispatch;
 import dev.skipjack.engine.backend.Step;
+import dev.skipjack.engine.kernels.Simd;
 import dev.skipjack.engine.model.ResNetGraph.AvgPool;
 import dev.skipjack.engine.model.ResNetGraph.Conv;
 import dev.skipjack.engine.model.ResNetGraph.ConvLayer;
@@ -102,7 +103,7 @@ public final class Plan {
         }
         outputValue = ops[ops.length - 1].output();
         lastUse[outputValue] = ops.length;
-        scratchBytes = align64(scratch);
+        scratchBytes = Simd.align64(scratch);
 
         bufferOf = new int[values];
         var holder = new ArrayList<Integer>(); // buffer -> value it holds now
@@ -118,17 +119,13 @@ public final class Plan {
     private void assign(int value, int step, int[] lastUse, ArrayList<Integer> holder, ArrayList<Long> sizes) {
         // The step's own inputs stay taken: a buffer frees only once its value's last reader ran before this step.
         // One pixel more than the value: a channels-last value is followed by a pixel of zeros (see Network).
-        long bytes = align64((floats(value) + channels[value]) * Float.BYTES);
+        long bytes = Simd.align64((floats(value) + channels[value]) * Float.BYTES);
         bufferOf[value] = BufferAssignment.take(value, step, bytes, lastUse, holder,
                 sizes);
     }
 
     private static int poolOut(int size) {
         return (size + 2 * ResNetGraph.MAXPOOL_PAD - ResNetGraph.MAXPOOL_KERNEL) / ResNetGraph.MAXPOOL_STRIDE + 1;
-    }
-
-    private static long align64(long bytes) {
-        return (bytes + 63) & ~63L;
     }
 
     /** The plan for {@code [n][3][h][w]} on a pool of {@code threads}, every layer on the CPU. */

@@ -57,6 +57,7 @@ class ChannelsLastTest {
             // thread), for a 3x3 and for a 1x1 (the fixed offset table) with a partial last tile
             "16, 1, 3, 1, 1, 1, 30, 29, true, true",
             "24, 2, 1, 1, 0, 1, 30, 31, true, true",
+            // a 3x3/2 over two images, a 1x1/2 with the residual, at channel counts of whole vectors
             "64, 1, 3, 2, 1, 2, 6, 8, false, true",
             "48, 2, 1, 2, 0, 1, 5, 7, true, false",
     })
