@@ -13,6 +13,7 @@ import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -105,7 +106,7 @@ final class Bench {
      */
     static Map<String, Object> record(OffsetDateTime date, MachineInfo machine, BenchOptions o, String model,
                                       int numClasses, Map<String, Double> loadMs, String ortVersion,
-                                      PeakFlops.Result peak, List<Report.Row> rows) {
+                                      PeakFlops.Result peak, List<Report.Row> rows, int[] pinnedCpus) {
         var r = new LinkedHashMap<String, Object>();
         r.put("schema", "skipjack-bench/1");
         r.put("date", date.withOffsetSameInstant(ZoneOffset.UTC).truncatedTo(ChronoUnit.SECONDS)
@@ -131,6 +132,7 @@ final class Bench {
         p.put("warmup", o.warmup().describe());
         p.put("iterations", o.measure().describe());
         p.put("settle_ms", o.settleNanos() / 1e6);
+        p.put("skipjack_worker_cpus", Arrays.stream(pinnedCpus).boxed().toList());
         r.put("params", p);
         var pk = new LinkedHashMap<String, Object>();
         pk.put("gflops", peak.gflops());

@@ -42,6 +42,11 @@ final class SkipjackRunner implements Runner {
         return model.dispatchPlan();
     }
 
+    /** The CPU each worker thread is pinned to, -1 where not (see {@link ResNet#pinnedCpus()}). */
+    int[] pinnedCpus() {
+        return model.pinnedCpus();
+    }
+
     /** The architecture's name, e.g. "resnet50". */
     String arch() {
         return model.architecture().getName();

@@ -420,6 +420,15 @@ public final class ResNet implements AutoCloseable {
         return transform;
     }
 
+    /**
+     * The CPU each of the pool's worker threads is pinned to, -1 for one left unpinned; empty for one thread (see
+     * {@link dev.skipjack.engine.runtime.Parallel#pinnedCpus}).
+     */
+    public int[] pinnedCpus() {
+        contexts.checkOpen();
+        return parallel.pinnedCpus();
+    }
+
     /** Threads one inference runs on. */
     public int threads() {
         contexts.checkOpen();

@@ -1,5 +1,6 @@
 package dev.skipjack.engine.runtime;
 
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
@@ -23,6 +24,10 @@ import java.util.concurrent.locks.ReentrantLock;
  * is {@value #DEFAULT_SPIN_MICROS} us: after a pass the pool holds one core for that long (ONNX Runtime's
  * workers, spinning by default, held one for about 25-30 ms here). {@code -Dskipjack.parallel.spinMicros}
  * sets it (0: park at once, for hosts where idle cores matter more than latency).
+ *
+ * <p>On Linux each worker pins itself to a CPU of its own ({@link Affinity}; the first CPU is left to the
+ * callers), where the process may use more CPUs than the pool has workers: unpinned, a worker woken after both
+ * threads had slept landed on the caller's CPU and shared it for some 4 ms (see there).
  */
 public final class Parallel implements AutoCloseable {
 
@@ -41,6 +46,8 @@ public final class Parallel implements AutoCloseable {
     private final int threads;
     private volatile long spinNanos = SPIN_NANOS;
     private final Thread[] workers;
+    // The CPU each worker pinned itself to, -1 where it did not; written before the constructor returns.
+    private final int[] pinned;
     private final ReentrantLock callLock = new ReentrantLock();
 
     // state = (generation << 32) | next unclaimed index. Claiming an index with a CAS on the whole word
@@ -66,14 +73,41 @@ public final class Parallel implements AutoCloseable {
         }
         this.threads = threads;
         this.workers = new Thread[threads - 1];
+        this.pinned = new int[threads - 1];
+        CountDownLatch started = new CountDownLatch(workers.length);
         for (int i = 0; i < workers.length; i++) {
-            Thread t = new Thread(this::workerLoop, "skipjack-worker-" + (i + 1));
+            int index = i;
+            Thread t = new Thread(() -> {
+                pinned[index] = Affinity.pinWorker(threads);
+                started.countDown();
+                workerLoop();
+            }, "skipjack-worker-" + (i + 1));
             t.setDaemon(true);
             workers[i] = t;
         }
         for (Thread t : workers) {
             t.start();
         }
+        boolean interrupted = false;
+        for (;;) {
+            try {
+                started.await();
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /**
+     * The CPU each worker is pinned to ({@link Affinity}), -1 for a worker left unpinned (not Linux, native access
+     * not enabled, fewer CPUs than threads, {@code -Dskipjack.parallel.pin=false}); empty for one thread.
+     */
+    public int[] pinnedCpus() {
+        return pinned.clone();
     }
 
     /** The number of threads that run a {@link #forEach}, the caller's included. */

@@ -3,7 +3,13 @@ package dev.skipjack.engine.runtime;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicIntegerArray;
@@ -25,6 +31,50 @@ class ParallelTest {
                     }
                 }
             }
+        }
+    }
+
+    /**
+     * On Linux with native access (the build's test JVMs have it) and at least two CPUs, a 2-thread pool's worker
+     * is pinned to one CPU other than the first of the process's mask, as the kernel reports it for that thread;
+     * a pool with more threads than CPUs pins nothing.
+     */
+    @Test
+    void pinsItsWorkerToOneCpuOfItsOwn() throws Exception {
+        int[] cpus = Affinity.allowedCpus();
+        assumeTrue(Affinity.available() && cpus.length >= 2, "pinning needs Linux, native access and 2 CPUs");
+        assertEquals(Runtime.getRuntime().availableProcessors(), cpus.length, "the mask read through FFM");
+        try (Parallel par = new Parallel(2)) {
+            int cpu = par.pinnedCpus()[0];
+            assertTrue(cpu != cpus[0] && Arrays.stream(cpus).anyMatch(c -> c == cpu),
+                    "worker pinned to " + cpu + ", allowed " + Arrays.toString(cpus));
+            var seen = ConcurrentHashMap.<String>newKeySet();
+            CountDownLatch both = new CountDownLatch(2);
+            par.forEach(2, i -> { // each task waits for the other: one runs on the worker
+                if (Thread.currentThread().getName().startsWith("skipjack-worker")) {
+                    seen.add(allowedList());
+                }
+                both.countDown();
+                try {
+                    both.await();
+                } catch (InterruptedException e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            assertEquals(java.util.Set.of(Integer.toString(cpu)), seen, "Cpus_allowed_list of the worker thread");
+        }
+        try (Parallel par = new Parallel(cpus.length + 1)) {
+            assertTrue(Arrays.stream(par.pinnedCpus()).allMatch(c -> c == -1), Arrays.toString(par.pinnedCpus()));
+        }
+    }
+
+    private static String allowedList() {
+        try {
+            return Files.readAllLines(Path.of("/proc/thread-self/status")).stream()
+                    .filter(l -> l.startsWith("Cpus_allowed_list:")).map(l -> l.substring(18).trim())
+                    .findFirst().orElseThrow();
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
         }
     }
 
