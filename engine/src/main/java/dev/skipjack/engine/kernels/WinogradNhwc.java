@@ -24,8 +24,9 @@ import jdk.incubator.vector.VectorSpecies;
  * 4 (m = 4) times the size of the weights.
  *
  * <p>Each thread claims chunks of tiles (consecutive tiles, a chunk's V at most {@link #CHUNK_BYTES}; where all
- * the tiles fit one chunk of {@link #GROUP_CHUNK_BYTES}, that chunk and a share of the output-channel panels) and
- * does all of it in its own slot of the scratch, with no barrier between the steps:
+ * the tiles fit one chunk of {@link #GROUP_CHUNK_BYTES}, every thread transforms that chunk and then claims its
+ * output-channel panels one at a time) and does all of it in its own slot of the scratch, with no barrier between
+ * the steps:
  * <ol>
  *   <li>input transform: V = B^T d B for every tile and channel vector (channels along the vector, so the
  *       transform is plain vector adds), into {@code V [tile][pos][cin]}, columns first and then each row in
@@ -56,7 +57,9 @@ public final class WinogradNhwc implements ConvKernel {
      * Whether a layer whose tiles all fit one chunk splits its output channels across the threads instead of its
      * tiles (see {@link #groups}). Two engines alternating: ResNet-18 6.5% and ResNet-50 3.9% faster
      * (the 14x14 F(2x2) layers: 49 tiles, one chunk; before, two chunks of 25 and 24 tiles, each thread
-     * streaming all 4.2 MB of U). For experiments.
+     * streaming all 4.2 MB of U). The panels are claimed one at a time: in halves, a thread on a slower core
+     * (this host's cores differ from minute to minute) kept the other waiting 0.07-0.11 ms a layer in
+     * ResNet-18's 28x28 and 14x14 layers. For experiments.
      */
     static final boolean PANEL_GROUPS = !"false".equals(System.getProperty("skipjack.winograd.panelGroups"));
     /** Most bytes of a chunk's V (positions x tiles x cin floats), so that it stays in L2 with the rest. */
@@ -191,9 +194,9 @@ public final class WinogradNhwc implements ConvKernel {
     }
 
     /**
-     * Groups of output-channel panels the layer's one chunk is split into: one per thread where all the tiles'
-     * V fits {@link #GROUP_CHUNK_BYTES} (each thread then transforms the same input and streams only its share
-     * of U), else one (chunks of tiles, {@link #CHUNK_BYTES} of V each).
+     * Threads that share the layer's one chunk: all of them where all the tiles' V fits {@link #GROUP_CHUNK_BYTES}
+     * (each thread then transforms the same input and streams only the panels of U it claims), else one (chunks
+     * of tiles, {@link #CHUNK_BYTES} of V each).
      */
     private int groups(int n, int h, int w, int threads) {
         long tiles = (long) n * ((h + m - 1) / m) * ((w + m - 1) / m);
@@ -297,9 +300,9 @@ public final class WinogradNhwc implements ConvKernel {
     }
 
     /**
-     * One chunk of tiles at a time, claimed from {@link #next}, everything in the thread's slot of the scratch:
-     * V = B^T d B for the chunk's tiles; then per panel of output channels the a^2 GEMMs into that panel's M,
-     * and Y = A^T M A with bias, residual and ReLU into out.
+     * One chunk of tiles at a time, claimed from {@link #next} (or, where the threads share the one chunk, its
+     * panels), everything in the thread's slot of the scratch: V = B^T d B for the chunk's tiles; then per panel
+     * of output channels the a^2 GEMMs into that panel's M, and Y = A^T M A with bias, residual and ReLU into out.
      */
     private final class Job implements Parallel.Task {
         MemorySegment in, out, res, scratch;
@@ -314,38 +317,47 @@ public final class WinogradNhwc implements ConvKernel {
             for (int i = 0; i < MP; i++) { // the GEMM's row table: row i of a register tile is i tiles on in V
                 scratch.set(ValueLayout.JAVA_INT_UNALIGNED, base + tableOff(rows) + i * 4L, i * positions * cin);
             }
-            for (int task; (task = next.getAndIncrement()) < chunks * groups; ) {
-                int c = task / groups, g = task % groups;
+            if (groups > 1) { // one chunk: every thread transforms it, then claims its panels one at a time
+                input(0, tiles, base);
+                for (int panel; (panel = next.getAndIncrement()) < panels; ) {
+                    panel(0, tiles, base, panel);
+                }
+                return;
+            }
+            for (int c; (c = next.getAndIncrement()) < chunks; ) {
                 int t0 = (int) ((long) tiles * c / chunks), t1 = (int) ((long) tiles * (c + 1) / chunks);
-                chunk(t0, t1 - t0, base, panels * g / groups, panels * (g + 1) / groups);
+                input(t0, t1 - t0, base);
+                for (int panel = 0; panel < panels; panel++) {
+                    panel(t0, t1 - t0, base, panel);
+                }
             }
         }
 
-        private void chunk(int t0, int count, long base, int panel0, int panel1) {
-            input(t0, count, base);
+        /**
+         * The GEMMs and output transforms of one panel of output channels for tiles t0 .. t0 + count, whose V the
+         * slot holds: per register tile of rows its a^2 GEMMs into M, then at once its output transform, so that M
+         * (MP tiles x a^2 x NRC floats) stays in L1.
+         */
+        private void panel(int t0, int count, long base, int panel) {
             int sixes = sixes(count);
             long mp = base + mOff(rows);
             long ldc = (long) positions * NRC * 4;
             long table = base + tableOff(rows);
-            for (int panel = panel0; panel < panel1; panel++) {
-                // Per register tile of rows: its a^2 GEMMs into M, then at once its output transform, so that M
-                // (MP tiles x a^2 x NRC floats) stays in L1.
-                for (int r = 0, six = Math.max(0, sixes); r < count; six--) {
-                    int tileRows = six > 0 ? 6 : MP;
-                    long u = (long) panel * cin * NRC * 4;
-                    for (int pos = 0; pos < positions; pos++, u += (long) panels * cin * NRC * 4) {
-                        int vRow = (int) ((base + ((long) r * positions + pos) * cin * 4) / 4);
-                        if (six > 0) {
-                            ConvNhwc.kernel6x2(scratch, scratch, table, vRow, cin, packedU, u, scratch,
-                                    mp + pos * NRC * 4L, ldc);
-                        } else {
-                            ConvNhwc.kernel(scratch, scratch, table, vRow, cin, packedU, u, scratch,
-                                    mp + pos * NRC * 4L, ldc);
-                        }
+            for (int r = 0, six = Math.max(0, sixes); r < count; six--) {
+                int tileRows = six > 0 ? 6 : MP;
+                long u = (long) panel * cin * NRC * 4;
+                for (int pos = 0; pos < positions; pos++, u += (long) panels * cin * NRC * 4) {
+                    int vRow = (int) ((base + ((long) r * positions + pos) * cin * 4) / 4);
+                    if (six > 0) {
+                        ConvNhwc.kernel6x2(scratch, scratch, table, vRow, cin, packedU, u, scratch,
+                                mp + pos * NRC * 4L, ldc);
+                    } else {
+                        ConvNhwc.kernel(scratch, scratch, table, vRow, cin, packedU, u, scratch,
+                                mp + pos * NRC * 4L, ldc);
                     }
-                    output(t0 + r, Math.min(tileRows, count - r), base, panel);
-                    r += tileRows;
                 }
+                output(t0 + r, Math.min(tileRows, count - r), base, panel);
+                r += tileRows;
             }
         }
 

@@ -82,7 +82,7 @@ class ChannelsLastTest {
             "2, 32, 2, 2, 7, 9, false, true",
             "2, 16, 1, 1, 1, 1, true, false",
             "2, 16, 1, 2, 29, 31, true, true",
-            // one chunk, three panels: on three threads each takes a share of the panels
+            // one chunk, three or four panels: on three threads each transforms it and claims panels
             "2, 16, 3, 1, 8, 8, true, true",
             "4, 32, 4, 1, 9, 7, false, true",
     })
