@@ -72,8 +72,17 @@ public final class WinogradNhwc implements ConvKernel {
      */
     static final long GROUP_CHUNK_BYTES = Long.getLong("skipjack.winograd.groupChunkBytes", 1024 * 1024);
 
+    /**
+     * Input channels from which a panel's GEMMs run position by position over all the chunk's register tiles
+     * where the layer has no more chunks than threads, so that U comes from memory once a call (see
+     * {@link Job#panel}). For experiments.
+     */
+    static final int POSITIONS_OUTER_CIN = Integer.getInteger("skipjack.winograd.positionsOuterCin", 256);
+
     private final ConvShape shape;
     private final int m, a, positions, cin, cout, panels;
+    /** Whether a panel's GEMMs may run with the positions outermost; the scratch's M then holds a whole chunk. */
+    private final boolean positionsOuter;
     // [positions][panels][cin][NRC]
     private final MemorySegment packedU;
     // [cout]
@@ -104,6 +113,7 @@ public final class WinogradNhwc implements ConvKernel {
         this.cin = shape.cin();
         this.cout = shape.cout();
         this.panels = cout / NRC;
+        this.positionsOuter = cin >= POSITIONS_OUTER_CIN;
         shape.requireWeights("WinogradNhwc", weight, bias);
         this.bias = arena.allocate(cout * 4L, 64);
         MemorySegment.copy(bias, 0, this.bias, 0, cout * 4L);
@@ -211,14 +221,15 @@ public final class WinogradNhwc implements ConvKernel {
         return (int) ((most + MP - 1) / MP * MP);
     }
 
-    // Scratch, per thread: V [rows][positions][cin], one register tile's M [MP][positions][NRC], the GEMM's row table
+    // Scratch, per thread: V [rows][positions][cin], M [MP][positions][NRC] (one register tile's; the chunk's,
+    // [rows][positions][NRC], where the positions are outermost), the GEMM's row table
     // (MP ints), the input window's byte offsets (a^2 longs), the transforms' intermediate values (a^2 vectors).
     private long mOff(int rows) {
         return Simd.align64((long) rows * positions * cin * 4);
     }
 
     private long tableOff(int rows) {
-        return mOff(rows) + Simd.align64((long) MP * positions * NRC * 4);
+        return mOff(rows) + Simd.align64((long) (positionsOuter ? rows : MP) * positions * NRC * 4);
     }
 
     private long offsOff(int rows) {
@@ -288,6 +299,7 @@ public final class WinogradNhwc implements ConvKernel {
             j.groups = groups(n, h, w, threads);
             j.slotBytes = slotBytes(chunkRows(n, h, w, threads));
             j.rows = chunkRows(n, h, w, threads);
+            j.outer = positionsOuter && j.chunks <= threads;
             j.zero = pixels * cin;
             j.next.set(0);
             try {
@@ -306,7 +318,7 @@ public final class WinogradNhwc implements ConvKernel {
      */
     private final class Job implements Parallel.Task {
         MemorySegment in, out, res, scratch;
-        boolean relu;
+        boolean relu, outer;
         int h, w, th, tw, tiles, chunks, groups, rows;
         long zero, slotBytes;
         final java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
@@ -336,13 +348,40 @@ public final class WinogradNhwc implements ConvKernel {
         /**
          * The GEMMs and output transforms of one panel of output channels for tiles t0 .. t0 + count, whose V the
          * slot holds: per register tile of rows its a^2 GEMMs into M, then at once its output transform, so that M
-         * (MP tiles x a^2 x NRC floats) stays in L1.
+         * (MP tiles x a^2 x NRC floats) stays in L1. From {@link #POSITIONS_OUTER_CIN} input channels and in layers of
+         * no more chunks than threads (batch 1), position by position instead, each over all the register tiles, and
+         * then the output transforms: a position's block of U (cin x NRC floats, 32 KB at 256 channels) serves every
+         * tile from L1 while the next comes from memory.
+         * Tile by tile, every register tile walked the whole panel of U (16 blocks at F(2x2)), and the first one
+         * fetched it from memory at the speed of the GEMM: 256 channels at 14x14 with weights out of cache, 2
+         * threads, 0.914 of the time (1 thread, GEMMs alone: 0.68-0.72 ms against 0.84-0.89); at 128 channels
+         * (28x28, F(4x4)) the same time, at 64 (56x56) 2% slower, M of 49 tiles out of L1.
          */
         private void panel(int t0, int count, long base, int panel) {
             int sixes = sixes(count);
             long mp = base + mOff(rows);
             long ldc = (long) positions * NRC * 4;
             long table = base + tableOff(rows);
+            if (outer) {
+                long u = (long) panel * cin * NRC * 4;
+                for (int pos = 0; pos < positions; pos++, u += (long) panels * cin * NRC * 4) {
+                    for (int r = 0, six = Math.max(0, sixes); r < count; six--) {
+                        int tileRows = six > 0 ? 6 : MP;
+                        int vRow = (int) ((base + ((long) r * positions + pos) * cin * 4) / 4);
+                        long c = mp + ((long) r * positions + pos) * NRC * 4;
+                        if (six > 0) {
+                            ConvNhwc.kernel6x2(scratch, scratch, table, vRow, cin, packedU, u, scratch, c, ldc);
+                        } else {
+                            ConvNhwc.kernel(scratch, scratch, table, vRow, cin, packedU, u, scratch, c, ldc);
+                        }
+                        r += tileRows;
+                    }
+                }
+                for (int r = 0; r < count; r += MP) {
+                    output(t0 + r, Math.min(MP, count - r), base, panel, (long) r * positions * NRC * 4);
+                }
+                return;
+            }
             for (int r = 0, six = Math.max(0, sixes); r < count; six--) {
                 int tileRows = six > 0 ? 6 : MP;
                 long u = (long) panel * cin * NRC * 4;
@@ -356,7 +395,7 @@ public final class WinogradNhwc implements ConvKernel {
                                 mp + pos * NRC * 4L, ldc);
                     }
                 }
-                output(t0 + r, Math.min(tileRows, count - r), base, panel);
+                output(t0 + r, Math.min(tileRows, count - r), base, panel, 0);
                 r += tileRows;
             }
         }
@@ -431,10 +470,10 @@ public final class WinogradNhwc implements ConvKernel {
         }
 
         /**
-         * out = relu?(A^T M A + bias + residual) for tiles t0 .. t0 + count (M's rows 0 .. count), the panel's
-         * channels.
+         * out = relu?(A^T M A + bias + residual) for tiles t0 .. t0 + count (M's rows from the byte offset
+         * mStart on), the panel's channels.
          */
-        private void output(int t0, int count, long base, int panel) {
+        private void output(int t0, int count, long base, int panel, long mStart) {
             long tmp = base + tmpOff(rows);
             long mStride = NRC * 4L; // between positions
             FloatVector zero = FloatVector.zero(S);
@@ -443,7 +482,7 @@ public final class WinogradNhwc implements ConvKernel {
                 int img = t / (th * tw), q = t - img * th * tw, ty = q / tw, tx = q - ty * tw;
                 int y0 = ty * m, x0 = tx * m;
                 int rows = Math.min(m, h - y0), cols = Math.min(m, w - x0);
-                long mt = base + mOff(this.rows) + (long) r * positions * NRC * 4;
+                long mt = base + mOff(this.rows) + mStart + (long) r * positions * NRC * 4;
                 for (int c = panel * NRC; c < (panel + 1) * NRC; c += L) {
                     long cb = c * 4L;
                     long s = mt + (c - panel * NRC) * 4L;

@@ -85,6 +85,11 @@ class ChannelsLastTest {
             // one chunk, three or four panels: on three threads each transforms it and claims panels
             "2, 16, 3, 1, 8, 8, true, true",
             "4, 32, 4, 1, 9, 7, false, true",
+            // 256 channels: one chunk (or no more than the threads) runs the GEMMs position by position
+            "2, 256, 2, 1, 6, 5, true, true",
+            "4, 256, 3, 1, 9, 7, false, true",
+            // 256 channels and more chunks than threads: register tile by register tile again
+            "2, 256, 1, 1, 24, 24, true, true",
     })
     void winogradNhwcMatchesReference(int m, int cin, int panels, int n, int h, int w, boolean residual,
                                       boolean relu) {
