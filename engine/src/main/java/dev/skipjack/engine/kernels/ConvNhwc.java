@@ -74,15 +74,29 @@ public final class ConvNhwc implements ConvKernel {
     static final int ROW_RUN_MAX = Math.min(KC, Integer.getInteger("skipjack.nhwc.rowRunMax", 512));
     /** Tasks per thread a layer is split into at least, by smaller pixel blocks, where its panels are too few. */
     static final int TASKS_PER_THREAD = 4;
+    /** Pixels per tile of {@link #kernel6x4}. */
+    static final int WP = 6;
+    /** For experiments: {@link #wide} on or off. */
+    static final boolean WIDE = !"false".equals(System.getProperty("skipjack.nhwc.wide"));
 
     private final ConvShape shape;
     private final int ks, stride, pad, cin, cout, taps, panels;
-    // [panels][tap][ci][NRC], tap = ky * ks + kx: the NRC output channels of a panel interleaved along the depth
+    /**
+     * Whether this stride-1 1x1 convolution runs on {@link #kernel6x4} ({@link WideJob}): 6 pixels by 64 output
+     * channels, where the vectors have 16 lanes (AVX-512's 32 registers hold its 24 accumulators) and cout is a
+     * multiple of 64 (every 1x1 of ResNet); its weights then packed in panels of 2 NRC. Per depth step 10 loads
+     * for 24 FMAs against the 7x2 tile's 9 for 14, and a call does 1.7 times the work for its fixed cost: in L1 on
+     * one core 197 GFLOP/s at 64 depth steps (7x2: 173) and 206-211 at 256 (193).
+     */
+    private final boolean wide;
+    // [panels][tap][ci][NRC], tap = ky * ks + kx: the NRC output channels of a panel interleaved along the depth;
+    // where wide, [pairs][ci][2 NRC] (1x1: one tap)
     private final MemorySegment packedW;
     // [cout]
     private final MemorySegment bias;
     private final TableJob tableJob = new TableJob();
     private final TileJob tileJob = new TileJob();
+    private final WideJob wideJob = new WideJob();
 
     /**
      * Packs the weights once into {@code arena}.
@@ -105,6 +119,7 @@ public final class ConvNhwc implements ConvKernel {
         this.cout = shape.cout();
         this.taps = ks * ks;
         this.panels = cout / NRC;
+        this.wide = WIDE && ks == 1 && stride == 1 && shape.pad() == 0 && L >= 16 && cout % (2 * NRC) == 0;
         long wFloats = (long) cout * cin * taps;
         shape.requireWeights("ConvNhwc", weight, bias);
         this.bias = arena.allocate(cout * 4L, 64);
@@ -112,20 +127,21 @@ public final class ConvNhwc implements ConvKernel {
         this.packedW = arena.allocate(wFloats * 4, 64);
         // Panel by panel through arrays (element by element through segments is slow for 25M weights).
         int depth = cin * taps;
-        float[] rows = new float[NRC * depth];
-        float[] panel = new float[NRC * depth];
-        for (int p = 0; p < panels; p++) {
-            MemorySegment.copy(weight, ValueLayout.JAVA_FLOAT_UNALIGNED, (long) p * NRC * depth * 4, rows, 0,
-                    NRC * depth);
-            for (int c = 0; c < NRC; c++) {
+        int width = wide ? 2 * NRC : NRC;
+        float[] rows = new float[width * depth];
+        float[] panel = new float[width * depth];
+        for (int p = 0; p < cout / width; p++) {
+            MemorySegment.copy(weight, ValueLayout.JAVA_FLOAT_UNALIGNED, (long) p * width * depth * 4, rows, 0,
+                    width * depth);
+            for (int c = 0; c < width; c++) {
                 for (int ci = 0; ci < cin; ci++) {
                     for (int t = 0; t < taps; t++) {
-                        panel[(t * cin + ci) * NRC + c] = rows[c * depth + ci * taps + t];
+                        panel[(t * cin + ci) * width + c] = rows[c * depth + ci * taps + t];
                     }
                 }
             }
-            MemorySegment.copy(panel, 0, packedW, ValueLayout.JAVA_FLOAT_UNALIGNED, (long) p * NRC * depth * 4,
-                    NRC * depth);
+            MemorySegment.copy(panel, 0, packedW, ValueLayout.JAVA_FLOAT_UNALIGNED, (long) p * width * depth * 4,
+                    width * depth);
         }
     }
 
@@ -167,6 +183,11 @@ public final class ConvNhwc implements ConvKernel {
         return ROW_RUNS && ks > 1 && (long) ks * cin <= ROW_RUN_MAX;
     }
 
+    /** Bytes of a thread's part of the scratch where {@link #wide}: a tile's sums, then a partial tile's input. */
+    private long wideSlotBytes() {
+        return Simd.align64((long) WP * 2 * NRC * 4) + Simd.align64((long) WP * cin * 4);
+    }
+
     private long tableBytes(int n, int h, int w) {
         if (pointwise()) {
             return 64 + 64;
@@ -182,7 +203,8 @@ public final class ConvNhwc implements ConvKernel {
 
     @Override
     public long scratchBytes(int n, int h, int w, int threads) {
-        return tableBytes(n, h, w) + (long) Math.max(1, threads) * 2 * MP * NRC * 4;
+        long slot = wide ? wideSlotBytes() : (long) 2 * MP * NRC * 4;
+        return tableBytes(n, h, w) + (long) Math.max(1, threads) * slot;
     }
 
     /**
@@ -217,6 +239,37 @@ public final class ConvNhwc implements ConvKernel {
                     + " the input needs " + inFloats + " floats (has " + in.byteSize() / 4 + "), the output "
                     + (pixels + 1) * cout + " (has " + out.byteSize() / 4 + ")"
                     + (residual == null ? "" : ", the residual " + pixels * cout + " (has " + residual.byteSize() / 4 + ")"));
+        }
+        if (wide) {
+            synchronized (wideJob) {
+                zeroPixel(out, pixels * cout, cout);
+                WideJob j = wideJob;
+                j.a = in;
+                j.out = out;
+                j.res = residual;
+                j.relu = relu;
+                j.scratch = scratch;
+                j.tmpOff = tableBytes(n, h, w);
+                j.slotBytes = wideSlotBytes();
+                j.pixels = (int) pixels;
+                j.tiles = (int) ((pixels + WP - 1) / WP);
+                j.pairs = panels / 2;
+                int blocks = blocks(j.tiles, j.pairs, par.threads());
+                j.tilesPerTask = (j.tiles + blocks - 1) / blocks;
+                j.tasks = j.pairs * ((j.tiles + j.tilesPerTask - 1) / j.tilesPerTask);
+                j.next.set(0);
+                int parts = Math.min(par.threads(), j.tasks / j.pairs);
+                j.staticSplit = j.tiles >= STATIC_MIN_TILES;
+                if (j.staticSplit) {
+                    j.shares.reset(j.tasks / j.pairs, parts);
+                }
+                try {
+                    par.forEach(j.staticSplit ? parts : Math.min(par.threads(), j.tasks), j);
+                } finally {
+                    j.a = j.out = j.res = j.scratch = null;
+                }
+            }
+            return;
         }
         int tiles = (int) ((pixels + MP - 1) / MP);
         synchronized (tileJob) {
@@ -255,17 +308,7 @@ public final class ConvNhwc implements ConvKernel {
             j.tiles = tiles;
             j.pointwise = pointwise();
             j.rowRuns = rowRuns();
-            int blocks = (tiles + TILES_PER_TASK - 1) / TILES_PER_TASK;
-            int wanted = TASKS_PER_THREAD * par.threads();
-            if ((long) panels * blocks < wanted) {
-                blocks = Math.min(tiles, (wanted + panels - 1) / panels);
-            } else if (tiles >= STATIC_MIN_TILES) {
-                // Shares of whole blocks: as many blocks as a multiple of the threads, so that the shares are
-                // equal (112 tiles in 7 blocks kept one of 2 threads busy for 4 of them while the other, done with
-                // its 3, found nothing to take; 8 blocks: 3x3/2 64 -> 128 at 56x56 0.41 against 0.42-0.45 ms)
-                int t = par.threads();
-                blocks = Math.min(tiles, (blocks + t - 1) / t * t);
-            }
+            int blocks = blocks(tiles, panels, par.threads());
             j.tilesPerTask = (tiles + blocks - 1) / blocks;
             j.tasks = panels * ((tiles + j.tilesPerTask - 1) / j.tilesPerTask);
             j.next.set(0);
@@ -278,6 +321,79 @@ public final class ConvNhwc implements ConvKernel {
                 par.forEach(j.staticSplit ? j.parts : Math.min(par.threads(), j.tasks), j);
             } finally {
                 j.a = j.out = j.res = j.scratch = null;
+            }
+        }
+    }
+
+    /**
+     * Pixel blocks a layer of {@code tiles} tiles and {@code columns} panels (or pairs of panels) is cut into: of
+     * {@link #TILES_PER_TASK} tiles, more and smaller where that leaves fewer than {@link #TASKS_PER_THREAD} tasks
+     * a thread; where the threads take shares of the blocks, a multiple of the threads' count of them, so that the
+     * shares are equal (112 tiles in 7 blocks kept one of 2 threads busy for 4 of them while the other, done with
+     * its 3, found nothing to take; in 8 blocks: 3x3/2 64 -> 128 at 56x56 0.41 against 0.42-0.45 ms).
+     */
+    private static int blocks(int tiles, int columns, int threads) {
+        int blocks = (tiles + TILES_PER_TASK - 1) / TILES_PER_TASK;
+        int wanted = TASKS_PER_THREAD * threads;
+        if ((long) columns * blocks < wanted) {
+            return Math.min(tiles, (wanted + columns - 1) / columns);
+        }
+        if (tiles >= STATIC_MIN_TILES) {
+            return Math.min(tiles, (blocks + threads - 1) / threads * threads);
+        }
+        return blocks;
+    }
+
+    /**
+     * A stride-1 1x1 layer on {@link #kernel6x4} (see {@link #wide}): tasks of (pair of panels, block of 6-pixel
+     * tiles), split as {@link TileJob}'s. The input rows of a tile are consecutive pixels, {@code cin} floats
+     * apart; a partial last tile reads a copy of its rows in the thread's part of the scratch (the rows after
+     * them hold whatever they held: their sums are dropped) and sums into the tmp there.
+     */
+    private final class WideJob implements Parallel.Task {
+        MemorySegment a, out, res, scratch;
+        boolean relu, staticSplit;
+        long tmpOff, slotBytes;
+        int pixels, tiles, tilesPerTask, tasks, pairs;
+        final Shares shares = new Shares();
+        final AtomicInteger next = new AtomicInteger();
+
+        @Override
+        public void run(int slot) {
+            long tmp = tmpOff + slot * slotBytes;
+            if (staticSplit) {
+                for (int b; (b = shares.claim(slot)) >= 0; ) {
+                    for (int pair = 0; pair < pairs; pair++) {
+                        task(pair, b, tmp);
+                    }
+                }
+                return;
+            }
+            for (int t; (t = next.getAndIncrement()) < tasks; ) {
+                task(t % pairs, t / pairs, tmp);
+            }
+        }
+
+        private void task(int pair, int block, long tmp) {
+            long wOff = (long) pair * cin * 2 * NRC * 4;
+            long bOff = (long) 2 * pair * NRC * 4;
+            long lda = cin * 4L, ldc = cout * 4L, ldt = 2 * NRC * 4L;
+            int t0 = block * tilesPerTask, t1 = Math.min(tiles, (block + 1) * tilesPerTask);
+            for (int t = t0; t < t1; t++) {
+                int p0 = t * WP;
+                long o = (long) p0 * ldc + bOff;
+                if (p0 + WP <= pixels) {
+                    kernel6x4(a, p0 * lda, lda, cin, packedW, wOff, out, o, ldc);
+                    finish(bias, bOff, out, o, ldc, out, o, ldc, res, relu, WP);
+                    finish(bias, bOff + NRC * 4, out, o + NRC * 4, ldc, out, o + NRC * 4, ldc, res, relu, WP);
+                } else {
+                    int valid = pixels - p0;
+                    long rows = tmp + Simd.align64(WP * ldt);
+                    MemorySegment.copy(a, p0 * lda, scratch, rows, valid * lda);
+                    kernel6x4(scratch, rows, lda, cin, packedW, wOff, scratch, tmp, ldt);
+                    finish(bias, bOff, scratch, tmp, ldt, out, o, ldc, res, relu, valid);
+                    finish(bias, bOff + NRC * 4, scratch, tmp + NRC * 4, ldt, out, o + NRC * 4, ldc, res, relu, valid);
+                }
             }
         }
     }
@@ -425,6 +541,105 @@ public final class ConvNhwc implements ConvKernel {
                 }
             }
         }
+    }
+
+    /**
+     * {@link #WP} rows (pixels, {@code lda} bytes apart in a from aOff) by four vectors (two panels of output
+     * channels, packed [ci][2 NRC] from byte wOff) over kc depth steps, into c (row stride ldc, the four vectors
+     * consecutive). 24 accumulators, 4 weight vectors and a broadcast: 29 of AVX-512's 32 registers. The four
+     * weight vectors of a step are consecutive: read from two [ci][NRC] panels, 8 or 32 KB apart (the same
+     * offsets within a 4 KB page), it ran at 150 and 161 GFLOP/s in L1 where consecutive reached 171-197 and 206
+     * (64 and 256 depth steps).
+     */
+    static void kernel6x4(MemorySegment a, long aOff, long lda, int kc, MemorySegment w, long wOff,
+                          MemorySegment c, long cOff, long ldc) {
+        long a1 = aOff + lda, a2 = a1 + lda, a3 = a2 + lda, a4 = a3 + lda, a5 = a4 + lda;
+        FloatVector c00 = FloatVector.zero(S);
+        FloatVector c01 = FloatVector.zero(S);
+        FloatVector c02 = FloatVector.zero(S);
+        FloatVector c03 = FloatVector.zero(S);
+        FloatVector c10 = FloatVector.zero(S);
+        FloatVector c11 = FloatVector.zero(S);
+        FloatVector c12 = FloatVector.zero(S);
+        FloatVector c13 = FloatVector.zero(S);
+        FloatVector c20 = FloatVector.zero(S);
+        FloatVector c21 = FloatVector.zero(S);
+        FloatVector c22 = FloatVector.zero(S);
+        FloatVector c23 = FloatVector.zero(S);
+        FloatVector c30 = FloatVector.zero(S);
+        FloatVector c31 = FloatVector.zero(S);
+        FloatVector c32 = FloatVector.zero(S);
+        FloatVector c33 = FloatVector.zero(S);
+        FloatVector c40 = FloatVector.zero(S);
+        FloatVector c41 = FloatVector.zero(S);
+        FloatVector c42 = FloatVector.zero(S);
+        FloatVector c43 = FloatVector.zero(S);
+        FloatVector c50 = FloatVector.zero(S);
+        FloatVector c51 = FloatVector.zero(S);
+        FloatVector c52 = FloatVector.zero(S);
+        FloatVector c53 = FloatVector.zero(S);
+        for (int k = 0; k < kc; k++) {
+            long wo = wOff + (long) k * (4 * VB);
+            long ko = k * 4L;
+            FloatVector v0 = FloatVector.fromMemorySegment(S, w, wo, LE);
+            FloatVector v1 = FloatVector.fromMemorySegment(S, w, wo + VB, LE);
+            FloatVector v2 = FloatVector.fromMemorySegment(S, w, wo + 2 * VB, LE);
+            FloatVector v3 = FloatVector.fromMemorySegment(S, w, wo + 3 * VB, LE);
+            FloatVector av = FloatVector.broadcast(S, a.get(F32, aOff + ko));
+            c00 = v0.fma(av, c00);
+            c01 = v1.fma(av, c01);
+            c02 = v2.fma(av, c02);
+            c03 = v3.fma(av, c03);
+            av = FloatVector.broadcast(S, a.get(F32, a1 + ko));
+            c10 = v0.fma(av, c10);
+            c11 = v1.fma(av, c11);
+            c12 = v2.fma(av, c12);
+            c13 = v3.fma(av, c13);
+            av = FloatVector.broadcast(S, a.get(F32, a2 + ko));
+            c20 = v0.fma(av, c20);
+            c21 = v1.fma(av, c21);
+            c22 = v2.fma(av, c22);
+            c23 = v3.fma(av, c23);
+            av = FloatVector.broadcast(S, a.get(F32, a3 + ko));
+            c30 = v0.fma(av, c30);
+            c31 = v1.fma(av, c31);
+            c32 = v2.fma(av, c32);
+            c33 = v3.fma(av, c33);
+            av = FloatVector.broadcast(S, a.get(F32, a4 + ko));
+            c40 = v0.fma(av, c40);
+            c41 = v1.fma(av, c41);
+            c42 = v2.fma(av, c42);
+            c43 = v3.fma(av, c43);
+            av = FloatVector.broadcast(S, a.get(F32, a5 + ko));
+            c50 = v0.fma(av, c50);
+            c51 = v1.fma(av, c51);
+            c52 = v2.fma(av, c52);
+            c53 = v3.fma(av, c53);
+        }
+        c00.intoMemorySegment(c, cOff, LE);
+        c01.intoMemorySegment(c, cOff + VB, LE);
+        c02.intoMemorySegment(c, cOff + 2 * VB, LE);
+        c03.intoMemorySegment(c, cOff + 3 * VB, LE);
+        c10.intoMemorySegment(c, cOff + ldc, LE);
+        c11.intoMemorySegment(c, cOff + ldc + VB, LE);
+        c12.intoMemorySegment(c, cOff + ldc + 2 * VB, LE);
+        c13.intoMemorySegment(c, cOff + ldc + 3 * VB, LE);
+        c20.intoMemorySegment(c, cOff + 2 * ldc, LE);
+        c21.intoMemorySegment(c, cOff + 2 * ldc + VB, LE);
+        c22.intoMemorySegment(c, cOff + 2 * ldc + 2 * VB, LE);
+        c23.intoMemorySegment(c, cOff + 2 * ldc + 3 * VB, LE);
+        c30.intoMemorySegment(c, cOff + 3 * ldc, LE);
+        c31.intoMemorySegment(c, cOff + 3 * ldc + VB, LE);
+        c32.intoMemorySegment(c, cOff + 3 * ldc + 2 * VB, LE);
+        c33.intoMemorySegment(c, cOff + 3 * ldc + 3 * VB, LE);
+        c40.intoMemorySegment(c, cOff + 4 * ldc, LE);
+        c41.intoMemorySegment(c, cOff + 4 * ldc + VB, LE);
+        c42.intoMemorySegment(c, cOff + 4 * ldc + 2 * VB, LE);
+        c43.intoMemorySegment(c, cOff + 4 * ldc + 3 * VB, LE);
+        c50.intoMemorySegment(c, cOff + 5 * ldc, LE);
+        c51.intoMemorySegment(c, cOff + 5 * ldc + VB, LE);
+        c52.intoMemorySegment(c, cOff + 5 * ldc + 2 * VB, LE);
+        c53.intoMemorySegment(c, cOff + 5 * ldc + 3 * VB, LE);
     }
 
     /**

@@ -60,6 +60,12 @@ class ChannelsLastTest {
             // a 3x3/2 over two images, a 1x1/2 with the residual, at channel counts of whole vectors
             "64, 1, 3, 2, 1, 2, 6, 8, false, true",
             "48, 2, 1, 2, 0, 1, 5, 7, true, false",
+            // 1x1s over pairs of panels on the 6x4 kernel (16 lanes): a fixed share per thread with a partial last
+            // tile, exactly one tile, two images, and 5 pixels (fewer than a tile: its rows copied out)
+            "32, 4, 1, 1, 0, 1, 29, 31, true, true",
+            "16, 2, 1, 1, 0, 1, 2, 3, true, false",
+            "8, 6, 1, 1, 0, 2, 3, 5, false, true",
+            "16, 2, 1, 1, 0, 1, 1, 5, true, true",
     })
     void convNhwcMatchesReference(int cin, int panels, int k, int s, int p, int n, int h, int w, boolean residual,
                                   boolean relu) {
