@@ -13,7 +13,6 @@ import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -106,7 +105,7 @@ final class Bench {
      */
     static Map<String, Object> record(OffsetDateTime date, MachineInfo machine, BenchOptions o, String model,
                                       int numClasses, Map<String, Double> loadMs, String ortVersion,
-                                      PeakFlops.Result peak, List<Report.Row> rows, int[] pinnedCpus) {
+                                      PeakFlops.Result peak, List<Report.Row> rows, boolean steered) {
         var r = new LinkedHashMap<String, Object>();
         r.put("schema", "skipjack-bench/1");
         r.put("date", date.withOffsetSameInstant(ZoneOffset.UTC).truncatedTo(ChronoUnit.SECONDS)
@@ -132,7 +131,7 @@ final class Bench {
         p.put("warmup", o.warmup().describe());
         p.put("iterations", o.measure().describe());
         p.put("settle_ms", o.settleNanos() / 1e6);
-        p.put("skipjack_worker_cpus", Arrays.stream(pinnedCpus).boxed().toList());
+        p.put("skipjack_wake_steering", steered);
         r.put("params", p);
         var pk = new LinkedHashMap<String, Object>();
         pk.put("gflops", peak.gflops());

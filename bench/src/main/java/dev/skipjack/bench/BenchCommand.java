@@ -4,12 +4,10 @@ import java.io.PrintStream;
 import java.lang.foreign.Arena;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.stream.Collectors;
 import dev.skipjack.engine.model.LayerProfile;
 
 /**
@@ -48,7 +46,7 @@ public final class BenchCommand {
         List<Bench.BatchResult> results;
         List<LayerProfile.Entry> layers = null;
         List<OrtProfile.Node> ortNodes = null;
-        int[] pinned;
+        boolean steered;
 
         progress.phase(o.model() == null ? "building a seeded " + o.arch() : "loading " + o.model());
         long t0 = System.nanoTime();
@@ -60,7 +58,7 @@ public final class BenchCommand {
                 err.print(skipjack.dispatchPlan());
             }
             model = skipjack.arch();
-            pinned = skipjack.pinnedCpus();
+            steered = skipjack.steersWorkers();
             numClasses = skipjack.numClasses();
             OrtRunner ort = null;
             try {
@@ -102,12 +100,12 @@ public final class BenchCommand {
 
         List<Report.Row> rows = Bench.rows(model, o.threads(), results, peak.gflops());
         Map<String, Object> record = Bench.record(date, machine, o, model, numClasses, loadMs, ortVersion, peak,
-                rows, pinned);
+                rows, steered);
         String line = Json.write(record);
         if (o.json()) {
             out.println(line);
         } else {
-            out.print(text(o, machine, model, loadMs, ortVersion, peak, results, rows, pinned));
+            out.print(text(o, machine, model, loadMs, ortVersion, peak, results, rows, steered));
             if (layers != null) {
                 out.print(Report.layerTable(layers, peak.gflops(),
                         ortNodes == null ? null : OrtProfile.byModule(ortNodes)));
@@ -124,17 +122,16 @@ public final class BenchCommand {
     /** The human-readable report: a title, the table, and what the columns mean. */
     static String text(BenchOptions o, MachineInfo machine, String model, Map<String, Double> loadMs,
                        String ortVersion, PeakFlops.Result peak, List<Bench.BatchResult> results,
-                       List<Report.Row> rows, int[] pinned) {
+                       List<Report.Row> rows, boolean steered) {
         var sb = new StringBuilder();
         String weights = o.model() == null ? "seeded weights, seed " + o.seed() : o.model().toString();
         sb.append(String.format(Locale.ROOT, "%s (%s), input %dx%d, %d threads; %s, %d cores, JDK %s%n",
                 model, weights, o.height(), o.width(), o.threads(), machine.cpuModel(), machine.cores(),
                 machine.jdk()));
-        if (pinned.length > 0) {
-            sb.append(Arrays.stream(pinned).allMatch(c -> c >= 0)
-                    ? "Skipjack's worker threads pinned to CPU " + Arrays.stream(pinned).mapToObj(Integer::toString)
-                            .collect(Collectors.joining(", ")) + " (the caller's thread is not pinned)\n"
-                    : "Skipjack's worker threads not pinned (Linux and --enable-native-access=ALL-UNNAMED pin them)\n");
+        if (o.threads() > 1) {
+            sb.append(steered ? "Skipjack's parked workers are woken on a CPU other than the caller's\n"
+                    : "Skipjack's parked workers are woken where Linux puts them (steering needs Linux and "
+                            + "--enable-native-access=ALL-UNNAMED)\n");
         }
         if (o.onnx() != null) {
             sb.append("vs ONNX Runtime ").append(ortVersion).append(" on ").append(o.onnx())

@@ -42,9 +42,9 @@ final class SkipjackRunner implements Runner {
         return model.dispatchPlan();
     }
 
-    /** The CPU each worker thread is pinned to, -1 where not (see {@link ResNet#pinnedCpus()}). */
-    int[] pinnedCpus() {
-        return model.pinnedCpus();
+    /** Whether parked workers are woken away from the caller's CPU (see {@link ResNet#steersWorkers()}). */
+    boolean steersWorkers() {
+        return model.steersWorkers();
     }
 
     /** The architecture's name, e.g. "resnet50". */

@@ -421,12 +421,12 @@ public final class ResNet implements AutoCloseable {
     }
 
     /**
-     * The CPU each of the pool's worker threads is pinned to, -1 for one left unpinned; empty for one thread (see
-     * {@link dev.skipjack.engine.runtime.Parallel#pinnedCpus}).
+     * Whether the pool's parked workers are woken on a CPU other than the caller's (see
+     * {@link dev.skipjack.engine.runtime.Parallel#steersWorkers}).
      */
-    public int[] pinnedCpus() {
+    public boolean steersWorkers() {
         contexts.checkOpen();
-        return parallel.pinnedCpus();
+        return parallel.steersWorkers();
     }
 
     /** Threads one inference runs on. */

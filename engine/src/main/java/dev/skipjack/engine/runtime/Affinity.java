@@ -4,118 +4,153 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
-import java.util.Optional;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * Pins a thread to one CPU, through Linux's {@code sched_setaffinity} called with the FFM API, so that
- * {@link Parallel}'s workers wake up on a core of their own.
+ * Steers a parked {@link Parallel} worker away from the CPU of the thread that wakes it, through Linux's
+ * {@code sched_setaffinity}, {@code sched_getcpu} and {@code gettid} called with the FFM API.
  *
  * <p>Why: after both of a pool's threads had slept (a caller idle between requests for 100 ms, the worker
  * parked), Linux woke the worker onto the caller's CPU, where it waited behind the caller, then shared that CPU
  * with it, for about 4 ms before the load balancer moved it. A probe of 25 jobs of 0.4 ms each took 16.2-17.3
- * ms instead of 10.1-10.5 (its first seven jobs ran at half speed); with the worker pinned to another CPU,
- * 10.1-10.3 ms. {@code ./skipjack bench}'s 30 ms pause before each call met the same effect.
+ * ms instead of 10.1-10.5 (its first seven jobs ran at half speed); ResNet-18 requests 100 ms apart 16.7 ms
+ * instead of 10.9. So the waker first narrows the worker's affinity to the other CPUs of the process's mask; the
+ * worker, once running, widens it again, so that the scheduler can still move it off a CPU another process
+ * keeps busy. (Pinned for good, a worker stayed on the one CPU where ONNX Runtime's spinning thread also ran in
+ * {@code ./skipjack bench}, and ResNet-18 batch 1 read 1.44-1.46 of ONNX Runtime's time in runs where unpinned it
+ * read 1.07-1.13.)
  *
  * <p>Only where it can be done quietly: on Linux, with native access enabled for this code's module
  * ({@code --enable-native-access=ALL-UNNAMED} on the class path; without it the JDK would print a warning on
- * the first call), where libc has the two functions. Elsewhere {@link #available} is false and nothing is
- * pinned. {@code -Dskipjack.parallel.pin=false} turns pinning off.
+ * the first call), where libc has the functions. Elsewhere {@link #available} is false and nothing is steered.
+ * {@code -Dskipjack.parallel.steer=false} turns it off. Nothing here allocates after class initialization.
  */
 public final class Affinity {
     /** The mask's size in bytes: 1024 CPUs, glibc's {@code cpu_set_t}. */
-    private static final int MASK_BYTES = 128;
-    static final boolean ENABLED = !"false".equals(System.getProperty("skipjack.parallel.pin"));
+    static final int MASK_BYTES = 128;
+    static final boolean ENABLED = !"false".equals(System.getProperty("skipjack.parallel.steer"));
     private static final MethodHandle SET;
     private static final MethodHandle GET;
-    /** Workers pinned so far in this process: the next one takes the next CPU, counting down from the last. */
-    private static final AtomicInteger PINNED = new AtomicInteger();
+    private static final MethodHandle GETCPU;
+    private static final MethodHandle GETTID;
 
     static {
-        MethodHandle set = null, get = null;
+        MethodHandle set = null, get = null, getcpu = null, gettid = null;
         try {
             if (ENABLED && System.getProperty("os.name", "").startsWith("Linux")
                     && Affinity.class.getModule().isNativeAccessEnabled()) {
                 Linker linker = Linker.nativeLinker();
-                FunctionDescriptor fd = FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT,
+                SymbolLookup libc = linker.defaultLookup();
+                FunctionDescriptor mask = FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT,
                         ValueLayout.JAVA_LONG, ValueLayout.ADDRESS);
-                Optional<MemorySegment> s = linker.defaultLookup().find("sched_setaffinity");
-                Optional<MemorySegment> g = linker.defaultLookup().find("sched_getaffinity");
-                if (s.isPresent() && g.isPresent()) {
-                    set = linker.downcallHandle(s.get(), fd);
-                    get = linker.downcallHandle(g.get(), fd);
+                FunctionDescriptor noArgs = FunctionDescriptor.of(ValueLayout.JAVA_INT);
+                var s = libc.find("sched_setaffinity");
+                var g = libc.find("sched_getaffinity");
+                var c = libc.find("sched_getcpu");
+                var t = libc.find("gettid");
+                if (s.isPresent() && g.isPresent() && c.isPresent() && t.isPresent()) {
+                    set = linker.downcallHandle(s.get(), mask);
+                    get = linker.downcallHandle(g.get(), mask);
+                    getcpu = linker.downcallHandle(c.get(), noArgs);
+                    gettid = linker.downcallHandle(t.get(), noArgs);
                 }
             }
         } catch (RuntimeException | LinkageError e) {
-            set = get = null; // no pinning: the pool works unpinned
+            set = get = getcpu = gettid = null; // nothing steered: the pool works as on any other system
         }
         SET = set;
         GET = get;
+        GETCPU = getcpu;
+        GETTID = gettid;
     }
 
     private Affinity() {}
 
-    /** Whether threads can be pinned here (see the class comment). */
+    /** Whether workers can be steered here (see the class comment). */
     public static boolean available() {
         return SET != null;
     }
 
-    /**
-     * The CPUs this process may run on (its affinity mask), ascending; empty where that cannot be read.
-     */
-    static int[] allowedCpus() {
-        if (GET == null) {
-            return new int[0];
+    /** The calling thread's kernel thread id, -1 where not {@link #available}. */
+    static int currentTid() {
+        if (GETTID == null) {
+            return -1;
         }
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment mask = arena.allocate(MASK_BYTES, 8);
-            int rc = (int) GET.invokeExact(0, (long) MASK_BYTES, mask);
-            if (rc != 0) {
-                return new int[0];
-            }
-            int count = 0;
-            for (int i = 0; i < MASK_BYTES / 8; i++) {
-                count += Long.bitCount(mask.getAtIndex(ValueLayout.JAVA_LONG, i));
-            }
-            int[] cpus = new int[count];
-            for (int cpu = 0, k = 0; cpu < MASK_BYTES * 8; cpu++) {
-                if ((mask.getAtIndex(ValueLayout.JAVA_LONG, cpu >>> 6) & (1L << (cpu & 63))) != 0) {
-                    cpus[k++] = cpu;
-                }
-            }
-            return cpus;
+        try {
+            return (int) GETTID.invokeExact();
         } catch (Throwable t) {
-            return new int[0];
+            return -1;
+        }
+    }
+
+    /** The CPU the calling thread runs on, -1 where not {@link #available}. */
+    static int currentCpu() {
+        if (GETCPU == null) {
+            return -1;
+        }
+        try {
+            return (int) GETCPU.invokeExact();
+        } catch (Throwable t) {
+            return -1;
         }
     }
 
     /**
-     * Pins the calling thread, a pool's worker, to a CPU of this process's mask when the mask has more CPUs than
-     * {@code poolThreads} minus one (a CPU is left for the pool's caller): the last CPU for the first worker
-     * pinned in the process, the one before it for the second, and so on around the mask, so that the workers of
-     * one pool, and of several, spread out and the first CPU stays with the callers.
+     * Reads the affinity mask of thread {@code tid} (0: the caller) into {@code mask} ({@link #MASK_BYTES} bytes).
      *
-     * @return the CPU, or -1 where the thread was not pinned
+     * @return whether it could
      */
-    static int pinWorker(int poolThreads) {
-        if (SET == null) {
-            return -1;
+    static boolean getMask(int tid, MemorySegment mask) {
+        if (GET == null) {
+            return false;
         }
-        int[] cpus = allowedCpus();
-        if (cpus.length < Math.max(2, poolThreads)) {
-            return -1;
-        }
-        int k = PINNED.getAndIncrement();
-        int cpu = cpus[cpus.length - 1 - Math.floorMod(k, cpus.length - 1)];
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment mask = arena.allocate(MASK_BYTES, 8);
-            mask.setAtIndex(ValueLayout.JAVA_LONG, cpu >>> 6, 1L << (cpu & 63));
-            int rc = (int) SET.invokeExact(0, (long) MASK_BYTES, mask);
-            return rc == 0 ? cpu : -1;
+        try {
+            return (int) GET.invokeExact(tid, (long) MASK_BYTES, mask) == 0;
         } catch (Throwable t) {
-            return -1;
+            return false;
         }
+    }
+
+    /** Sets the affinity mask of thread {@code tid} (0: the caller) to {@code mask}; whether it could. */
+    static boolean setMask(int tid, MemorySegment mask) {
+        if (SET == null) {
+            return false;
+        }
+        try {
+            return (int) SET.invokeExact(tid, (long) MASK_BYTES, mask) == 0;
+        } catch (Throwable t) {
+            return false;
+        }
+    }
+
+    /** Number of CPUs set in {@code mask}. */
+    static int count(MemorySegment mask) {
+        int n = 0;
+        for (int i = 0; i < MASK_BYTES / 8; i++) {
+            n += Long.bitCount(mask.getAtIndex(ValueLayout.JAVA_LONG, i));
+        }
+        return n;
+    }
+
+    /** {@code dst} = {@code src} without {@code cpu}. */
+    static void without(MemorySegment src, int cpu, MemorySegment dst) {
+        MemorySegment.copy(src, 0, dst, 0, MASK_BYTES);
+        if (cpu >= 0 && cpu < MASK_BYTES * 8) {
+            long word = dst.getAtIndex(ValueLayout.JAVA_LONG, cpu >>> 6);
+            dst.setAtIndex(ValueLayout.JAVA_LONG, cpu >>> 6, word & ~(1L << (cpu & 63)));
+        }
+    }
+
+    /** Whether {@code cpu} is set in {@code mask}. */
+    static boolean has(MemorySegment mask, int cpu) {
+        return cpu >= 0 && cpu < MASK_BYTES * 8
+                && (mask.getAtIndex(ValueLayout.JAVA_LONG, cpu >>> 6) & (1L << (cpu & 63))) != 0;
+    }
+
+    /** A zeroed mask of {@link #MASK_BYTES} in {@code arena}. */
+    static MemorySegment newMask(Arena arena) {
+        return arena.allocate(MASK_BYTES, 8);
     }
 }

@@ -1,7 +1,10 @@
 package dev.skipjack.engine.runtime;
 
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
@@ -25,9 +28,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * workers, spinning by default, held one for about 25-30 ms here). {@code -Dskipjack.parallel.spinMicros}
  * sets it (0: park at once, for hosts where idle cores matter more than latency).
  *
- * <p>On Linux each worker pins itself to a CPU of its own ({@link Affinity}; the first CPU is left to the
- * callers), where the process may use more CPUs than the pool has workers: unpinned, a worker woken after both
- * threads had slept landed on the caller's CPU and shared it for some 4 ms (see there).
+ * <p>On Linux a parked worker is woken on a CPU other than the caller's ({@link Affinity}): left to itself, a
+ * worker woken after both threads had slept landed on the caller's CPU and shared it for some 4 ms (see there).
  */
 public final class Parallel implements AutoCloseable {
 
@@ -46,8 +48,14 @@ public final class Parallel implements AutoCloseable {
     private final int threads;
     private volatile long spinNanos = SPIN_NANOS;
     private final Thread[] workers;
-    // The CPU each worker pinned itself to, -1 where it did not; written before the constructor returns.
-    private final int[] pinned;
+    // Steering (see Affinity): each worker's kernel thread id (written before the constructor returns), whether
+    // it is parked or about to park (1) or was steered while parked (2), the process's CPU mask and the caller's
+    // scratch mask. steer is false where Affinity is not available or the mask has one CPU.
+    private final int[] tids;
+    private final AtomicIntegerArray sleeping;
+    private final MemorySegment processMask;
+    private final MemorySegment steerMask;
+    private final boolean steer;
     private final ReentrantLock callLock = new ReentrantLock();
 
     // state = (generation << 32) | next unclaimed index. Claiming an index with a CAS on the whole word
@@ -73,14 +81,20 @@ public final class Parallel implements AutoCloseable {
         }
         this.threads = threads;
         this.workers = new Thread[threads - 1];
-        this.pinned = new int[threads - 1];
+        this.tids = new int[threads - 1];
+        this.sleeping = new AtomicIntegerArray(Math.max(1, threads - 1));
+        Arena masks = Arena.ofAuto();
+        this.processMask = Affinity.newMask(masks);
+        this.steerMask = Affinity.newMask(masks);
+        boolean canSteer = workers.length > 0 && Affinity.available() && Affinity.getMask(0, processMask)
+                && Affinity.count(processMask) >= 2;
         CountDownLatch started = new CountDownLatch(workers.length);
         for (int i = 0; i < workers.length; i++) {
             int index = i;
             Thread t = new Thread(() -> {
-                pinned[index] = Affinity.pinWorker(threads);
+                tids[index] = Affinity.currentTid();
                 started.countDown();
-                workerLoop();
+                workerLoop(index);
             }, "skipjack-worker-" + (i + 1));
             t.setDaemon(true);
             workers[i] = t;
@@ -100,14 +114,18 @@ public final class Parallel implements AutoCloseable {
         if (interrupted) {
             Thread.currentThread().interrupt();
         }
+        for (int tid : tids) {
+            canSteer &= tid > 0;
+        }
+        this.steer = canSteer;
     }
 
     /**
-     * The CPU each worker is pinned to ({@link Affinity}), -1 for a worker left unpinned (not Linux, native access
-     * not enabled, fewer CPUs than threads, {@code -Dskipjack.parallel.pin=false}); empty for one thread.
+     * Whether a parked worker is woken on a CPU other than the caller's ({@link Affinity}): false for one thread,
+     * off Linux, without native access, with one CPU, or with {@code -Dskipjack.parallel.steer=false}.
      */
-    public int[] pinnedCpus() {
-        return pinned.clone();
+    public boolean steersWorkers() {
+        return steer;
     }
 
     /** The number of threads that run a {@link #forEach}, the caller's included. */
@@ -158,8 +176,15 @@ public final class Parallel implements AutoCloseable {
             bodies[slot] = body;
             counts[slot] = tasks;
             state.set(gen << 32); // publishes the slot written above
-            for (Thread t : workers) {
-                LockSupport.unpark(t);
+            for (int i = 0; i < workers.length; i++) {
+                if (steer && sleeping.compareAndSet(i, 1, 2)) {
+                    int cpu = Affinity.currentCpu();
+                    if (Affinity.has(processMask, cpu)) { // the worker restores the whole mask once it runs
+                        Affinity.without(processMask, cpu, steerMask);
+                        Affinity.setMask(tids[i], steerMask);
+                    }
+                }
+                LockSupport.unpark(workers[i]);
             }
             runClaimed(gen, body, tasks);
             awaitDone(tasks);
@@ -230,7 +255,7 @@ public final class Parallel implements AutoCloseable {
         }
     }
 
-    private void workerLoop() {
+    private void workerLoop(int index) {
         long seen = 0;
         while (!closed) {
             long gen = state.get() >>> 32;
@@ -240,7 +265,13 @@ public final class Parallel implements AutoCloseable {
                     if (System.nanoTime() - start < spinNanos) {
                         Thread.onSpinWait();
                     } else {
-                        LockSupport.park(this);
+                        sleeping.set(index, 1);
+                        if ((state.get() >>> 32) == seen && !closed) {
+                            LockSupport.park(this);
+                        }
+                        if (sleeping.getAndSet(index, 0) == 2) {
+                            Affinity.setMask(0, processMask);
+                        }
                     }
                 }
                 if (closed) {
