@@ -75,26 +75,12 @@ public final class Affinity {
 
     /** The calling thread's kernel thread id, -1 where not {@link #available}. */
     static int currentTid() {
-        if (GETTID == null) {
-            return -1;
-        }
-        try {
-            return (int) GETTID.invokeExact();
-        } catch (Throwable t) {
-            return -1;
-        }
+        return noArgs(GETTID);
     }
 
     /** The CPU the calling thread runs on, -1 where not {@link #available}. */
     static int currentCpu() {
-        if (GETCPU == null) {
-            return -1;
-        }
-        try {
-            return (int) GETCPU.invokeExact();
-        } catch (Throwable t) {
-            return -1;
-        }
+        return noArgs(GETCPU);
     }
 
     /**
@@ -103,23 +89,31 @@ public final class Affinity {
      * @return whether it could
      */
     static boolean getMask(int tid, MemorySegment mask) {
-        if (GET == null) {
-            return false;
-        }
-        try {
-            return (int) GET.invokeExact(tid, (long) MASK_BYTES, mask) == 0;
-        } catch (Throwable t) {
-            return false;
-        }
+        return onMask(GET, tid, mask);
     }
 
     /** Sets the affinity mask of thread {@code tid} (0: the caller) to {@code mask}; whether it could. */
     static boolean setMask(int tid, MemorySegment mask) {
-        if (SET == null) {
+        return onMask(SET, tid, mask);
+    }
+
+    private static int noArgs(MethodHandle h) {
+        if (h == null) {
+            return -1;
+        }
+        try {
+            return (int) h.invokeExact();
+        } catch (Throwable t) {
+            return -1;
+        }
+    }
+
+    private static boolean onMask(MethodHandle h, int tid, MemorySegment mask) {
+        if (h == null) {
             return false;
         }
         try {
-            return (int) SET.invokeExact(tid, (long) MASK_BYTES, mask) == 0;
+            return (int) h.invokeExact(tid, (long) MASK_BYTES, mask) == 0;
         } catch (Throwable t) {
             return false;
         }
