@@ -72,7 +72,14 @@ public final class StemConv implements ConvKernel {
 
     private final ConvShape shape;
     private final int ks, stride, pad, cin, cout, depth, panels;
-    // [panels][ky][kx][ci][NRC]
+    /**
+     * Whether the tiles are 6 pixels by 64 channels on {@link #kernel6x4} (16-lane vectors, cout a multiple of
+     * 64: ResNet's stem), else MP pixels by NRC channels. The stem alone (224 x 224, alternating processes): one
+     * core 1.44-1.51 ms against 1.65 (and 3.1-3.3 in two of three runs of the 7x2 build), 2 threads 0.78-0.79
+     * against 0.85.
+     */
+    private final boolean wide;
+    // [panels][ky][kx][ci][width], width = 2 NRC where wide, else NRC
     private final MemorySegment packedW;
     // [cout]
     private final MemorySegment bias;
@@ -98,28 +105,30 @@ public final class StemConv implements ConvKernel {
         this.cin = shape.cin();
         this.cout = shape.cout();
         this.depth = cin * ks * ks;
-        this.panels = cout / NRC;
+        this.wide = ConvNhwc.WIDE && L >= 16 && cout % (2 * NRC) == 0;
+        int width = wide ? 2 * NRC : NRC;
+        this.panels = cout / width;
         long wFloats = (long) cout * depth;
         shape.requireWeights("StemConv", weight, bias);
         this.bias = arena.allocate(cout * 4L, 64);
         MemorySegment.copy(bias, 0, this.bias, 0, cout * 4L);
         this.packedW = arena.allocate(wFloats * 4, 64);
-        float[] rows = new float[NRC * depth];
-        float[] panel = new float[NRC * depth];
+        float[] rows = new float[width * depth];
+        float[] panel = new float[width * depth];
         for (int p = 0; p < panels; p++) {
-            MemorySegment.copy(weight, ValueLayout.JAVA_FLOAT_UNALIGNED, (long) p * NRC * depth * 4, rows, 0,
-                    NRC * depth);
-            for (int c = 0; c < NRC; c++) {
+            MemorySegment.copy(weight, ValueLayout.JAVA_FLOAT_UNALIGNED, (long) p * width * depth * 4, rows, 0,
+                    width * depth);
+            for (int c = 0; c < width; c++) {
                 for (int ci = 0; ci < cin; ci++) {
                     for (int ky = 0; ky < ks; ky++) {
                         for (int kx = 0; kx < ks; kx++) {
-                            panel[((ky * ks + kx) * cin + ci) * NRC + c] = rows[c * depth + (ci * ks + ky) * ks + kx];
+                            panel[((ky * ks + kx) * cin + ci) * width + c] = rows[c * depth + (ci * ks + ky) * ks + kx];
                         }
                     }
                 }
             }
-            MemorySegment.copy(panel, 0, packedW, ValueLayout.JAVA_FLOAT_UNALIGNED, (long) p * NRC * depth * 4,
-                    NRC * depth);
+            MemorySegment.copy(panel, 0, packedW, ValueLayout.JAVA_FLOAT_UNALIGNED, (long) p * width * depth * 4,
+                    width * depth);
         }
     }
 
@@ -144,9 +153,14 @@ public final class StemConv implements ConvKernel {
         return Simd.align64(((long) n * (h + 2 * pad) * (w + 2 * pad) + (long) MP * stride) * cin * 4);
     }
 
+    /** A thread's tile for a partial last tile: MP x NRC floats, or WP x 2 NRC where {@link #wide}. */
+    private long tileBytes() {
+        return wide ? (long) ConvNhwc.WP * 2 * NRC * 4 : (long) MP * NRC * 4;
+    }
+
     @Override
     public long scratchBytes(int n, int h, int w, int threads) {
-        return padBytes(n, h, w) + (long) Math.max(1, threads) * MP * NRC * 4;
+        return padBytes(n, h, w) + (long) Math.max(1, threads) * tileBytes();
     }
 
     /**
@@ -278,7 +292,7 @@ public final class StemConv implements ConvKernel {
 
         @Override
         public void run(int slot) {
-            long tmp = tmp0 + (long) slot * MP * NRC * 4;
+            long tmp = tmp0 + (long) slot * tileBytes();
             for (int row; (row = shares.claim(slot)) >= 0; ) {
                 row(row / oh, row % oh, tmp);
             }
@@ -289,6 +303,10 @@ public final class StemConv implements ConvKernel {
             long first = ((long) img * hp + (long) oy * stride) * rowStride; // window row 0 of pixel 0
             long pixel0 = ((long) img * oh + oy) * ow;
             int run = ks * cin;
+            if (wide) {
+                wideRow(first, px, rowStride, pixel0, run, tmp);
+                return;
+            }
             for (int panel = 0; panel < panels; panel++) {
                 long wOff = (long) panel * depth * NRC * 4;
                 long bOff = (long) panel * NRC * 4;
@@ -306,6 +324,133 @@ public final class StemConv implements ConvKernel {
                 }
             }
         }
+    }
+
+    /** {@link #row} where {@link #wide}: tiles of {@link ConvNhwc#WP} pixels by 64 channels. */
+    private void wideRow(long first, long px, long rowStride, long pixel0, int run, long tmp) {
+        int wp = ConvNhwc.WP;
+        long ldc = cout * 4L, ldt = 2 * NRC * 4L;
+        for (int pair = 0; pair < panels; pair++) {
+            long wOff = (long) pair * depth * 2 * NRC * 4;
+            long bOff = (long) pair * 2 * NRC * 4;
+            for (int ox = 0; ox < job.ow; ox += wp) {
+                int valid = Math.min(wp, job.ow - ox);
+                long o = (pixel0 + ox) * ldc + bOff;
+                long a = first + ox * px;
+                if (valid == wp) {
+                    kernel6x4(job.scratch, a, px, rowStride, ks, run, packedW, wOff, job.out, o, ldc);
+                    ConvNhwc.finish(bias, bOff, job.out, o, ldc, job.out, o, ldc, null, job.relu, wp);
+                    ConvNhwc.finish(bias, bOff + NRC * 4, job.out, o + NRC * 4, ldc, job.out, o + NRC * 4, ldc,
+                            null, job.relu, wp);
+                } else { // pixels past the row read P's next columns (or the slack after P); dropped
+                    kernel6x4(job.scratch, a, px, rowStride, ks, run, packedW, wOff, job.scratch, tmp, ldt);
+                    ConvNhwc.finish(bias, bOff, job.scratch, tmp, ldt, job.out, o, ldc, null, job.relu, valid);
+                    ConvNhwc.finish(bias, bOff + NRC * 4, job.scratch, tmp + NRC * 4, ldt, job.out, o + NRC * 4, ldc,
+                            null, job.relu, valid);
+                }
+            }
+        }
+    }
+
+    /**
+     * {@link ConvNhwc#WP} pixels by four vectors of output channels (weights [depth][2 NRC] from wOff), the depth
+     * walked as in {@link #kernel7x2}; ConvNhwc's 6x4 tile (see {@link ConvNhwc#kernel6x4}).
+     */
+    static void kernel6x4(MemorySegment a, long aOff, long px, long rowStride, int windowRows, int run,
+                          MemorySegment w, long wOff, MemorySegment c, long cOff, long ldc) {
+        FloatVector c00 = FloatVector.zero(S);
+        FloatVector c01 = FloatVector.zero(S);
+        FloatVector c02 = FloatVector.zero(S);
+        FloatVector c03 = FloatVector.zero(S);
+        FloatVector c10 = FloatVector.zero(S);
+        FloatVector c11 = FloatVector.zero(S);
+        FloatVector c12 = FloatVector.zero(S);
+        FloatVector c13 = FloatVector.zero(S);
+        FloatVector c20 = FloatVector.zero(S);
+        FloatVector c21 = FloatVector.zero(S);
+        FloatVector c22 = FloatVector.zero(S);
+        FloatVector c23 = FloatVector.zero(S);
+        FloatVector c30 = FloatVector.zero(S);
+        FloatVector c31 = FloatVector.zero(S);
+        FloatVector c32 = FloatVector.zero(S);
+        FloatVector c33 = FloatVector.zero(S);
+        FloatVector c40 = FloatVector.zero(S);
+        FloatVector c41 = FloatVector.zero(S);
+        FloatVector c42 = FloatVector.zero(S);
+        FloatVector c43 = FloatVector.zero(S);
+        FloatVector c50 = FloatVector.zero(S);
+        FloatVector c51 = FloatVector.zero(S);
+        FloatVector c52 = FloatVector.zero(S);
+        FloatVector c53 = FloatVector.zero(S);
+        long a1 = aOff + px, a2 = a1 + px, a3 = a2 + px, a4 = a3 + px, a5 = a4 + px;
+        long ko = 0, jump = rowStride - run * 4L;
+        int depth = windowRows * run;
+        for (int k = 0, j = 0; k < depth; k++, ko += 4) {
+            if (j == run) {
+                j = 0;
+                ko += jump;
+            }
+            j++;
+            long wo = wOff + (long) k * (4 * VB);
+            FloatVector v0 = FloatVector.fromMemorySegment(S, w, wo, LE);
+            FloatVector v1 = FloatVector.fromMemorySegment(S, w, wo + VB, LE);
+            FloatVector v2 = FloatVector.fromMemorySegment(S, w, wo + 2 * VB, LE);
+            FloatVector v3 = FloatVector.fromMemorySegment(S, w, wo + 3 * VB, LE);
+            FloatVector av = FloatVector.broadcast(S, a.get(F32, aOff + ko));
+            c00 = v0.fma(av, c00);
+            c01 = v1.fma(av, c01);
+            c02 = v2.fma(av, c02);
+            c03 = v3.fma(av, c03);
+            av = FloatVector.broadcast(S, a.get(F32, a1 + ko));
+            c10 = v0.fma(av, c10);
+            c11 = v1.fma(av, c11);
+            c12 = v2.fma(av, c12);
+            c13 = v3.fma(av, c13);
+            av = FloatVector.broadcast(S, a.get(F32, a2 + ko));
+            c20 = v0.fma(av, c20);
+            c21 = v1.fma(av, c21);
+            c22 = v2.fma(av, c22);
+            c23 = v3.fma(av, c23);
+            av = FloatVector.broadcast(S, a.get(F32, a3 + ko));
+            c30 = v0.fma(av, c30);
+            c31 = v1.fma(av, c31);
+            c32 = v2.fma(av, c32);
+            c33 = v3.fma(av, c33);
+            av = FloatVector.broadcast(S, a.get(F32, a4 + ko));
+            c40 = v0.fma(av, c40);
+            c41 = v1.fma(av, c41);
+            c42 = v2.fma(av, c42);
+            c43 = v3.fma(av, c43);
+            av = FloatVector.broadcast(S, a.get(F32, a5 + ko));
+            c50 = v0.fma(av, c50);
+            c51 = v1.fma(av, c51);
+            c52 = v2.fma(av, c52);
+            c53 = v3.fma(av, c53);
+        }
+        c00.intoMemorySegment(c, cOff, LE);
+        c01.intoMemorySegment(c, cOff + VB, LE);
+        c02.intoMemorySegment(c, cOff + 2 * VB, LE);
+        c03.intoMemorySegment(c, cOff + 3 * VB, LE);
+        c10.intoMemorySegment(c, cOff + ldc, LE);
+        c11.intoMemorySegment(c, cOff + ldc + VB, LE);
+        c12.intoMemorySegment(c, cOff + ldc + 2 * VB, LE);
+        c13.intoMemorySegment(c, cOff + ldc + 3 * VB, LE);
+        c20.intoMemorySegment(c, cOff + 2 * ldc, LE);
+        c21.intoMemorySegment(c, cOff + 2 * ldc + VB, LE);
+        c22.intoMemorySegment(c, cOff + 2 * ldc + 2 * VB, LE);
+        c23.intoMemorySegment(c, cOff + 2 * ldc + 3 * VB, LE);
+        c30.intoMemorySegment(c, cOff + 3 * ldc, LE);
+        c31.intoMemorySegment(c, cOff + 3 * ldc + VB, LE);
+        c32.intoMemorySegment(c, cOff + 3 * ldc + 2 * VB, LE);
+        c33.intoMemorySegment(c, cOff + 3 * ldc + 3 * VB, LE);
+        c40.intoMemorySegment(c, cOff + 4 * ldc, LE);
+        c41.intoMemorySegment(c, cOff + 4 * ldc + VB, LE);
+        c42.intoMemorySegment(c, cOff + 4 * ldc + 2 * VB, LE);
+        c43.intoMemorySegment(c, cOff + 4 * ldc + 3 * VB, LE);
+        c50.intoMemorySegment(c, cOff + 5 * ldc, LE);
+        c51.intoMemorySegment(c, cOff + 5 * ldc + VB, LE);
+        c52.intoMemorySegment(c, cOff + 5 * ldc + 2 * VB, LE);
+        c53.intoMemorySegment(c, cOff + 5 * ldc + 3 * VB, LE);
     }
 
     static void kernel(MemorySegment a, long aOff, long px, long rowStride, int windowRows, int run, MemorySegment w,

@@ -112,6 +112,9 @@ class ChannelsLastTest {
             "3, 1, 7, 2, 3, 2, 9, 11, false",
             "1, 1, 3, 1, 1, 3, 5, 4, true",
             "4, 1, 5, 3, 2, 1, 1, 1, true",
+            // 64 and 128 channels: tiles of 6 pixels by 64 channels (16 lanes), a partial tile per row
+            "3, 4, 7, 2, 3, 2, 9, 11, true",
+            "2, 2, 3, 1, 1, 1, 5, 13, false",
     })
     void stemConvMatchesReference(int cin, int panels, int k, int s, int p, int n, int h, int w, boolean relu) {
         ConvShape shape = new ConvShape(cin, panels * ConvNhwc.NRC, k, s, p, 1);
