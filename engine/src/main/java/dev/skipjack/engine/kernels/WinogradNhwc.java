@@ -358,30 +358,44 @@ public final class WinogradNhwc implements ConvKernel {
          * (28x28, F(4x4)) the same time, at 64 (56x56) 2% slower, M of 49 tiles out of L1.
          */
         private void panel(int t0, int count, long base, int panel) {
+            if (outer) {
+                panelByPosition(t0, count, base, panel);
+            } else {
+                panelByTile(t0, count, base, panel);
+            }
+        }
+
+        /** {@link #panel} with the positions outermost (two methods: each compiles on its own profile). */
+        private void panelByPosition(int t0, int count, long base, int panel) {
             int sixes = sixes(count);
             long mp = base + mOff(rows);
             long ldc = (long) positions * NRC * 4;
             long table = base + tableOff(rows);
-            if (outer) {
-                long u = (long) panel * cin * NRC * 4;
-                for (int pos = 0; pos < positions; pos++, u += (long) panels * cin * NRC * 4) {
-                    for (int r = 0, six = Math.max(0, sixes); r < count; six--) {
-                        int tileRows = six > 0 ? 6 : MP;
-                        int vRow = (int) ((base + ((long) r * positions + pos) * cin * 4) / 4);
-                        long c = mp + ((long) r * positions + pos) * NRC * 4;
-                        if (six > 0) {
-                            ConvNhwc.kernel6x2(scratch, scratch, table, vRow, cin, packedU, u, scratch, c, ldc);
-                        } else {
-                            ConvNhwc.kernel(scratch, scratch, table, vRow, cin, packedU, u, scratch, c, ldc);
-                        }
-                        r += tileRows;
+            long u = (long) panel * cin * NRC * 4;
+            for (int pos = 0; pos < positions; pos++, u += (long) panels * cin * NRC * 4) {
+                for (int r = 0, six = Math.max(0, sixes); r < count; six--) {
+                    int tileRows = six > 0 ? 6 : MP;
+                    int vRow = (int) ((base + ((long) r * positions + pos) * cin * 4) / 4);
+                    long c = mp + ((long) r * positions + pos) * NRC * 4;
+                    if (six > 0) {
+                        ConvNhwc.kernel6x2(scratch, scratch, table, vRow, cin, packedU, u, scratch, c, ldc);
+                    } else {
+                        ConvNhwc.kernel(scratch, scratch, table, vRow, cin, packedU, u, scratch, c, ldc);
                     }
+                    r += tileRows;
                 }
-                for (int r = 0; r < count; r += MP) {
-                    output(t0 + r, Math.min(MP, count - r), base, panel, (long) r * positions * NRC * 4);
-                }
-                return;
             }
+            for (int r = 0; r < count; r += MP) {
+                output(t0 + r, Math.min(MP, count - r), base, panel, (long) r * positions * NRC * 4);
+            }
+        }
+
+        /** {@link #panel} register tile by register tile. */
+        private void panelByTile(int t0, int count, long base, int panel) {
+            int sixes = sixes(count);
+            long mp = base + mOff(rows);
+            long ldc = (long) positions * NRC * 4;
+            long table = base + tableOff(rows);
             for (int r = 0, six = Math.max(0, sixes); r < count; six--) {
                 int tileRows = six > 0 ? 6 : MP;
                 long u = (long) panel * cin * NRC * 4;
