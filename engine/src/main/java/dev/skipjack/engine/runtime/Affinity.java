@@ -16,8 +16,9 @@ import java.lang.invoke.MethodHandle;
  * parked), Linux woke the worker onto the caller's CPU, where it waited behind the caller, then shared that CPU
  * with it, for about 4 ms before the load balancer moved it. A probe of 25 jobs of 0.4 ms each took 16.2-17.3
  * ms instead of 10.1-10.5 (its first seven jobs ran at half speed); ResNet-18 requests 100 ms apart 16.7 ms
- * instead of 10.9. So the waker first narrows the worker's affinity to the other CPUs of the process's mask; the
- * worker, once running, widens it again, so that the scheduler can still move it off a CPU another process
+ * instead of 10.9. So the waker first narrows the worker's affinity to the other CPUs of the process's mask (for
+ * a worker parked at least 2 ms, outside warm-ups: see {@code Parallel.STEER_AFTER_NANOS}); the worker, once
+ * running, widens it again, so that the scheduler can still move it off a CPU another process
  * keeps busy. (Pinned for good, a worker stayed on the one CPU where ONNX Runtime's spinning thread also ran in
  * {@code ./skipjack bench}, and ResNet-18 batch 1 read 1.44-1.46 of ONNX Runtime's time in runs where unpinned it
  * read 1.07-1.13.)

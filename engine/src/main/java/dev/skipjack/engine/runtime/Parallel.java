@@ -42,6 +42,12 @@ public final class Parallel implements AutoCloseable {
     static final long DEFAULT_SPIN_MICROS = 10_000;
     private static final long SPIN_NANOS = Math.max(0, Long.getLong("skipjack.parallel.spinMicros",
             DEFAULT_SPIN_MICROS)) * 1000;
+    /**
+     * How long a worker must have been parked before its wake-up is steered (see {@link Affinity}): the caller's
+     * CPU was shared after both threads had slept for tens of milliseconds, and steering every wake-up (two
+     * system calls and a migration) made the load's warm-up, whose workers park after 200 us, 1-2 s longer.
+     */
+    private static final long STEER_AFTER_NANOS = 2_000_000;
     /** While the JIT compiles (a warm-up), a spinning worker takes a core from its compiler threads. */
     private static final long SHORT_SPIN_NANOS = Math.min(SPIN_NANOS, 200_000);
 
@@ -53,6 +59,7 @@ public final class Parallel implements AutoCloseable {
     // scratch mask. steer is false where Affinity is not available or the mask has one CPU.
     private final int[] tids;
     private final AtomicIntegerArray sleeping;
+    private final long[] parkedSince; // System.nanoTime() when the worker last set sleeping (written before it)
     private final MemorySegment processMask;
     private final MemorySegment steerMask;
     private final boolean steer;
@@ -83,6 +90,7 @@ public final class Parallel implements AutoCloseable {
         this.workers = new Thread[threads - 1];
         this.tids = new int[threads - 1];
         this.sleeping = new AtomicIntegerArray(Math.max(1, threads - 1));
+        this.parkedSince = new long[Math.max(1, threads - 1)];
         Arena masks = Arena.ofAuto();
         this.processMask = Affinity.newMask(masks);
         this.steerMask = Affinity.newMask(masks);
@@ -177,7 +185,8 @@ public final class Parallel implements AutoCloseable {
             counts[slot] = tasks;
             state.set(gen << 32); // publishes the slot written above
             for (int i = 0; i < workers.length; i++) {
-                if (steer && sleeping.compareAndSet(i, 1, 2)) {
+                if (steer && spinNanos == SPIN_NANOS && sleeping.get(i) == 1
+                        && System.nanoTime() - parkedSince[i] >= STEER_AFTER_NANOS && sleeping.compareAndSet(i, 1, 2)) {
                     int cpu = Affinity.currentCpu();
                     if (Affinity.has(processMask, cpu)) { // the worker restores the whole mask once it runs
                         Affinity.without(processMask, cpu, steerMask);
@@ -265,6 +274,7 @@ public final class Parallel implements AutoCloseable {
                     if (System.nanoTime() - start < spinNanos) {
                         Thread.onSpinWait();
                     } else {
+                        parkedSince[index] = System.nanoTime();
                         sleeping.set(index, 1);
                         if ((state.get() >>> 32) == seen && !closed) {
                             LockSupport.park(this);

@@ -50,10 +50,9 @@ class ParallelTest {
         String whole = allowedList();
         try (Parallel par = new Parallel(2)) {
             assertTrue(par.steersWorkers());
-            par.shortSpin(true); // the worker parks 200 us after a job
             int together = 0;
             for (int round = 0; round < 20; round++) {
-                Thread.sleep(5);
+                Thread.sleep(25); // the worker spins 10 ms, then parks; steered once parked for 2 ms
                 int[] cpus = {-1, -1};
                 String[] list = {null};
                 CountDownLatch both = new CountDownLatch(2);
