@@ -243,31 +243,8 @@ public final class ConvNhwc implements ConvKernel {
         if (wide) {
             synchronized (wideJob) {
                 zeroPixel(out, pixels * cout, cout);
-                WideJob j = wideJob;
-                j.a = in;
-                j.out = out;
-                j.res = residual;
-                j.relu = relu;
-                j.scratch = scratch;
-                j.tmpOff = tableBytes(n, h, w);
-                j.slotBytes = wideSlotBytes();
-                j.pixels = (int) pixels;
-                j.tiles = (int) ((pixels + WP - 1) / WP);
-                j.pairs = panels / 2;
-                int blocks = blocks(j.tiles, j.pairs, par.threads());
-                j.tilesPerTask = (j.tiles + blocks - 1) / blocks;
-                j.tasks = j.pairs * ((j.tiles + j.tilesPerTask - 1) / j.tilesPerTask);
-                j.next.set(0);
-                int parts = Math.min(par.threads(), j.tasks / j.pairs);
-                j.staticSplit = j.tiles >= STATIC_MIN_TILES;
-                if (j.staticSplit) {
-                    j.shares.reset(j.tasks / j.pairs, parts);
-                }
-                try {
-                    par.forEach(j.staticSplit ? parts : Math.min(par.threads(), j.tasks), j);
-                } finally {
-                    j.a = j.out = j.res = j.scratch = null;
-                }
+                wideJob.run(in, out, residual, relu, scratch, tableBytes(n, h, w), wideSlotBytes(), (int) pixels,
+                        (int) ((pixels + WP - 1) / WP), panels / 2, par);
             }
             return;
         }
@@ -297,31 +274,10 @@ public final class ConvNhwc implements ConvKernel {
                     tj.out = tj.scratch = null;
                 }
             }
-            TileJob j = tileJob;
-            j.a = in;
-            j.out = out;
-            j.res = residual;
-            j.relu = relu;
-            j.scratch = scratch;
-            j.tmpOff = tableBytes(n, h, w);
-            j.pixels = (int) pixels;
-            j.tiles = tiles;
-            j.pointwise = pointwise();
-            j.rowRuns = rowRuns();
-            int blocks = blocks(tiles, panels, par.threads());
-            j.tilesPerTask = (tiles + blocks - 1) / blocks;
-            j.tasks = panels * ((tiles + j.tilesPerTask - 1) / j.tilesPerTask);
-            j.next.set(0);
-            j.parts = Math.min(par.threads(), j.tasks / panels);
-            j.staticSplit = tiles >= STATIC_MIN_TILES;
-            if (j.staticSplit) {
-                j.shares.reset(j.tasks / panels, j.parts);
-            }
-            try {
-                par.forEach(j.staticSplit ? j.parts : Math.min(par.threads(), j.tasks), j);
-            } finally {
-                j.a = j.out = j.res = j.scratch = null;
-            }
+            tileJob.pointwise = pointwise();
+            tileJob.rowRuns = rowRuns();
+            tileJob.run(in, out, residual, relu, scratch, tableBytes(n, h, w), (long) 2 * MP * NRC * 4, (int) pixels,
+                    tiles, panels, par);
         }
     }
 
@@ -345,36 +301,78 @@ public final class ConvNhwc implements ConvKernel {
     }
 
     /**
-     * A stride-1 1x1 layer on {@link #kernel6x4} (see {@link #wide}): tasks of (pair of panels, block of 6-pixel
-     * tiles), split as {@link TileJob}'s. The input rows of a tile are consecutive pixels, {@code cin} floats
-     * apart; a partial last tile reads a copy of its rows in the thread's part of the scratch (the rows after
-     * them hold whatever they held: their sums are dropped) and sums into the tmp there.
+     * A layer's tiles as tasks of (column of output channels, block of tiles) on the pool: claimed one at a time
+     * from {@link #next}, or, from {@link #STATIC_MIN_TILES} tiles on, each thread's share of the blocks with all
+     * their columns (then what is left of the others', {@link Shares}). Each thread has {@code slotBytes} of the
+     * scratch from {@code tmpOff} on for a partial tile.
      */
-    private final class WideJob implements Parallel.Task {
+    private abstract class BlockJob implements Parallel.Task {
         MemorySegment a, out, res, scratch;
-        boolean relu, staticSplit;
+        boolean relu;
         long tmpOff, slotBytes;
-        int pixels, tiles, tilesPerTask, tasks, pairs;
+        int pixels, tiles, tilesPerTask, tasks, columns;
+        boolean staticSplit;
         final Shares shares = new Shares();
         final AtomicInteger next = new AtomicInteger();
+
+        /** Runs the layer's tasks on {@code par}: {@code tiles} tiles by {@code columns} columns. */
+        void run(MemorySegment a, MemorySegment out, MemorySegment res, boolean relu, MemorySegment scratch,
+                 long tmpOff, long slotBytes, int pixels, int tiles, int columns, Parallel par) {
+            this.a = a;
+            this.out = out;
+            this.res = res;
+            this.relu = relu;
+            this.scratch = scratch;
+            this.tmpOff = tmpOff;
+            this.slotBytes = slotBytes;
+            this.pixels = pixels;
+            this.tiles = tiles;
+            this.columns = columns;
+            int blocks = blocks(tiles, columns, par.threads());
+            tilesPerTask = (tiles + blocks - 1) / blocks;
+            tasks = columns * ((tiles + tilesPerTask - 1) / tilesPerTask);
+            next.set(0);
+            int parts = Math.min(par.threads(), tasks / columns);
+            staticSplit = tiles >= STATIC_MIN_TILES;
+            if (staticSplit) {
+                shares.reset(tasks / columns, parts);
+            }
+            try {
+                par.forEach(staticSplit ? parts : Math.min(par.threads(), tasks), this);
+            } finally {
+                this.a = this.out = this.res = this.scratch = null;
+            }
+        }
 
         @Override
         public void run(int slot) {
             long tmp = tmpOff + slot * slotBytes;
-            if (staticSplit) {
+            if (staticSplit) { // this part's share of the blocks (then what is left of the other's), all columns
                 for (int b; (b = shares.claim(slot)) >= 0; ) {
-                    for (int pair = 0; pair < pairs; pair++) {
-                        task(pair, b, tmp);
+                    for (int column = 0; column < columns; column++) {
+                        task(column, b, tmp);
                     }
                 }
                 return;
             }
             for (int t; (t = next.getAndIncrement()) < tasks; ) {
-                task(t % pairs, t / pairs, tmp);
+                task(t % columns, t / columns, tmp);
             }
         }
 
-        private void task(int pair, int block, long tmp) {
+        /** Block {@code block}'s tiles for column {@code column}; {@code tmp}: the thread's part of the scratch. */
+        abstract void task(int column, int block, long tmp);
+    }
+
+    /**
+     * A stride-1 1x1 layer on {@link #kernel6x4} (see {@link #wide}): the columns are pairs of panels, the tiles
+     * 6 pixels. The input rows of a tile are consecutive pixels, {@code cin} floats apart; a partial last tile
+     * reads a copy of its rows in the thread's part of the scratch (the rows after them hold whatever they held:
+     * their sums are dropped) and sums into the tmp there.
+     */
+    private final class WideJob extends BlockJob {
+        @Override
+        void task(int pair, int block, long tmp) {
             long wOff = (long) pair * cin * 2 * NRC * 4;
             long bOff = (long) 2 * pair * NRC * 4;
             long lda = cin * 4L, ldc = cout * 4L, ldt = 2 * NRC * 4L;
@@ -454,31 +452,9 @@ public final class ConvNhwc implements ConvKernel {
         }
     }
 
-    /** The tiles: tasks of (panel, block of pixel tiles), claimed from {@link #next}. */
-    private final class TileJob implements Parallel.Task {
-        MemorySegment a, out, res, scratch;
-        boolean relu, pointwise, rowRuns;
-        long tmpOff; // the table at the scratch's start, then the threads' tiles
-        int pixels, tiles, tilesPerTask, tasks, parts;
-        boolean staticSplit;
-        final Shares shares = new Shares();
-        final AtomicInteger next = new AtomicInteger();
-
-        @Override
-        public void run(int slot) {
-            long tmp = tmpOff + (long) slot * 2 * MP * NRC * 4;
-            if (staticSplit) { // this part's share of the blocks (then what is left of the other's), all panels
-                for (int b; (b = shares.claim(slot)) >= 0; ) {
-                    for (int panel = 0; panel < panels; panel++) {
-                        task(panel, b, tmp);
-                    }
-                }
-                return;
-            }
-            for (int t; (t = next.getAndIncrement()) < tasks; ) {
-                task(t % panels, t / panels, tmp);
-            }
-        }
+    /** The tiles of MP pixels: the columns are panels; the table at the scratch's start, then the threads' tiles. */
+    private final class TileJob extends BlockJob {
+        boolean pointwise, rowRuns;
 
         /**
          * One task, taps outermost: each tap's (or kernel row's) slice of the weight panel, streamed once from
@@ -490,7 +466,8 @@ public final class ConvNhwc implements ConvKernel {
          * into blocks of 256 or 512 as well (taps x blocks outermost), 1.4-2.1% slower on ResNet-50 (a sum
          * added per block).
          */
-        private void task(int panel, int block, long tmp) {
+        @Override
+        void task(int panel, int block, long tmp) {
             long wPanel = (long) panel * taps * cin * NRC * 4;
             long bOff = (long) panel * NRC * 4;
             long ldc = cout * 4L;
