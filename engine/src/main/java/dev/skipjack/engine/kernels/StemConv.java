@@ -303,50 +303,29 @@ public final class StemConv implements ConvKernel {
             long first = ((long) img * hp + (long) oy * stride) * rowStride; // window row 0 of pixel 0
             long pixel0 = ((long) img * oh + oy) * ow;
             int run = ks * cin;
-            if (wide) {
-                wideRow(first, px, rowStride, pixel0, run, tmp);
-                return;
-            }
+            int tile = wide ? ConvNhwc.WP : MP, width = wide ? 2 * NRC : NRC;
+            long ldc = cout * 4L, ldt = width * 4L;
             for (int panel = 0; panel < panels; panel++) {
-                long wOff = (long) panel * depth * NRC * 4;
-                long bOff = (long) panel * NRC * 4;
-                for (int ox = 0; ox < ow; ox += MP) {
-                    int valid = Math.min(MP, ow - ox);
-                    long o = ((pixel0 + ox) * cout + (long) panel * NRC) * 4;
+                long wOff = (long) panel * depth * width * 4;
+                long bOff = (long) panel * width * 4;
+                for (int ox = 0; ox < ow; ox += tile) {
+                    int valid = Math.min(tile, ow - ox);
+                    long o = (pixel0 + ox) * ldc + bOff;
                     long a = first + ox * px;
-                    if (valid == MP) {
-                        kernel(scratch, a, px, rowStride, ks, run, packedW, wOff, out, o, cout * 4L);
-                        ConvNhwc.finish(bias, bOff, out, o, cout * 4L, out, o, cout * 4L, null, relu, MP);
-                    } else { // pixels past the row read P's next columns (or the slack after P); dropped
-                        kernel(scratch, a, px, rowStride, ks, run, packedW, wOff, scratch, tmp, NRC * 4L);
-                        ConvNhwc.finish(bias, bOff, scratch, tmp, NRC * 4L, out, o, cout * 4L, null, relu, valid);
+                    // a whole tile straight into out; a partial one into tmp (pixels past the row read P's next
+                    // columns or the slack after P; dropped)
+                    boolean whole = valid == tile;
+                    MemorySegment c = whole ? out : scratch;
+                    long cOff = whole ? o : tmp, ld = whole ? ldc : ldt;
+                    if (wide) {
+                        kernel6x4(scratch, a, px, rowStride, ks, run, packedW, wOff, c, cOff, ld);
+                    } else {
+                        kernel(scratch, a, px, rowStride, ks, run, packedW, wOff, c, cOff, ld);
                     }
-                }
-            }
-        }
-    }
-
-    /** {@link #row} where {@link #wide}: tiles of {@link ConvNhwc#WP} pixels by 64 channels. */
-    private void wideRow(long first, long px, long rowStride, long pixel0, int run, long tmp) {
-        int wp = ConvNhwc.WP;
-        long ldc = cout * 4L, ldt = 2 * NRC * 4L;
-        for (int pair = 0; pair < panels; pair++) {
-            long wOff = (long) pair * depth * 2 * NRC * 4;
-            long bOff = (long) pair * 2 * NRC * 4;
-            for (int ox = 0; ox < job.ow; ox += wp) {
-                int valid = Math.min(wp, job.ow - ox);
-                long o = (pixel0 + ox) * ldc + bOff;
-                long a = first + ox * px;
-                if (valid == wp) {
-                    kernel6x4(job.scratch, a, px, rowStride, ks, run, packedW, wOff, job.out, o, ldc);
-                    ConvNhwc.finish(bias, bOff, job.out, o, ldc, job.out, o, ldc, null, job.relu, wp);
-                    ConvNhwc.finish(bias, bOff + NRC * 4, job.out, o + NRC * 4, ldc, job.out, o + NRC * 4, ldc,
-                            null, job.relu, wp);
-                } else { // pixels past the row read P's next columns (or the slack after P); dropped
-                    kernel6x4(job.scratch, a, px, rowStride, ks, run, packedW, wOff, job.scratch, tmp, ldt);
-                    ConvNhwc.finish(bias, bOff, job.scratch, tmp, ldt, job.out, o, ldc, null, job.relu, valid);
-                    ConvNhwc.finish(bias, bOff + NRC * 4, job.scratch, tmp + NRC * 4, ldt, job.out, o + NRC * 4, ldc,
-                            null, job.relu, valid);
+                    for (int v = 0; v < width; v += NRC) {
+                        ConvNhwc.finish(bias, bOff + v * 4L, c, cOff + v * 4L, ld, out, o + v * 4L, ldc, null, relu,
+                                valid);
+                    }
                 }
             }
         }
