@@ -646,7 +646,13 @@ public final class ConvNhwc implements ConvKernel {
 
     static void kernel(MemorySegment a, MemorySegment table, long tOff, int k0, int kc, MemorySegment w,
                                long wOff, MemorySegment c, long cOff, long ldc) {
-        if (MP == 7) {
+        kernel(MP, a, table, tOff, k0, kc, w, wOff, c, cOff, ldc);
+    }
+
+    /** {@link #kernel} for a register tile of {@code rows} rows: 7 (only where MP is 7) or 6. */
+    static void kernel(int rows, MemorySegment a, MemorySegment table, long tOff, int k0, int kc, MemorySegment w,
+                       long wOff, MemorySegment c, long cOff, long ldc) {
+        if (rows == 7) {
             kernel7x2(a, table, tOff, k0, kc, w, wOff, c, cOff, ldc);
         } else {
             kernel6x2(a, table, tOff, k0, kc, w, wOff, c, cOff, ldc);

@@ -377,11 +377,7 @@ public final class WinogradNhwc implements ConvKernel {
                     int tileRows = six > 0 ? 6 : MP;
                     int vRow = (int) ((base + ((long) r * positions + pos) * cin * 4) / 4);
                     long c = mp + ((long) r * positions + pos) * NRC * 4;
-                    if (six > 0) {
-                        ConvNhwc.kernel6x2(scratch, scratch, table, vRow, cin, packedU, u, scratch, c, ldc);
-                    } else {
-                        ConvNhwc.kernel(scratch, scratch, table, vRow, cin, packedU, u, scratch, c, ldc);
-                    }
+                    ConvNhwc.kernel(tileRows, scratch, scratch, table, vRow, cin, packedU, u, scratch, c, ldc);
                     r += tileRows;
                 }
             }
@@ -401,13 +397,8 @@ public final class WinogradNhwc implements ConvKernel {
                 long u = (long) panel * cin * NRC * 4;
                 for (int pos = 0; pos < positions; pos++, u += (long) panels * cin * NRC * 4) {
                     int vRow = (int) ((base + ((long) r * positions + pos) * cin * 4) / 4);
-                    if (six > 0) {
-                        ConvNhwc.kernel6x2(scratch, scratch, table, vRow, cin, packedU, u, scratch,
-                                mp + pos * NRC * 4L, ldc);
-                    } else {
-                        ConvNhwc.kernel(scratch, scratch, table, vRow, cin, packedU, u, scratch,
-                                mp + pos * NRC * 4L, ldc);
-                    }
+                    ConvNhwc.kernel(tileRows, scratch, scratch, table, vRow, cin, packedU, u, scratch,
+                            mp + pos * NRC * 4L, ldc);
                 }
                 output(t0 + r, Math.min(tileRows, count - r), base, panel, 0);
                 r += tileRows;
