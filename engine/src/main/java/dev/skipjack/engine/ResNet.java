@@ -447,6 +447,7 @@ public final class ResNet implements AutoCloseable {
             throw new IllegalArgumentException("input has " + input.length + " floats, [" + n + "][3][" + h + "]["
                     + w + "] needs " + need);
         }
+        parallel.wake(); // the pool's parked workers start while the input is checked and copied in
         if (checkInputs) {
             InputCheck.requireFinite(MemorySegment.ofArray(input), n, h, w);
         }
@@ -478,6 +479,7 @@ public final class ResNet implements AutoCloseable {
         if (output.isReadOnly()) {
             throw new IllegalArgumentException("output segment is read-only");
         }
+        parallel.wake();
         if (checkInputs) {
             InputCheck.requireFinite(input, n, h, w);
         }

@@ -78,6 +78,55 @@ class ParallelTest {
         }
     }
 
+    /**
+     * wake() gets a parked worker running (it spins, so the next job starts without the wake-up's delay) and,
+     * with no job coming, it parks again after its spin; left alone, a parked worker stays parked.
+     */
+    @Test
+    void wakeStartsAParkedWorkerThatParksAgainWithoutAJob() throws Exception {
+        try (Parallel par = new Parallel(2)) {
+            Thread[] worker = {null};
+            CountDownLatch both = new CountDownLatch(2);
+            par.forEach(2, i -> { // each task waits for the other: one runs on the worker
+                if (Thread.currentThread().getName().startsWith("skipjack-worker")) {
+                    worker[0] = Thread.currentThread();
+                }
+                both.countDown();
+                try {
+                    both.await();
+                } catch (InterruptedException e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            Thread w = worker[0];
+            assertTrue(awaitState(w, Thread.State.WAITING, 5_000), "the worker parks after its spin: " + w.getState());
+            Thread.sleep(30);
+            assertEquals(Thread.State.WAITING, w.getState(), "a parked worker nobody wakes");
+            par.wake();
+            assertTrue(awaitState(w, Thread.State.RUNNABLE, 5_000), "the worker runs after wake(): " + w.getState());
+            Thread.sleep(1); // it spins (10 ms by default) rather than parking again at once
+            assertEquals(Thread.State.RUNNABLE, w.getState(), "the worker 1 ms after wake()");
+            assertTrue(awaitState(w, Thread.State.WAITING, 5_000), "and parks again: " + w.getState());
+            AtomicIntegerArray hits = new AtomicIntegerArray(8);
+            par.forEach(8, hits::incrementAndGet);
+            for (int i = 0; i < 8; i++) {
+                assertEquals(1, hits.get(i));
+            }
+        }
+    }
+
+    /** Polls {@code t}'s state every 50 us until it is {@code state}, for at most {@code millis}. */
+    private static boolean awaitState(Thread t, Thread.State state, long millis) throws InterruptedException {
+        long end = System.nanoTime() + millis * 1_000_000;
+        while (System.nanoTime() < end) {
+            if (t.getState() == state) {
+                return true;
+            }
+            Thread.sleep(0, 50_000);
+        }
+        return t.getState() == state;
+    }
+
     private static String allowedList() {
         try {
             return Files.readAllLines(Path.of("/proc/thread-self/status")).stream()
