@@ -189,6 +189,44 @@ class ChannelsLastTest {
         return s;
     }
 
+    /**
+     * One ConvNhwc layer run on a sequence of input shapes, more distinct ones than it keeps offset tables for, and
+     * back to earlier ones (batch included): every result matches the reference, with the scratch refilled with
+     * garbage before each call (a cached table does not depend on it, an uncached one is written there).
+     */
+    @Test
+    void convNhwcKeepsAnOffsetTablePerInputShape() {
+        ConvShape shape = new ConvShape(8, 2 * ConvNhwc.NRC, 3, 2, 1, 1);
+        int[][] shapes = {{1, 9, 9}, {2, 9, 9}, {1, 12, 7}, {1, 9, 9}, {1, 5, 13}, {1, 6, 6}, {1, 7, 7}, {2, 9, 9},
+                {1, 12, 7}, {1, 7, 7}};
+        Random rnd = new Random(11);
+        try (Arena arena = Arena.ofShared()) {
+            MemorySegment weight = random(arena, (long) shape.cout() * shape.gemmK(), rnd);
+            MemorySegment bias = random(arena, shape.cout(), rnd);
+            ConvNhwc conv = new ConvNhwc(shape, weight, bias, arena);
+            for (Parallel par : new Parallel[] {one, three}) {
+                for (int[] nhw : shapes) {
+                    int n = nhw[0], h = nhw[1], w = nhw[2], cout = shape.cout();
+                    long outCount = (long) n * shape.outH(h) * shape.outW(w) * cout;
+                    MemorySegment in = random(arena, (long) n * shape.cin() * h * w, rnd);
+                    MemorySegment want = arena.allocate(outCount * 4, 64);
+                    MemorySegment mag = arena.allocate(outCount * 4, 64);
+                    ReferenceKernels.conv2d(shape, in, weight, bias, null, true, n, h, w, want, mag);
+                    MemorySegment scratch = arena.allocate(conv.scratchBytes(n, h, w, par.threads()), 64);
+                    scratch.fill((byte) 0x7f);
+                    MemorySegment out = guarded(arena, outCount + cout);
+                    conv.forward(toChannelsLast(arena, in, n, shape.cin(), h * w, 1, 0f), out, null, true, n, h, w,
+                            scratch, par);
+                    String what = shape + " n=" + n + " " + h + "x" + w + " threads=" + par.threads();
+                    int pixels = shape.outH(h) * shape.outW(w);
+                    assertClose(toChannelsLast(arena, want, n, cout, pixels, 0, 0f), out,
+                            toChannelsLast(arena, mag, n, cout, pixels, 0, 0f), outCount, 1e-5, 1e-7, what);
+                    checkGuard(out, outCount + cout, what);
+                }
+            }
+        }
+    }
+
     /** The padding taps read the pixel after the input, which its producer zeroes: here a NaN would show. */
     @Test
     void paddingTapsReadTheZeroPixel() {
