@@ -105,7 +105,8 @@ final class Bench {
      */
     static Map<String, Object> record(OffsetDateTime date, MachineInfo machine, BenchOptions o, String model,
                                       int numClasses, Map<String, Double> loadMs, String ortVersion,
-                                      PeakFlops.Result peak, List<Report.Row> rows, boolean steered) {
+                                      PeakFlops.Result peak, List<Report.Row> rows, boolean steered,
+                                      Harness.Settling settling) {
         var r = new LinkedHashMap<String, Object>();
         r.put("schema", "skipjack-bench/1");
         r.put("date", date.withOffsetSameInstant(ZoneOffset.UTC).truncatedTo(ChronoUnit.SECONDS)
@@ -131,6 +132,9 @@ final class Bench {
         p.put("warmup", o.warmup().describe());
         p.put("iterations", o.measure().describe());
         p.put("settle_ms", o.settleNanos() / 1e6);
+        p.put("settle_until_idle", o.settleNanos() > 0);
+        p.put("settle_idle_waits", settling.waits());
+        p.put("settle_idle_wait_ms", settling.waitMs());
         p.put("skipjack_wake_steering", steered);
         r.put("params", p);
         var pk = new LinkedHashMap<String, Object>();

@@ -47,6 +47,7 @@ public final class BenchCommand {
         List<LayerProfile.Entry> layers = null;
         List<OrtProfile.Node> ortNodes = null;
         boolean steered;
+        Harness.Settling settling;
 
         progress.phase(o.model() == null ? "building a seeded " + o.arch() : "loading " + o.model());
         long t0 = System.nanoTime();
@@ -69,8 +70,9 @@ public final class BenchCommand {
                     loadMs.put("onnxruntime", (System.nanoTime() - t0) / 1e6);
                     ortVersion = ort.version();
                 }
-                results = Bench.measureAll(o, skipjack, skipjack::flops, ort,
-                        Harness.real(progress, o.settleNanos()));
+                Harness harness = Harness.real(progress, o.settleNanos());
+                results = Bench.measureAll(o, skipjack, skipjack::flops, ort, harness);
+                settling = harness.settling();
             } finally {
                 if (ort != null) {
                     ort.close();
@@ -100,12 +102,12 @@ public final class BenchCommand {
 
         List<Report.Row> rows = Bench.rows(model, o.threads(), results, peak.gflops());
         Map<String, Object> record = Bench.record(date, machine, o, model, numClasses, loadMs, ortVersion, peak,
-                rows, steered);
+                rows, steered, settling);
         String line = Json.write(record);
         if (o.json()) {
             out.println(line);
         } else {
-            out.print(text(o, machine, model, loadMs, ortVersion, peak, results, rows, steered));
+            out.print(text(o, machine, model, loadMs, ortVersion, peak, results, rows, steered, settling));
             if (layers != null) {
                 out.print(Report.layerTable(layers, peak.gflops(),
                         ortNodes == null ? null : OrtProfile.byModule(ortNodes)));
@@ -122,7 +124,7 @@ public final class BenchCommand {
     /** The human-readable report: a title, the table, and what the columns mean. */
     static String text(BenchOptions o, MachineInfo machine, String model, Map<String, Double> loadMs,
                        String ortVersion, PeakFlops.Result peak, List<Bench.BatchResult> results,
-                       List<Report.Row> rows, boolean steered) {
+                       List<Report.Row> rows, boolean steered, Harness.Settling settling) {
         var sb = new StringBuilder();
         String weights = o.model() == null ? "seeded weights, seed " + o.seed() : o.model().toString();
         sb.append(String.format(Locale.ROOT, "%s (%s), input %dx%d, %d threads; %s, %d cores, JDK %s%n",
@@ -155,6 +157,12 @@ public final class BenchCommand {
         }
         sb.append("Time to first logits at batch ").append(results.get(0).batch()).append(": ")
                 .append(String.join(", ", firsts)).append('\n');
+        if (o.settleNanos() > 0) {
+            sb.append(String.format(Locale.ROOT, "Before each call: a %s ms pause, then until the process's other "
+                            + "threads were idle: %d of %d calls waited longer, %s ms in all.%n",
+                    Report.trimNumber(o.settleNanos() / 1e6), settling.waits(), settling.calls(),
+                    Report.ms(settling.waitMs())));
+        }
         return sb.toString();
     }
 }

@@ -59,8 +59,8 @@ public record BenchOptions(Path model, String arch, long seed, Path onnx, List<I
               --size HxW          input height x width (default 224x224; --size 256 means 256x256)
               --warmup N|TIME     warm-up rounds after the first call (default 10), or a time like 5s
               --iterations N|TIME measured rounds (default 30), or a time like 20s (at least %d rounds)
-              --settle MS         untimed pause before each call so the other runtime's threads go idle
-                                  (default %s ms; 0 runs calls back to back)
+              --settle MS         untimed pause before each call, then until the process's other threads
+                                  are idle (at most 200 ms more) (default %s ms; 0 runs calls back to back)
               --profile P         where each layer runs: cpu (default), gpu, auto, or a profile file
                                   (docs/GPU.md); the plan is printed on stderr
               --layers            also time each layer inside whole passes (first batch size) and print a

@@ -14,6 +14,12 @@ import java.util.function.LongSupplier;
  * spinning workers hold cores the next call needs. On a 2-core machine a 0.5 ms two-thread job started right
  * after an ONNX Runtime call took a median of 5-6 ms instead of 0.5 ms; after a 1 ms pause, 0.55 ms. The pause
  * lets every pool go idle, so each call starts from the same state whichever runtime ran before it.
+ *
+ * <p>A fixed pause is not always enough: ONNX Runtime's workers spin for about 25-30 ms of CPU time after a call
+ * (measured through the threads' {@code schedstat}), about the default pause, and longer in wall time when the
+ * shared machine is slow. So after the pause the harness also waits, in windows of {@link #QUIET_WINDOW_NANOS},
+ * until the process's other threads together use less than {@link #QUIET_CPU_NANOS} of CPU in a window (at most
+ * {@link #MAX_QUIET_WAIT_NANOS} more; where the threads' CPU times cannot be read, the pause alone).
  */
 final class Harness {
     /** Waits, untimed, between calls; tests substitute one that only moves a fake clock. */
@@ -28,6 +34,17 @@ final class Harness {
      * pools go idle; ONNX Runtime's own times did not change.
      */
     static final long DEFAULT_SETTLE_NANOS = 30_000_000L;
+    /** The window in which the other threads' CPU use is measured after the pause. */
+    static final long QUIET_WINDOW_NANOS = 5_000_000L;
+    /** At most this much CPU time of the other threads in a window counts as idle (a spinning thread uses all). */
+    static final long QUIET_CPU_NANOS = 1_000_000L;
+    /** The most the harness waits for idle threads after the pause. */
+    static final long MAX_QUIET_WAIT_NANOS = 200_000_000L;
+
+    /** Cumulative CPU nanoseconds of the process's threads other than the caller's, or -1 where unknown. */
+    interface OtherThreadsCpu {
+        long nanos();
+    }
 
     /**
      * The timings of one runtime at one batch size.
@@ -43,21 +60,46 @@ final class Harness {
     private final Progress progress;
     private final long settleNanos;
     private final Sleeper sleeper;
+    private final OtherThreadsCpu otherCpu;
+    private long quietWaitNanos; // waited after the pauses, in all
+    private int quietWaits; // calls that waited after their pause
+    private int calls; // timed calls
 
     /**
-     * @param settleNanos pause before each timed call (0: back to back)
+     * @param settleNanos pause before each timed call (0: back to back, no wait for idle threads either)
+     * @param otherCpu    the other threads' CPU time, to wait for them to go idle after the pause
      */
-    Harness(LongSupplier clock, Progress progress, long settleNanos, Sleeper sleeper) {
+    Harness(LongSupplier clock, Progress progress, long settleNanos, Sleeper sleeper, OtherThreadsCpu otherCpu) {
         this.clock = clock;
         this.progress = progress;
         this.settleNanos = settleNanos;
         this.sleeper = sleeper;
+        this.otherCpu = otherCpu;
     }
 
-    /** On the real clock. */
+    /** Pauses only (no wait for idle threads). */
+    Harness(LongSupplier clock, Progress progress, long settleNanos, Sleeper sleeper) {
+        this(clock, progress, settleNanos, sleeper, () -> -1);
+    }
+
+    /** On the real clock, with the threads' CPU times from {@link ThreadCpu}. */
     static Harness real(Progress progress, long settleNanos) {
         return new Harness(System::nanoTime, progress, settleNanos,
-                nanos -> Thread.sleep(nanos / 1_000_000, (int) (nanos % 1_000_000)));
+                nanos -> Thread.sleep(nanos / 1_000_000, (int) (nanos % 1_000_000)), ThreadCpu::othersNanos);
+    }
+
+    /**
+     * How the pauses went so far.
+     *
+     * @param calls  timed calls (first calls, warm-up and measurement) so far
+     * @param waits  calls that, after their pause, waited for other threads to go idle
+     * @param waitMs milliseconds waited so in all
+     */
+    record Settling(int calls, int waits, double waitMs) {}
+
+    /** How the pauses went so far. */
+    Settling settling() {
+        return new Settling(calls, quietWaits, quietWaitNanos / 1e6);
     }
 
     /**
@@ -116,11 +158,39 @@ final class Harness {
     }
 
     private double timeOne(Runner runner) throws Exception {
+        calls++;
         if (settleNanos > 0) {
             sleeper.sleep(settleNanos);
+            awaitQuiet();
         }
         long t0 = clock.getAsLong();
         runner.run();
         return (clock.getAsLong() - t0) / 1e6;
+    }
+
+    /** Waits (untimed) until the other threads use less than QUIET_CPU_NANOS in a window, at most MAX_QUIET_WAIT_NANOS. */
+    private void awaitQuiet() throws InterruptedException {
+        long before = otherCpu.nanos();
+        if (before < 0) {
+            return;
+        }
+        for (long waited = 0; ; ) {
+            sleeper.sleep(QUIET_WINDOW_NANOS);
+            long now = otherCpu.nanos();
+            if (now < 0 || now - before < QUIET_CPU_NANOS) {
+                if (waited > 0) {
+                    quietWaits++;
+                    quietWaitNanos += waited;
+                }
+                return;
+            }
+            waited += QUIET_WINDOW_NANOS;
+            if (waited >= MAX_QUIET_WAIT_NANOS) {
+                quietWaits++;
+                quietWaitNanos += waited;
+                return;
+            }
+            before = now;
+        }
     }
 }

@@ -121,7 +121,7 @@ class BenchTest {
                 0.9, 1e-5);
         Map<String, Object> r = Bench.record(OffsetDateTime.of(2025, 3, 4, 5, 6, 7, 8, ZoneOffset.ofHours(2)),
                 machine, o, "resnet50", 1000, Map.of("skipjack", 12.0), "1.29.0", new PeakFlops.Result(200, 2, 8),
-                List.of(row), true);
+                List.of(row), true, new Harness.Settling(124, 3, 17.5));
         String line = Json.write(r);
         assertFalse(line.contains("\n"));
         assertTrue(line.startsWith("{\"schema\":\"skipjack-bench/1\",\"date\":\"2025-03-04T03:06:07Z\","
@@ -130,7 +130,8 @@ class BenchTest {
                 + "\"os\":\"Linux 6.1\"},\"jdk\":\"25.0.1 (OpenJDK)\",\"params\":{\"model\":\"resnet50\","
                 + "\"model_file\":\"m.skj\",\"seeded\":false,\"seed\":42,\"num_classes\":1000,"
                 + "\"onnx_file\":\"m.onnx\",\"onnxruntime_version\":\"1.29.0\",\"batches\":[1,8],\"threads\":2,"
-                + "\"height\":8,\"width\":6,\"warmup\":\"10 rounds\",\"iterations\":\"30 rounds\",\"settle_ms\":30,\"skipjack_wake_steering\":true},"
+                + "\"height\":8,\"width\":6,\"warmup\":\"10 rounds\",\"iterations\":\"30 rounds\",\"settle_ms\":30,\"settle_until_idle\":true,"
+                + "\"settle_idle_waits\":3,\"settle_idle_wait_ms\":17.5,\"skipjack_wake_steering\":true},"
                 + "\"fp32_peak\":{\"gflops\":200,\"threads\":2,\"vector_lanes\":8},"
                 + "\"load_ms\":{\"skipjack\":12},\"results\":[{\"batch\":1,\"runtime\":\"skipjack\""), line);
     }

@@ -2,6 +2,7 @@ package dev.skipjack.bench;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
@@ -89,6 +90,88 @@ class HarnessTest {
             assertEquals(2 + 2 + 4, pauses.size());
             assertEquals(5_000_000L, pauses.get(0));
         }
+    }
+
+    /**
+     * After its pause the harness waits, in 5 ms windows, until the other threads use under 1 ms of CPU in a
+     * window (here a thread that spins through three more windows), untimed; it counts the calls that waited.
+     */
+    @Test
+    void waitsAfterThePauseUntilTheOtherThreadsAreIdle() throws Exception {
+        long[] cpu = {0};
+        int[] busyWindows = {3};
+        List<Long> pauses = new ArrayList<>();
+        var h = new Harness(clock, new Progress(new PrintStream(progressText), false, clock), 30_000_000L,
+                nanos -> {
+                    pauses.add(nanos);
+                    clock.advanceMillis(nanos / 1e6);
+                    if (nanos == Harness.QUIET_WINDOW_NANOS && busyWindows[0] > 0) {
+                        busyWindows[0]--;
+                        cpu[0] += nanos; // a spinning thread: all of the window
+                    } else {
+                        cpu[0] += 100_000; // a JIT thread's crumbs
+                    }
+                }, () -> cpu[0]);
+        var a = new ScriptedRunner("A", clock, 100, 10, 0, 3, log);
+        try (Arena arena = Arena.ofConfined()) {
+            a.bind(Bench.seededInput(arena, 1, 4, 4, 1), 1, 4, 4);
+            List<Harness.Timing> t = h.measure(List.of(a), "batch 1", Budget.ofRounds(0), Budget.ofRounds(2));
+            // first call: pause, 3 busy windows, 1 idle one; then each measured call: pause, 1 idle window
+            assertEquals(List.of(30_000_000L, 5_000_000L, 5_000_000L, 5_000_000L, 5_000_000L,
+                    30_000_000L, 5_000_000L, 30_000_000L, 5_000_000L), pauses);
+            assertArrayEquals(new double[] {10, 10}, t.get(0).samplesMs(), 1e-9);
+            assertEquals(new Harness.Settling(3, 1, 15.0), h.settling());
+        }
+    }
+
+    /** A thread that never goes idle holds each call up for at most MAX_QUIET_WAIT_NANOS after the pause. */
+    @Test
+    void waitsForIdleThreadsOnlySoLong() throws Exception {
+        long[] cpu = {0};
+        var h = new Harness(clock, new Progress(new PrintStream(progressText), false, clock), 30_000_000L,
+                nanos -> {
+                    clock.advanceMillis(nanos / 1e6);
+                    cpu[0] += nanos;
+                }, () -> cpu[0]);
+        var a = new ScriptedRunner("A", clock, 100, 10, 0, 3, log);
+        try (Arena arena = Arena.ofConfined()) {
+            a.bind(Bench.seededInput(arena, 1, 4, 4, 1), 1, 4, 4);
+            h.measure(List.of(a), "batch 1", Budget.ofRounds(0), Budget.ofRounds(1));
+            assertEquals(new Harness.Settling(2, 2, 2 * Harness.MAX_QUIET_WAIT_NANOS / 1e6), h.settling());
+        }
+    }
+
+    /** The real reader sees a spinning thread's CPU time grow, and stop growing once it sleeps. */
+    @Test
+    void threadCpuSeesOtherThreadsSpinAndSleep() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(ThreadCpu.othersNanos() >= 0, "needs Linux's /proc schedstat");
+        var stop = new java.util.concurrent.atomic.AtomicBoolean();
+        var spinner = new Thread(() -> {
+            while (!stop.get()) {
+                Thread.onSpinWait();
+            }
+        });
+        spinner.start();
+        try {
+            Thread.sleep(5);
+            long c0 = ThreadCpu.othersNanos();
+            Thread.sleep(50);
+            long spun = ThreadCpu.othersNanos() - c0;
+            assertTrue(spun >= 10_000_000L, "a spinning thread used " + spun + " ns of CPU in 50 ms");
+        } finally {
+            stop.set(true);
+            spinner.join();
+        }
+        var threads = java.lang.management.ManagementFactory.getThreadMXBean();
+        long c1 = ThreadCpu.othersNanos();
+        long self0 = threads.getCurrentThreadCpuTime();
+        long selfBusy = System.nanoTime() + 30_000_000L;
+        while (System.nanoTime() < selfBusy) {
+            Thread.onSpinWait(); // the calling thread's own CPU time is not counted
+        }
+        long self = threads.getCurrentThreadCpuTime() - self0;
+        long others = ThreadCpu.othersNanos() - c1;
+        assertTrue(others < self / 2, "other threads used " + others + " ns while the caller spun for " + self);
     }
 
     @Test
