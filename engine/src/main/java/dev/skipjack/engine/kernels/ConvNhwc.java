@@ -261,19 +261,18 @@ public final class ConvNhwc implements ConvKernel {
                     long last = Math.min((long) (tiles - 1) * MP + r, pixels - 1) * cin;
                     scratch.set(ValueLayout.JAVA_INT_UNALIGNED, 64 + r * 4L, (int) last);
                 }
-                zeroPixel(out, pixels * cout, cout);
-                tileJob.table = scratch;
+                tileJob.offsets = scratch;
             } else {
-                zeroPixel(out, pixels * cout, cout);
-                tileJob.table = table(n, h, w, tiles, scratch, par);
+                tileJob.offsets = table(n, h, w, tiles, scratch, par);
             }
+            zeroPixel(out, pixels * cout, cout);
             tileJob.pointwise = pointwise();
             tileJob.rowRuns = rowRuns();
             try {
                 tileJob.run(in, out, residual, relu, scratch, tableBytes(n, h, w), (long) 2 * MP * NRC * 4,
                         (int) pixels, tiles, panels, par);
             } finally {
-                tileJob.table = null;
+                tileJob.offsets = null;
             }
         }
     }
@@ -486,10 +485,13 @@ public final class ConvNhwc implements ConvKernel {
         }
     }
 
-    /** The tiles of MP pixels: the columns are panels; the table at the scratch's start, then the threads' tiles. */
+    /**
+     * The tiles of MP pixels: the columns are panels; {@link #offsets} holds the offset table, the scratch the
+     * threads' tiles.
+     */
     private final class TileJob extends BlockJob {
         boolean pointwise, rowRuns;
-        MemorySegment table; // the offset table (and flags): cached, or at the scratch's start
+        MemorySegment offsets; // the offset table (and flags): cached, or at the scratch's start
 
         /**
          * One task, taps outermost: each tap's (or kernel row's) slice of the weight panel, streamed once from
@@ -527,16 +529,16 @@ public final class ConvNhwc implements ConvKernel {
                         if (pointwise) { // the fixed table from the tile's first pixel, or the last tile's own
                             table = full ? 0 : 64;
                             from = full ? p0 * cin + k0 : k0;
-                        } else if (rowRuns && this.table.get(ValueLayout.JAVA_INT_UNALIGNED, flags + t * 4L) != 0) {
+                        } else if (rowRuns && offsets.get(ValueLayout.JAVA_INT_UNALIGNED, flags + t * 4L) != 0) {
                             if (kx != 0) {
                                 continue; // done with the row's first tap: one run of ks * cin floats
                             }
                             depth = ks * cin; // rowRuns: ks * cin <= ROW_RUN_MAX <= KC, so k0 == 0
                         }
                         if (first) {
-                            kernel(a, this.table, table, from, depth, packedW, wOff, c, cOff, ld);
+                            kernel(a, offsets, table, from, depth, packedW, wOff, c, cOff, ld);
                         } else {
-                            kernel(a, this.table, table, from, depth, packedW, wOff, scratch, later, NRC * 4L);
+                            kernel(a, offsets, table, from, depth, packedW, wOff, scratch, later, NRC * 4L);
                             Gemm.addTile(scratch, later, c, cOff, ld, MP);
                         }
                     }
