@@ -28,10 +28,10 @@ import jdk.incubator.vector.VectorSpecies;
  * 14x14) and 0.91-0.95 (64 at 56x56) of the time; with U in cache within noise (0.96-1.01). Whole ResNet-18
  * passes 0.966-0.976 of the time, ResNet-50 0.998.
  *
- * <p>Each thread claims chunks of tiles (consecutive tiles, a chunk's V at most {@link #CHUNK_BYTES}; where all
- * the tiles fit one chunk of {@link #GROUP_CHUNK_BYTES}, every thread transforms that chunk and then claims its
- * output-channel panels one at a time) and does all of it in its own slot of the scratch, with no barrier between
- * the steps:
+ * <p>Each thread claims chunks of tiles (consecutive tiles, a chunk's V at most {@link #CHUNK_BYTES}) and does all
+ * of it in its own slot of the scratch, with no barrier between the steps (where all the tiles fit one chunk of
+ * {@link #GROUP_CHUNK_BYTES}, the threads transform a share of its tiles each into one V and, after a barrier, claim
+ * its output-channel panels one at a time; see {@link #SHARED_V}):
  * <ol>
  *   <li>input transform: V = B^T d B for every tile and channel vector (channels along the vector, so the
  *       transform is plain vector adds), into {@code V [tile][pos][cin]}, columns first and then each row in
@@ -83,6 +83,15 @@ public final class WinogradNhwc implements ConvKernel {
      * {@link Job#panel}). For experiments.
      */
     static final int POSITIONS_OUTER_CIN = Integer.getInteger("skipjack.winograd.positionsOuterCin", 256);
+
+    /**
+     * Whether the threads sharing one chunk ({@link #groups}) transform its input once, a share of the tiles each
+     * into slot 0's V, and read that V after a barrier, rather than each transforming all of it into its own. Each
+     * layer timed inside whole passes, both builds alternating in one process, both orders: the 28x28 F(4x4) layers
+     * 0.86-0.90 and 0.84-0.95 of the time, the 14x14 F(2x2) ones 0.90 and 0.91; alone (hot, one layer) within
+     * noise. For experiments.
+     */
+    static final boolean SHARED_V = !"false".equals(System.getProperty("skipjack.winograd.sharedV"));
 
     private final ConvShape shape;
     private final int m, a, positions, cin, cout, panels;
@@ -210,7 +219,7 @@ public final class WinogradNhwc implements ConvKernel {
 
     /**
      * Threads that share the layer's one chunk: all of them where all the tiles' V fits {@link #GROUP_CHUNK_BYTES}
-     * (each thread then transforms the same input and streams only the panels of U it claims), else one (chunks
+     * (they transform the input together and each then streams only the panels of U it claims), else one (chunks
      * of tiles, {@link #CHUNK_BYTES} of V each).
      */
     private int groups(int n, int h, int w, int threads) {
@@ -308,6 +317,11 @@ public final class WinogradNhwc implements ConvKernel {
             j.zero = pixels * cin;
             j.next.set(0);
             try {
+                if (SHARED_V && j.groups > 1) {
+                    j.phase = 0;
+                    par.forEach(j.groups, j);
+                    j.phase = 1;
+                }
                 par.forEach(Math.min(threads, j.chunks * j.groups), j);
             } finally {
                 j.in = j.out = j.res = j.scratch = null;
@@ -324,7 +338,7 @@ public final class WinogradNhwc implements ConvKernel {
     private final class Job implements Parallel.Task {
         MemorySegment in, out, res, scratch;
         boolean relu, outer;
-        int h, w, th, tw, tiles, chunks, groups, rows;
+        int h, w, th, tw, tiles, chunks, groups, rows, phase;
         long zero, slotBytes;
         final java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
 
@@ -334,18 +348,30 @@ public final class WinogradNhwc implements ConvKernel {
             for (int i = 0; i < MP; i++) { // the GEMM's row table: row i of a register tile is i tiles on in V
                 scratch.set(ValueLayout.JAVA_INT_UNALIGNED, base + tableOff(rows) + i * 4L, i * positions * cin);
             }
-            if (groups > 1) { // one chunk: every thread transforms it, then claims its panels one at a time
-                input(0, tiles, base);
+            if (groups > 1 && SHARED_V) { // one chunk, its V in slot 0's: first its parts, then the panels
+                if (phase == 0) {
+                    int t0 = (int) ((long) tiles * slot / groups), t1 = (int) ((long) tiles * (slot + 1) / groups);
+                    int padded = slot == groups - 1 ? (tiles + MP - 1) / MP * MP - t0 : t1 - t0;
+                    input(t0, t1 - t0, padded, (long) t0 * positions * cin * 4, base);
+                    return;
+                }
                 for (int panel; (panel = next.getAndIncrement()) < panels; ) {
-                    panel(0, tiles, base, panel);
+                    panel(0, tiles, 0, base, panel);
+                }
+                return;
+            }
+            if (groups > 1) { // one chunk, every thread transforming all of it, then claiming panels one at a time
+                input(0, tiles, (tiles + MP - 1) / MP * MP, base, base);
+                for (int panel; (panel = next.getAndIncrement()) < panels; ) {
+                    panel(0, tiles, base, base, panel);
                 }
                 return;
             }
             for (int c; (c = next.getAndIncrement()) < chunks; ) {
                 int t0 = (int) ((long) tiles * c / chunks), t1 = (int) ((long) tiles * (c + 1) / chunks);
-                input(t0, t1 - t0, base);
+                input(t0, t1 - t0, (t1 - t0 + MP - 1) / MP * MP, base, base);
                 for (int panel = 0; panel < panels; panel++) {
-                    panel(t0, t1 - t0, base, panel);
+                    panel(t0, t1 - t0, base, base, panel);
                 }
             }
         }
@@ -362,16 +388,16 @@ public final class WinogradNhwc implements ConvKernel {
          * threads, 0.914 of the time (1 thread, GEMMs alone: 0.68-0.72 ms against 0.84-0.89); at 128 channels
          * (28x28, F(4x4)) the same time, at 64 (56x56) 2% slower, M of 49 tiles out of L1.
          */
-        private void panel(int t0, int count, long base, int panel) {
+        private void panel(int t0, int count, long vBase, long base, int panel) {
             if (outer) {
-                panelByPosition(t0, count, base, panel);
+                panelByPosition(t0, count, vBase, base, panel);
             } else {
-                panelByTile(t0, count, base, panel);
+                panelByTile(t0, count, vBase, base, panel);
             }
         }
 
         /** {@link #panel} with the positions outermost (two methods: each compiles on its own profile). */
-        private void panelByPosition(int t0, int count, long base, int panel) {
+        private void panelByPosition(int t0, int count, long vBase, long base, int panel) {
             int sixes = sixes(count);
             long mp = base + mOff(rows);
             long ldc = (long) positions * NRC * 4;
@@ -380,7 +406,7 @@ public final class WinogradNhwc implements ConvKernel {
             for (int pos = 0; pos < positions; pos++, u += (long) cin * NRC * 4) {
                 for (int r = 0, six = Math.max(0, sixes); r < count; six--) {
                     int tileRows = six > 0 ? 6 : MP;
-                    int vRow = (int) ((base + ((long) r * positions + pos) * cin * 4) / 4);
+                    int vRow = (int) ((vBase + ((long) r * positions + pos) * cin * 4) / 4);
                     long c = mp + ((long) r * positions + pos) * NRC * 4;
                     ConvNhwc.kernel(tileRows, scratch, scratch, table, vRow, cin, packedU, u, scratch, c, ldc);
                     r += tileRows;
@@ -392,7 +418,7 @@ public final class WinogradNhwc implements ConvKernel {
         }
 
         /** {@link #panel} register tile by register tile. */
-        private void panelByTile(int t0, int count, long base, int panel) {
+        private void panelByTile(int t0, int count, long vBase, long base, int panel) {
             int sixes = sixes(count);
             long mp = base + mOff(rows);
             long ldc = (long) positions * NRC * 4;
@@ -401,7 +427,7 @@ public final class WinogradNhwc implements ConvKernel {
                 int tileRows = six > 0 ? 6 : MP;
                 long u = (long) panel * positions * cin * NRC * 4;
                 for (int pos = 0; pos < positions; pos++, u += (long) cin * NRC * 4) {
-                    int vRow = (int) ((base + ((long) r * positions + pos) * cin * 4) / 4);
+                    int vRow = (int) ((vBase + ((long) r * positions + pos) * cin * 4) / 4);
                     ConvNhwc.kernel(tileRows, scratch, scratch, table, vRow, cin, packedU, u, scratch,
                             mp + pos * NRC * 4L, ldc);
                 }
@@ -411,12 +437,11 @@ public final class WinogradNhwc implements ConvKernel {
         }
 
         /** V [tile][pos][cin] = B^T d B for tiles t0.. of the chunk, zeros for its rows up to a whole tile. */
-        private void input(int t0, int count, long base) {
+        private void input(int t0, int count, int padded, long vBase, long base) {
             long offs = base + offsOff(rows);
             long vStride = cin * 4L; // between positions
-            int padded = (count + MP - 1) / MP * MP;
             for (int r = 0; r < padded; r++) {
-                long v = base + (long) r * positions * cin * 4;
+                long v = vBase + (long) r * positions * cin * 4;
                 if (r >= count) {
                     FloatVector z = FloatVector.zero(S);
                     for (int pos = 0; pos < positions; pos++) {
