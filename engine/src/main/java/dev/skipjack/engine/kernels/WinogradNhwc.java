@@ -31,7 +31,7 @@ import jdk.incubator.vector.VectorSpecies;
  * <p>Each thread claims chunks of tiles (consecutive tiles, a chunk's V at most {@link #CHUNK_BYTES}) and does all
  * of it in its own slot of the scratch, with no barrier between the steps (where all the tiles fit one chunk of
  * {@link #GROUP_CHUNK_BYTES}, the threads transform a share of its tiles each into one V and, after a barrier, claim
- * its output-channel panels one at a time; see {@link #SHARED_V}):
+ * its output-channel panels one at a time):
  * <ol>
  *   <li>input transform: V = B^T d B for every tile and channel vector (channels along the vector, so the
  *       transform is plain vector adds), into {@code V [tile][pos][cin]}, columns first and then each row in
@@ -64,7 +64,10 @@ public final class WinogradNhwc implements ConvKernel {
      * (the 14x14 F(2x2) layers: 49 tiles, one chunk; before, two chunks of 25 and 24 tiles, each thread
      * streaming all 4.2 MB of U). The panels are claimed one at a time: in halves, a thread on a slower core
      * (this host's cores differ from minute to minute) kept the other waiting 0.07-0.11 ms a layer in
-     * ResNet-18's 28x28 and 14x14 layers. For experiments.
+     * ResNet-18's 28x28 and 14x14 layers. The chunk's input is transformed once, a share of its tiles per thread
+     * into slot 0's V, and read by all after a barrier: each such layer timed inside whole passes (both builds
+     * alternating in one process, both orders) ran in 0.84-0.95 (28x28 F(4x4)) and 0.90-0.91 (14x14 F(2x2)) of
+     * the time of every thread transforming all of it into its own V; alone (hot) within noise. For experiments.
      */
     static final boolean PANEL_GROUPS = !"false".equals(System.getProperty("skipjack.winograd.panelGroups"));
     /** Most bytes of a chunk's V (positions x tiles x cin floats), so that it stays in L2 with the rest. */
@@ -83,15 +86,6 @@ public final class WinogradNhwc implements ConvKernel {
      * {@link Job#panel}). For experiments.
      */
     static final int POSITIONS_OUTER_CIN = Integer.getInteger("skipjack.winograd.positionsOuterCin", 256);
-
-    /**
-     * Whether the threads sharing one chunk ({@link #groups}) transform its input once, a share of the tiles each
-     * into slot 0's V, and read that V after a barrier, rather than each transforming all of it into its own. Each
-     * layer timed inside whole passes, both builds alternating in one process, both orders: the 28x28 F(4x4) layers
-     * 0.86-0.90 and 0.84-0.95 of the time, the 14x14 F(2x2) ones 0.90 and 0.91; alone (hot, one layer) within
-     * noise. For experiments.
-     */
-    static final boolean SHARED_V = !"false".equals(System.getProperty("skipjack.winograd.sharedV"));
 
     private final ConvShape shape;
     private final int m, a, positions, cin, cout, panels;
@@ -317,7 +311,7 @@ public final class WinogradNhwc implements ConvKernel {
             j.zero = pixels * cin;
             j.next.set(0);
             try {
-                if (SHARED_V && j.groups > 1) {
+                if (j.groups > 1) { // the shared chunk's input transform, a share of its tiles per thread
                     j.phase = 0;
                     par.forEach(j.groups, j);
                     j.phase = 1;
@@ -348,7 +342,7 @@ public final class WinogradNhwc implements ConvKernel {
             for (int i = 0; i < MP; i++) { // the GEMM's row table: row i of a register tile is i tiles on in V
                 scratch.set(ValueLayout.JAVA_INT_UNALIGNED, base + tableOff(rows) + i * 4L, i * positions * cin);
             }
-            if (groups > 1 && SHARED_V) { // one chunk, its V in slot 0's: first its parts, then the panels
+            if (groups > 1) { // one chunk, its V in slot 0's: first a share of its tiles each, then the panels
                 if (phase == 0) {
                     int t0 = (int) ((long) tiles * slot / groups), t1 = (int) ((long) tiles * (slot + 1) / groups);
                     int padded = slot == groups - 1 ? (tiles + MP - 1) / MP * MP - t0 : t1 - t0;
@@ -357,13 +351,6 @@ public final class WinogradNhwc implements ConvKernel {
                 }
                 for (int panel; (panel = next.getAndIncrement()) < panels; ) {
                     panel(0, tiles, 0, base, panel);
-                }
-                return;
-            }
-            if (groups > 1) { // one chunk, every thread transforming all of it, then claiming panels one at a time
-                input(0, tiles, (tiles + MP - 1) / MP * MP, base, base);
-                for (int panel; (panel = next.getAndIncrement()) < panels; ) {
-                    panel(0, tiles, base, base, panel);
                 }
                 return;
             }
