@@ -96,6 +96,7 @@ public final class WinogradNhwc implements ConvKernel {
     // [cout]
     private final MemorySegment bias;
     private final Job job = new Job();
+    private final InputJob inputJob = new InputJob();
 
     /**
      * Transforms and packs the weights once into {@code arena}.
@@ -312,15 +313,30 @@ public final class WinogradNhwc implements ConvKernel {
             j.next.set(0);
             try {
                 if (j.groups > 1) { // the shared chunk's input transform, a share of its tiles per thread
-                    j.phase = 0;
-                    par.forEach(j.groups, j);
-                    j.phase = 1;
+                    par.forEach(j.groups, inputJob);
                 }
                 par.forEach(Math.min(threads, j.chunks * j.groups), j);
             } finally {
                 j.in = j.out = j.res = j.scratch = null;
             }
             ConvNhwc.zeroPixel(out, pixels * cout, cout);
+        }
+    }
+
+    /**
+     * Where the threads share the layer's one chunk ({@link #groups}), its input transform before {@link Job}: part p
+     * transforms a share of the tiles into slot 0's V (the last part also zeroes the rows up to a whole register
+     * tile), with part p's slot for its window offsets. A task of its own, so that Job's compiled code is no larger
+     * than before (with a phase flag in Job, two of five fresh-clone CI runs found vectors boxed, AllocationFreeTest).
+     */
+    private final class InputJob implements Parallel.Task {
+        @Override
+        public void run(int part) {
+            Job j = job;
+            int groups = j.groups, tiles = j.tiles;
+            int t0 = (int) ((long) tiles * part / groups), t1 = (int) ((long) tiles * (part + 1) / groups);
+            int padded = part == groups - 1 ? (tiles + MP - 1) / MP * MP - t0 : t1 - t0;
+            j.input(t0, t1 - t0, padded, (long) t0 * positions * cin * 4, part * j.slotBytes);
         }
     }
 
@@ -332,7 +348,7 @@ public final class WinogradNhwc implements ConvKernel {
     private final class Job implements Parallel.Task {
         MemorySegment in, out, res, scratch;
         boolean relu, outer;
-        int h, w, th, tw, tiles, chunks, groups, rows, phase;
+        int h, w, th, tw, tiles, chunks, groups, rows;
         long zero, slotBytes;
         final java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
 
@@ -342,13 +358,7 @@ public final class WinogradNhwc implements ConvKernel {
             for (int i = 0; i < MP; i++) { // the GEMM's row table: row i of a register tile is i tiles on in V
                 scratch.set(ValueLayout.JAVA_INT_UNALIGNED, base + tableOff(rows) + i * 4L, i * positions * cin);
             }
-            if (groups > 1) { // one chunk, its V in slot 0's: first a share of its tiles each, then the panels
-                if (phase == 0) {
-                    int t0 = (int) ((long) tiles * slot / groups), t1 = (int) ((long) tiles * (slot + 1) / groups);
-                    int padded = slot == groups - 1 ? (tiles + MP - 1) / MP * MP - t0 : t1 - t0;
-                    input(t0, t1 - t0, padded, (long) t0 * positions * cin * 4, base);
-                    return;
-                }
+            if (groups > 1) { // one chunk, its V in slot 0's (InputJob): its panels one at a time
                 for (int panel; (panel = next.getAndIncrement()) < panels; ) {
                     panel(0, tiles, 0, base, panel);
                 }
