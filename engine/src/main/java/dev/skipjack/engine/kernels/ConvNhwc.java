@@ -125,14 +125,21 @@ public final class ConvNhwc implements ConvKernel {
         this.taps = ks * ks;
         this.panels = cout / NRC;
         this.wide = WIDE && ks == 1 && stride == 1 && shape.pad() == 0 && L >= 16 && cout % (2 * NRC) == 0;
-        long wFloats = (long) cout * cin * taps;
         shape.requireWeights("ConvNhwc", weight, bias);
         this.bias = arena.allocate(cout * 4L, 64);
         MemorySegment.copy(bias, 0, this.bias, 0, cout * 4L);
-        this.packedW = arena.allocate(wFloats * 4, 64);
-        // Panel by panel through arrays (element by element through segments is slow for 25M weights).
+        this.packedW = packPanels(weight, cout, cin, taps, wide ? 2 * NRC : NRC, arena);
+    }
+
+    /**
+     * OIHW weights {@code [cout][cin][taps]} packed into {@code arena} as {@code [cout / width][tap][ci][width]}:
+     * each panel's {@code width} output channels interleaved along the depth, taps outermost (ConvNhwc's and
+     * StemConv's layout). Panel by panel through arrays (element by element through segments is slow for 25M
+     * weights).
+     */
+    static MemorySegment packPanels(MemorySegment weight, int cout, int cin, int taps, int width, Arena arena) {
         int depth = cin * taps;
-        int width = wide ? 2 * NRC : NRC;
+        MemorySegment packed = arena.allocate((long) cout * depth * 4, 64);
         float[] rows = new float[width * depth];
         float[] panel = new float[width * depth];
         for (int p = 0; p < cout / width; p++) {
@@ -145,9 +152,10 @@ public final class ConvNhwc implements ConvKernel {
                     }
                 }
             }
-            MemorySegment.copy(panel, 0, packedW, ValueLayout.JAVA_FLOAT_UNALIGNED, (long) p * width * depth * 4,
+            MemorySegment.copy(panel, 0, packed, ValueLayout.JAVA_FLOAT_UNALIGNED, (long) p * width * depth * 4,
                     width * depth);
         }
+        return packed;
     }
 
     /** Whether this kernel can run {@code shape}: one group, output channels a multiple of {@link #NRC}. */

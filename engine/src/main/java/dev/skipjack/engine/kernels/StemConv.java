@@ -7,7 +7,6 @@ import dev.skipjack.engine.runtime.Parallel;
 import dev.skipjack.engine.runtime.Shares;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorShuffle;
@@ -108,28 +107,11 @@ public final class StemConv implements ConvKernel {
         this.wide = ConvNhwc.WIDE && L >= 16 && cout % (2 * NRC) == 0;
         int width = wide ? 2 * NRC : NRC;
         this.panels = cout / width;
-        long wFloats = (long) cout * depth;
         shape.requireWeights("StemConv", weight, bias);
         this.bias = arena.allocate(cout * 4L, 64);
         MemorySegment.copy(bias, 0, this.bias, 0, cout * 4L);
-        this.packedW = arena.allocate(wFloats * 4, 64);
-        float[] rows = new float[width * depth];
-        float[] panel = new float[width * depth];
-        for (int p = 0; p < panels; p++) {
-            MemorySegment.copy(weight, ValueLayout.JAVA_FLOAT_UNALIGNED, (long) p * width * depth * 4, rows, 0,
-                    width * depth);
-            for (int c = 0; c < width; c++) {
-                for (int ci = 0; ci < cin; ci++) {
-                    for (int ky = 0; ky < ks; ky++) {
-                        for (int kx = 0; kx < ks; kx++) {
-                            panel[((ky * ks + kx) * cin + ci) * width + c] = rows[c * depth + (ci * ks + ky) * ks + kx];
-                        }
-                    }
-                }
-            }
-            MemorySegment.copy(panel, 0, packedW, ValueLayout.JAVA_FLOAT_UNALIGNED, (long) p * width * depth * 4,
-                    width * depth);
-        }
+        // [ky][kx] is ConvNhwc's tap ky * ks + kx
+        this.packedW = ConvNhwc.packPanels(weight, cout, cin, ks * ks, width, arena);
     }
 
     /** Whether this kernel can run {@code shape}: what ConvNhwc's tiles need (one group, cout a multiple of NRC). */
