@@ -174,23 +174,22 @@ final class Harness {
         if (before < 0) {
             return;
         }
-        for (long waited = 0; ; ) {
+        long waited = 0; // windows past the first, which every call spends
+        for (;;) {
             sleeper.sleep(QUIET_WINDOW_NANOS);
             long now = otherCpu.nanos();
             if (now < 0 || now - before < QUIET_CPU_NANOS) {
-                if (waited > 0) {
-                    quietWaits++;
-                    quietWaitNanos += waited;
-                }
-                return;
+                break;
             }
             waited += QUIET_WINDOW_NANOS;
             if (waited >= MAX_QUIET_WAIT_NANOS) {
-                quietWaits++;
-                quietWaitNanos += waited;
-                return;
+                break;
             }
             before = now;
+        }
+        if (waited > 0) {
+            quietWaits++;
+            quietWaitNanos += waited;
         }
     }
 }
