@@ -228,6 +228,31 @@ class ChannelsLastTest {
     }
 
     /** The padding taps read the pixel after the input, which its producer zeroes: here a NaN would show. */
+    /**
+     * Where the threads share one chunk (all of a small layer's tiles), they share its V too: another thread adds a
+     * slot's M, tables and buffers, not another V. Where they split the tiles into chunks, each has its own V.
+     */
+    @Test
+    void winogradThreadsSharingAChunkShareItsV() {
+        try (Arena arena = Arena.ofShared()) {
+            ConvShape shape = new ConvShape(64, 4 * ConvNhwc.NRC, 3, 1, 1, 1); // 4 panels: up to 4 threads share
+            MemorySegment weight = arena.allocate((long) shape.cout() * 64 * 9 * 4, 64);
+            MemorySegment bias = arena.allocate(shape.cout() * 4L, 64);
+            WinogradNhwc conv = new WinogradNhwc(shape, 4, weight, bias, arena);
+            // 12x12: 9 tiles, one chunk shared by the threads; V: 9 rows up to a whole register tile x 36 positions
+            // x 64 channels
+            long v = Simd.align64((long) ((9 + ConvNhwc.MP - 1) / ConvNhwc.MP * ConvNhwc.MP) * 36 * 64 * 4);
+            long one = conv.scratchBytes(1, 12, 12, 1), two = conv.scratchBytes(1, 12, 12, 2);
+            long three = conv.scratchBytes(1, 12, 12, 3);
+            assertTrue(one > v, "one thread's slot holds V (" + v + " bytes): " + one);
+            assertEquals(two - one, three - two, "each thread adds the same");
+            assertEquals(one - v, two - one, "each thread after the first adds a slot without V");
+            // 56x56 (196 tiles, V of 1.8 MB): chunks of tiles, a V per thread
+            long big1 = conv.scratchBytes(1, 56, 56, 1), big2 = conv.scratchBytes(1, 56, 56, 2);
+            assertTrue(big2 - big1 > 49L * 36 * 64 * 4, "a second chunk's V: " + big1 + " -> " + big2);
+        }
+    }
+
     @Test
     void paddingTapsReadTheZeroPixel() {
         ConvShape shape = new ConvShape(8, ConvNhwc.NRC, 3, 1, 1, 1);
