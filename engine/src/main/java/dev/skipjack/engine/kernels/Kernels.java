@@ -87,12 +87,16 @@ public final class Kernels {
                 convs[i] = new Conv2d(s, weight, bias, arena);
                 scratch[i] = arena.allocate(convs[i].scratchBytes(n, heights[i], widths[i], par.threads()), 64);
             }
-            // the channels-last Winograd (both tiles) and the stem, on L and 3 input channels
+            // the channels-last Winograd (both tiles, GEMMs by panel and by pairs of panels) and the stem, on L and 3
+            // input channels
             ConvShape wShape = new ConvShape(Simd.LANES, nc, 3, 1, 1, 1);
             ConvShape stemShape = new ConvShape(3, nc, 7, 2, 3, 1);
+            MemorySegment wWeight = filled(arena, (long) nc * wShape.gemmK(), 0.001f), wBias = filled(arena, nc, 0.1f);
             ConvKernel[] extra = {
-                new WinogradNhwc(wShape, 2, filled(arena, (long) nc * wShape.gemmK(), 0.001f), filled(arena, nc, 0.1f), arena),
-                new WinogradNhwc(wShape, 4, filled(arena, (long) nc * wShape.gemmK(), 0.001f), filled(arena, nc, 0.1f), arena),
+                new WinogradNhwc(wShape, 2, false, wWeight, wBias, arena),
+                new WinogradNhwc(wShape, 4, false, wWeight, wBias, arena),
+                new WinogradNhwc(wShape, 2, true, wWeight, wBias, arena),
+                new WinogradNhwc(wShape, 4, true, wWeight, wBias, arena),
                 new StemConv(stemShape, filled(arena, (long) nc * stemShape.gemmK(), 0.001f), filled(arena, nc, 0.1f), arena),
             };
             int sh = 2 * nh, sw = 2 * nw; // the stem's input: 3 x 10 x 26 -> 5 x 13

@@ -19,8 +19,9 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>Layouts: in, out and the residual as {@link ConvNhwc}'s: NHWC {@code [n][h][w][c]}, and after the input
  * one pixel of zeros (padding taps read it); this writes the zero pixel after out. The transformed weights
- * U = G g G^T are packed at construction {@code [panel][pos][cin][NRC]} (pos = i * a + j over the a x a
- * transformed positions, a = m + 2; NRC output channels of a panel interleaved along the depth), 16/9 (m = 2) or
+ * U = G g G^T are packed at construction {@code [panel][pos][cin][NRC]} (or by pairs of panels, below; pos =
+ * i * a + j over the a x a transformed positions, a = m + 2; NRC output channels of a panel interleaved along the
+ * depth), 16/9 (m = 2) or
  * 4 (m = 4) times the size of the weights. A panel's positions are contiguous because its GEMMs walk them in
  * order: one stream from memory per panel. Packed {@code [pos][panel]}, a panel was a^2 blocks of cin x NRC
  * floats a layer's U / a^2 apart, and with U out of cache (16 copies of the layer cycled, both builds
@@ -40,7 +41,10 @@ import jdk.incubator.vector.VectorSpecies;
  *       covers the chunk exactly): the a^2 GEMMs {@code M[.][pos] = V[.][pos] x U[panel][pos]} into
  *       {@code M [MP][pos][NRC]}, on ConvNhwc's micro-kernel (tiles broadcast, output channels along the
  *       vector), and at once the output transform Y = A^T M A of those tiles, plus bias and residual, ReLU,
- *       into out.</li>
+ *       into out. Where the GEMMs take pairs of panels ({@link #wide}: 16 lanes, up to {@link #PAIRS_MAX_CIN}
+ *       input channels), a column is 64 output channels, U is packed {@code [pair][pos][cin][64]}, the register
+ *       tile is 6 tiles on ConvNhwc's 6x4 kernel, M {@code [6][pos][64]}, and chunks start at multiples of 6
+ *       tiles.</li>
  * </ol>
  * Three passes over the whole layer with a barrier after each ran the 56x56 layers up to 3 times slower: a
  * thread's GEMMs read V that the other core had written, and its output transform the other core's M. The
@@ -87,11 +91,36 @@ public final class WinogradNhwc implements ConvKernel {
      */
     static final int POSITIONS_OUTER_CIN = Integer.getInteger("skipjack.winograd.positionsOuterCin", 256);
 
+    /**
+     * Most input channels for which {@link #WinogradNhwc(ConvShape, int, MemorySegment, MemorySegment, Arena)}
+     * runs the GEMMs on pairs of panels ({@link #wide}). One layer alone, 2 threads, pairs / one panel: 64
+     * channels at 56x56 (chunks of tiles) 0.96-1.0 (one thread 0.77-0.97); 128 at 28x28 and 256 at 14x14, where
+     * the threads share one chunk of 49 tiles (9 register tiles of 6 where there were 7 of 7, and half as many
+     * columns to share), 1.03-1.14 and 1.03-1.05; with many tiles (the batch-8 sizes) 0.78-0.80, 0.85-0.91 and
+     * 0.86-0.91. Inside whole passes (the layers timed in passes, both settings alternating in one process, both
+     * orders), the 64-channel layers with pairs: ResNet-18 batch 8 0.89-0.96 and 0.97-1.0 of the time, ResNet-50
+     * batch 8 0.955-0.97 and 0.93-0.96, ResNet-18 batch 1 0.97-1.0. The property is for experiments (0: never).
+     */
+    static final int PAIRS_MAX_CIN = Integer.getInteger("skipjack.winograd.pairsMaxCin", 64);
+
     private final ConvShape shape;
-    private final int m, a, positions, cin, cout, panels;
+    private final int m, a, positions, cin, cout;
+    /**
+     * Whether the GEMMs run on {@link ConvNhwc#kernel6x4}, 6 tiles by 64 output channels (a column is then two
+     * panels, U packed 64 channels wide), where the vectors have 16 lanes and cout is a multiple of 64; else on
+     * ConvNhwc's 7x2 (or 6x2) tile, a column one panel. Per depth step 10 loads for 24 FMAs against 9 for 14,
+     * and six consecutive tiles of V a fixed stride apart, so no row table (see {@link #PAIRS_MAX_CIN}).
+     */
+    private final boolean wide;
+    /** Output channels per column (what a GEMM call and a claimed task cover): 2 NRC where wide, else NRC. */
+    private final int width;
+    /** cout / width. */
+    private final int columns;
+    /** Tiles per register tile where wide ({@link ConvNhwc#WP}); else MP (see {@link #sixes}). */
+    private final int tileRows;
     /** Whether a panel's GEMMs may run with the positions outermost; the scratch's M then holds a whole chunk. */
     private final boolean positionsOuter;
-    // [panels][positions][cin][NRC]
+    // [columns][positions][cin][width]
     private final MemorySegment packedU;
     // [cout]
     private final MemorySegment bias;
@@ -108,6 +137,15 @@ public final class WinogradNhwc implements ConvKernel {
      * @param bias   [cout] float32; may be read-only
      */
     public WinogradNhwc(ConvShape shape, int m, MemorySegment weight, MemorySegment bias, Arena arena) {
+        this(shape, m, shape.cin() <= PAIRS_MAX_CIN, weight, bias, arena);
+    }
+
+    /**
+     * As {@link #WinogradNhwc(ConvShape, int, MemorySegment, MemorySegment, Arena)}, the GEMMs on pairs of panels
+     * where {@code pairs} and the vectors and cout allow (16 lanes, cout a multiple of 2 {@link ConvNhwc#NRC}).
+     */
+    public WinogradNhwc(ConvShape shape, int m, boolean pairs, MemorySegment weight, MemorySegment bias,
+                        Arena arena) {
         if (!supports(shape)) {
             throw new IllegalArgumentException("WinogradNhwc cannot run " + shape + ": it needs a 3x3 kernel, stride 1, "
                     + "padding 1, one group, cin a multiple of " + L + " and cout a multiple of " + NRC);
@@ -121,32 +159,36 @@ public final class WinogradNhwc implements ConvKernel {
         this.positions = a * a;
         this.cin = shape.cin();
         this.cout = shape.cout();
-        this.panels = cout / NRC;
+        this.wide = pairs && L >= 16 && cout % (2 * NRC) == 0;
+        this.width = wide ? 2 * NRC : NRC;
+        this.columns = cout / width;
+        this.tileRows = wide ? ConvNhwc.WP : MP;
         this.positionsOuter = cin >= POSITIONS_OUTER_CIN;
         shape.requireWeights("WinogradNhwc", weight, bias);
         this.bias = arena.allocate(cout * 4L, 64);
         MemorySegment.copy(bias, 0, this.bias, 0, cout * 4L);
         this.packedU = arena.allocate((long) positions * cout * cin * 4, 64);
-        // Panel by panel: its NRC filters into an array, transformed, each position's [cin][NRC] block copied out.
+        // Column by column: its width filters into an array, transformed, each position's [cin][width] block copied
+        // out.
         double[][] gm = m == 2 ? G2 : G4;
-        float[] rows = new float[NRC * cin * 9];
-        float[][] blocks = new float[positions][cin * NRC];
+        float[] rows = new float[width * cin * 9];
+        float[][] blocks = new float[positions][cin * width];
         double[] u = new double[positions];
         double[] t = new double[a * 3];
-        for (int p = 0; p < panels; p++) {
-            MemorySegment.copy(weight, ValueLayout.JAVA_FLOAT_UNALIGNED, (long) p * NRC * cin * 9 * 4, rows, 0,
-                    NRC * cin * 9);
-            for (int c = 0; c < NRC; c++) {
+        for (int p = 0; p < columns; p++) {
+            MemorySegment.copy(weight, ValueLayout.JAVA_FLOAT_UNALIGNED, (long) p * width * cin * 9 * 4, rows, 0,
+                    width * cin * 9);
+            for (int c = 0; c < width; c++) {
                 for (int ci = 0; ci < cin; ci++) {
                     filterTransform(gm, rows, (c * cin + ci) * 9, u, t);
                     for (int pos = 0; pos < positions; pos++) {
-                        blocks[pos][ci * NRC + c] = (float) u[pos];
+                        blocks[pos][ci * width + c] = (float) u[pos];
                     }
                 }
             }
             for (int pos = 0; pos < positions; pos++) {
                 MemorySegment.copy(blocks[pos], 0, packedU, ValueLayout.JAVA_FLOAT_UNALIGNED,
-                        ((long) p * positions + pos) * cin * NRC * 4, cin * NRC);
+                        ((long) p * positions + pos) * cin * width * 4, cin * width);
             }
         }
     }
@@ -207,7 +249,7 @@ public final class WinogradNhwc implements ConvKernel {
             return 1;
         }
         long tiles = (long) n * ((h + m - 1) / m) * ((w + m - 1) / m);
-        long fit = Math.max(MP, CHUNK_BYTES / ((long) positions * cin * 4));
+        long fit = Math.max(tileRows, CHUNK_BYTES / ((long) positions * cin * 4));
         long chunks = Math.max((tiles + fit - 1) / fit, Math.min(tiles, Math.max(1, threads)));
         return (int) Math.min(chunks, Integer.MAX_VALUE);
     }
@@ -220,14 +262,24 @@ public final class WinogradNhwc implements ConvKernel {
     private int groups(int n, int h, int w, int threads) {
         long tiles = (long) n * ((h + m - 1) / m) * ((w + m - 1) / m);
         boolean oneChunk = tiles * positions * cin * 4 <= GROUP_CHUNK_BYTES;
-        return PANEL_GROUPS && threads > 1 && oneChunk && panels >= threads ? threads : 1;
+        return PANEL_GROUPS && threads > 1 && oneChunk && columns >= threads ? threads : 1;
     }
 
-    /** Most tiles in a chunk, rounded up to whole register tiles. */
+    /**
+     * Most tiles in a chunk, rounded up to whole register tiles (where wide, the chunks start at multiples of
+     * {@link #tileRows} tiles, so that only the last has a partial register tile: one more register tile's worth).
+     */
     private int chunkRows(int n, int h, int w, int threads) {
         long tiles = (long) n * ((h + m - 1) / m) * ((w + m - 1) / m);
-        long most = (tiles + chunks(n, h, w, threads) - 1) / chunks(n, h, w, threads);
-        return (int) ((most + MP - 1) / MP * MP);
+        int chunks = chunks(n, h, w, threads);
+        long most = (tiles + chunks - 1) / chunks + (wide && chunks > 1 ? tileRows - 1 : 0);
+        return (int) ((most + tileRows - 1) / tileRows * tileRows);
+    }
+
+    /** The first tile of chunk c of {@code chunks} over {@code tiles} tiles (c = chunks: tiles). */
+    private int chunkStart(int c, int chunks, int tiles) {
+        int t = (int) ((long) tiles * c / chunks);
+        return wide && c < chunks ? t / tileRows * tileRows : t;
     }
 
     // Scratch, per thread (a slot, its offsets below counted from the slot's base): V [rows][positions][cin],
@@ -241,7 +293,7 @@ public final class WinogradNhwc implements ConvKernel {
     }
 
     private long tableOff(int rows) {
-        return mOff(rows) + Simd.align64((long) (positionsOuter ? rows : MP) * positions * NRC * 4);
+        return mOff(rows) + Simd.align64((long) (positionsOuter ? rows : tileRows) * positions * width * 4);
     }
 
     private long offsOff(int rows) {
@@ -348,7 +400,8 @@ public final class WinogradNhwc implements ConvKernel {
             Job j = job;
             int groups = j.groups, tiles = j.tiles;
             int t0 = (int) ((long) tiles * part / groups), t1 = (int) ((long) tiles * (part + 1) / groups);
-            int padded = part == groups - 1 ? (tiles + MP - 1) / MP * MP - t0 : t1 - t0;
+            int r = tileRows;
+            int padded = part == groups - 1 ? (tiles + r - 1) / r * r - t0 : t1 - t0;
             j.input(t0, t1 - t0, padded, (long) t0 * positions * cin * 4, part * j.slotStride);
         }
     }
@@ -371,17 +424,17 @@ public final class WinogradNhwc implements ConvKernel {
             for (int i = 0; i < MP; i++) { // the GEMM's row table: row i of a register tile is i tiles on in V
                 scratch.set(ValueLayout.JAVA_INT_UNALIGNED, base + tableOff(rows) + i * 4L, i * positions * cin);
             }
-            if (groups > 1) { // one chunk, its V in slot 0's (InputJob): its panels one at a time
-                for (int panel; (panel = next.getAndIncrement()) < panels; ) {
-                    panel(0, tiles, 0, base, panel);
+            if (groups > 1) { // one chunk, its V in slot 0's (InputJob): its columns one at a time
+                for (int col; (col = next.getAndIncrement()) < columns; ) {
+                    panel(0, tiles, 0, base, col);
                 }
                 return;
             }
             for (int c; (c = next.getAndIncrement()) < chunks; ) {
-                int t0 = (int) ((long) tiles * c / chunks), t1 = (int) ((long) tiles * (c + 1) / chunks);
-                input(t0, t1 - t0, (t1 - t0 + MP - 1) / MP * MP, base, base);
-                for (int panel = 0; panel < panels; panel++) {
-                    panel(t0, t1 - t0, base, base, panel);
+                int t0 = chunkStart(c, chunks, tiles), t1 = chunkStart(c + 1, chunks, tiles);
+                input(t0, t1 - t0, (t1 - t0 + tileRows - 1) / tileRows * tileRows, base, base);
+                for (int col = 0; col < columns; col++) {
+                    panel(t0, t1 - t0, base, base, col);
                 }
             }
         }
@@ -399,10 +452,48 @@ public final class WinogradNhwc implements ConvKernel {
          * (28x28, F(4x4)) the same time, at 64 (56x56) 2% slower, M of 49 tiles out of L1.
          */
         private void panel(int t0, int count, long vBase, long base, int panel) {
-            if (outer) {
+            if (wide) {
+                if (outer) {
+                    pairByPosition(t0, count, vBase, base, panel);
+                } else {
+                    pairByTile(t0, count, vBase, base, panel);
+                }
+            } else if (outer) {
                 panelByPosition(t0, count, vBase, base, panel);
             } else {
                 panelByTile(t0, count, vBase, base, panel);
+            }
+        }
+
+        /**
+         * {@link #panelByPosition} where wide: column {@code pair} (two panels) on the 6x4 kernel, whose six rows
+         * are six consecutive tiles of V (a fixed stride apart: no row table).
+         */
+        private void pairByPosition(int t0, int count, long vBase, long base, int pair) {
+            long mp = base + mOff(rows);
+            long lda = (long) positions * cin * 4, ldc = (long) positions * width * 4;
+            long u = (long) pair * positions * cin * width * 4;
+            for (int pos = 0; pos < positions; pos++, u += (long) cin * width * 4) {
+                for (int r = 0; r < count; r += ConvNhwc.WP) {
+                    long v = vBase + ((long) r * positions + pos) * cin * 4;
+                    ConvNhwc.kernel6x4(scratch, v, lda, cin, packedU, u, scratch,
+                            mp + ((long) r * positions + pos) * width * 4, ldc);
+                }
+            }
+            output(t0, count, base, pair, 0);
+        }
+
+        /** {@link #panelByTile} where wide (see {@link #pairByPosition}). */
+        private void pairByTile(int t0, int count, long vBase, long base, int pair) {
+            long mp = base + mOff(rows);
+            long lda = (long) positions * cin * 4, ldc = (long) positions * width * 4;
+            for (int r = 0; r < count; r += ConvNhwc.WP) {
+                long u = (long) pair * positions * cin * width * 4;
+                for (int pos = 0; pos < positions; pos++, u += (long) cin * width * 4) {
+                    long v = vBase + ((long) r * positions + pos) * cin * 4;
+                    ConvNhwc.kernel6x4(scratch, v, lda, cin, packedU, u, scratch, mp + pos * width * 4L, ldc);
+                }
+                output(t0 + r, Math.min(ConvNhwc.WP, count - r), base, pair, 0);
             }
         }
 
@@ -415,11 +506,11 @@ public final class WinogradNhwc implements ConvKernel {
             long u = (long) panel * positions * cin * NRC * 4;
             for (int pos = 0; pos < positions; pos++, u += (long) cin * NRC * 4) {
                 for (int r = 0, six = Math.max(0, sixes); r < count; six--) {
-                    int tileRows = six > 0 ? 6 : MP;
+                    int tr = six > 0 ? 6 : MP;
                     int vRow = (int) ((vBase + ((long) r * positions + pos) * cin * 4) / 4);
                     long c = mp + ((long) r * positions + pos) * NRC * 4;
-                    ConvNhwc.kernel(tileRows, scratch, scratch, table, vRow, cin, packedU, u, scratch, c, ldc);
-                    r += tileRows;
+                    ConvNhwc.kernel(tr, scratch, scratch, table, vRow, cin, packedU, u, scratch, c, ldc);
+                    r += tr;
                 }
             }
             for (int r = 0; r < count; r += MP) {
@@ -434,15 +525,15 @@ public final class WinogradNhwc implements ConvKernel {
             long ldc = (long) positions * NRC * 4;
             long table = base + tableOff(rows);
             for (int r = 0, six = Math.max(0, sixes); r < count; six--) {
-                int tileRows = six > 0 ? 6 : MP;
+                int tr = six > 0 ? 6 : MP;
                 long u = (long) panel * positions * cin * NRC * 4;
                 for (int pos = 0; pos < positions; pos++, u += (long) cin * NRC * 4) {
                     int vRow = (int) ((vBase + ((long) r * positions + pos) * cin * 4) / 4);
-                    ConvNhwc.kernel(tileRows, scratch, scratch, table, vRow, cin, packedU, u, scratch,
+                    ConvNhwc.kernel(tr, scratch, scratch, table, vRow, cin, packedU, u, scratch,
                             mp + pos * NRC * 4L, ldc);
                 }
-                output(t0 + r, Math.min(tileRows, count - r), base, panel, 0);
-                r += tileRows;
+                output(t0 + r, Math.min(tr, count - r), base, panel, 0);
+                r += tr;
             }
         }
 
@@ -520,17 +611,17 @@ public final class WinogradNhwc implements ConvKernel {
          */
         private void output(int t0, int count, long base, int panel, long mStart) {
             long tmp = base + tmpOff(rows);
-            long mStride = NRC * 4L; // between positions
+            long mStride = width * 4L; // between positions
             FloatVector zero = FloatVector.zero(S);
             for (int r = 0; r < count; r++) {
                 int t = t0 + r;
                 int img = t / (th * tw), q = t - img * th * tw, ty = q / tw, tx = q - ty * tw;
                 int y0 = ty * m, x0 = tx * m;
                 int rows = Math.min(m, h - y0), cols = Math.min(m, w - x0);
-                long mt = base + mOff(this.rows) + mStart + (long) r * positions * NRC * 4;
-                for (int c = panel * NRC; c < (panel + 1) * NRC; c += L) {
+                long mt = base + mOff(this.rows) + mStart + (long) r * positions * width * 4;
+                for (int c = panel * width; c < (panel + 1) * width; c += L) {
                     long cb = c * 4L;
-                    long s = mt + (c - panel * NRC) * 4L;
+                    long s = mt + (c - panel * width) * 4L;
                     FloatVector b = FloatVector.fromMemorySegment(S, bias, cb, LE);
                     if (m == 4) {
                         for (int j = 0; j < 6; j++) { // columns: t[.][j] = A^T M[.][j], 4 x 6
