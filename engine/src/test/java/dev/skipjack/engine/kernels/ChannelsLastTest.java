@@ -240,7 +240,6 @@ class ChannelsLastTest {
         }
     }
 
-    /** The padding taps read the pixel after the input, which its producer zeroes: here a NaN would show. */
     /**
      * Where the threads share one chunk (all of a small layer's tiles), they share its V too: another thread adds a
      * slot's M, tables and buffers, not another V. Where they split the tiles into chunks, each has its own V.
@@ -269,6 +268,7 @@ class ChannelsLastTest {
         }
     }
 
+    /** The padding taps read the pixel after the input, which its producer zeroes: here a NaN would show. */
     @Test
     void paddingTapsReadTheZeroPixel() {
         ConvShape shape = new ConvShape(8, ConvNhwc.NRC, 3, 1, 1, 1);
