@@ -283,8 +283,8 @@ public final class WinogradNhwc implements ConvKernel {
     }
 
     // Scratch, per thread (a slot, its offsets below counted from the slot's base): V [rows][positions][cin],
-    // M [MP][positions][NRC] (one register tile's; the chunk's, [rows][positions][NRC], where the positions are
-    // outermost), the GEMM's row table (MP ints), the input window's byte offsets (a^2 longs), the transforms'
+    // M [tileRows][positions][width] (one register tile's; the chunk's, [rows][positions][width], where the
+    // positions are outermost), the 7x2 GEMM's row table (MP ints; unused where wide), the input window's byte offsets (a^2 longs), the transforms'
     // intermediate values (a^2 vectors). Where the threads share the one chunk (groups), only slot 0's V is used:
     // the slots' bases are then slotBytes - mOff apart, each slot's unused V overlapping the slot before it
     // (see slotStride).
@@ -371,8 +371,8 @@ public final class WinogradNhwc implements ConvKernel {
             j.tiles = n * th * tw;
             j.chunks = chunks(n, h, w, threads);
             j.groups = groups(n, h, w, threads);
-            j.slotStride = slotStride(chunkRows(n, h, w, threads), j.groups > 1);
             j.rows = chunkRows(n, h, w, threads);
+            j.slotStride = slotStride(j.rows, j.groups > 1);
             j.outer = positionsOuter && j.chunks <= threads;
             j.zero = pixels * cin;
             j.next.set(0);
@@ -421,7 +421,8 @@ public final class WinogradNhwc implements ConvKernel {
         @Override
         public void run(int slot) {
             long base = slot * slotStride;
-            for (int i = 0; i < MP; i++) { // the GEMM's row table: row i of a register tile is i tiles on in V
+            // the 7x2 GEMM's row table: row i of a register tile is i tiles on in V
+            for (int i = 0; !wide && i < MP; i++) {
                 scratch.set(ValueLayout.JAVA_INT_UNALIGNED, base + tableOff(rows) + i * 4L, i * positions * cin);
             }
             if (groups > 1) { // one chunk, its V in slot 0's (InputJob): its columns one at a time

@@ -252,18 +252,18 @@ class ChannelsLastTest {
             MemorySegment weight = arena.allocate((long) shape.cout() * 64 * 9 * 4, 64);
             MemorySegment bias = arena.allocate(shape.cout() * 4L, 64);
             for (boolean pairs : new boolean[] {false, true}) {
-            WinogradNhwc conv = new WinogradNhwc(shape, 4, pairs, weight, bias, arena);
-            // 12x12: 9 tiles, one chunk shared by the threads; its V (9 tiles up to a whole register tile x 36
-            // positions x 64 channels) is at least 9 x 36 x 64 floats
-            long v = 9L * 36 * 64 * 4;
-            long one = conv.scratchBytes(1, 12, 12, 1), two = conv.scratchBytes(1, 12, 12, 2);
-            long three = conv.scratchBytes(1, 12, 12, 3);
-            assertEquals(two - one, three - two, "each thread adds the same");
-            assertTrue(one - (two - one) >= v, "the first thread's slot holds V (at least " + v + " bytes), the "
-                    + "others do not: " + one + ", " + two + ", " + three);
-            // 56x56 (196 tiles, V of 1.8 MB): chunks of tiles, a V per thread
-            long big1 = conv.scratchBytes(1, 56, 56, 1), big2 = conv.scratchBytes(1, 56, 56, 2);
-            assertTrue(big2 - big1 > 49L * 36 * 64 * 4, "a second chunk's V: " + big1 + " -> " + big2);
+                WinogradNhwc conv = new WinogradNhwc(shape, 4, pairs, weight, bias, arena);
+                // 12x12: 9 tiles, one chunk shared by the threads; its V (9 tiles up to a whole register tile x 36
+                // positions x 64 channels) is at least 9 x 36 x 64 floats
+                long v = 9L * 36 * 64 * 4;
+                long one = conv.scratchBytes(1, 12, 12, 1), two = conv.scratchBytes(1, 12, 12, 2);
+                long three = conv.scratchBytes(1, 12, 12, 3);
+                assertEquals(two - one, three - two, "each thread adds the same");
+                assertTrue(one - (two - one) >= v, "the first thread's slot holds V (at least " + v + " bytes), the "
+                        + "others do not: " + one + ", " + two + ", " + three);
+                // 56x56 (196 tiles, V of 1.8 MB): chunks of tiles, a V per thread
+                long big1 = conv.scratchBytes(1, 56, 56, 1), big2 = conv.scratchBytes(1, 56, 56, 2);
+                assertTrue(big2 - big1 > 49L * 36 * 64 * 4, "a second chunk's V: " + big1 + " -> " + big2);
             }
         }
     }
