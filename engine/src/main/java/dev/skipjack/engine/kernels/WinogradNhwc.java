@@ -563,41 +563,110 @@ public final class WinogradNhwc implements ConvKernel {
                         scratch.set(ValueLayout.JAVA_LONG_UNALIGNED, offs + (i * a + j) * 8L, idx * 4);
                     }
                 }
-                // Columns first, straight into V (t[.][j] = B^T d[.][j] at V's [.][j]), then each row in place
-                // (V[i][.] = t[i][.] B): the channel vectors innermost, each column's input offsets in registers.
-                long rowStride = a * vStride;
                 if (m == 4) {
-                    for (int j = 0; j < 6; j++) {
-                        long o0 = off(offs, j), o1 = off(offs, 6 + j), o2 = off(offs, 12 + j);
-                        long o3 = off(offs, 18 + j), o4 = off(offs, 24 + j), o5 = off(offs, 30 + j);
-                        long d = v + j * vStride;
-                        for (long cb = 0; cb < vStride; cb += VB) {
-                            in6(in, o0 + cb, o1 + cb, o2 + cb, o3 + cb, o4 + cb, o5 + cb, scratch, d + cb, rowStride);
-                        }
-                    }
-                    for (int i = 0; i < 6; i++) {
-                        long d = v + i * rowStride;
-                        for (long cb = 0; cb < vStride; cb += VB) {
-                            long x = d + cb;
-                            in6(scratch, x, x + vStride, x + 2 * vStride, x + 3 * vStride, x + 4 * vStride,
-                                    x + 5 * vStride, scratch, x, vStride);
-                        }
-                    }
+                    input6(offs, v);
                 } else {
-                    for (int j = 0; j < 4; j++) {
-                        long o0 = off(offs, j), o1 = off(offs, 4 + j), o2 = off(offs, 8 + j), o3 = off(offs, 12 + j);
-                        long d = v + j * vStride;
-                        for (long cb = 0; cb < vStride; cb += VB) {
-                            in4(in, o0 + cb, o1 + cb, o2 + cb, o3 + cb, scratch, d + cb, rowStride);
-                        }
-                    }
-                    for (int i = 0; i < 4; i++) {
-                        long d = v + i * rowStride;
-                        for (long cb = 0; cb < vStride; cb += VB) {
-                            long x = d + cb;
-                            in4(scratch, x, x + vStride, x + 2 * vStride, x + 3 * vStride, scratch, x, vStride);
-                        }
-                    }
+                    input4(offs, v);
+                }
+            }
+        }
+
+        // The transforms' methods below each hold one transform, written out in a loop over its passes: C2 stops
+        // inlining in a compiled method past a node count (NodeCountInliningCutoff, 18000), and a transform cut
+        // there leaves its vectors on the heap (AllocationFreeTest: 11 MB per 20 inferences in one fresh-clone CI
+        // run, where input() held four transform calls). input6 is over C2's 325-bytecode limit for inlining
+        // (FreqInlineSize), so it compiles on its own; the others are small enough to be inlined, one each.
+
+        /**
+         * One tile's V = B^T d B, F(4x4, 3x3): six column passes from the input window (t[.][j] = B^T d[.][j],
+         * written at V's [.][j]), then six row passes in place (V[i][.] = t[i][.] B); a pass runs the 6-point
+         * transform on each vector of channels.
+         */
+        private void input6(long offs, long v) {
+            long vStride = cin * 4L; // between positions
+            long rowStride = 6 * vStride;
+            FloatVector two = FloatVector.broadcast(S, 2f), four = FloatVector.broadcast(S, 4f);
+            FloatVector five = FloatVector.broadcast(S, 5f);
+            for (int pass = 0; pass < 12; pass++) {
+                MemorySegment src;
+                long s0, s1, s2, s3, s4, s5, d, ds;
+                if (pass < 6) { // column j = pass: the window's pixels (j, 6 + j, ..., 30 + j)
+                    src = in;
+                    s0 = off(offs, pass);
+                    s1 = off(offs, 6 + pass);
+                    s2 = off(offs, 12 + pass);
+                    s3 = off(offs, 18 + pass);
+                    s4 = off(offs, 24 + pass);
+                    s5 = off(offs, 30 + pass);
+                    d = v + pass * vStride;
+                    ds = rowStride;
+                } else { // row i = pass - 6 of V, in place
+                    src = scratch;
+                    s0 = v + (pass - 6) * rowStride;
+                    s1 = s0 + vStride;
+                    s2 = s0 + 2 * vStride;
+                    s3 = s0 + 3 * vStride;
+                    s4 = s0 + 4 * vStride;
+                    s5 = s0 + 5 * vStride;
+                    d = s0;
+                    ds = vStride;
+                }
+                for (long cb = 0; cb < vStride; cb += VB) {
+                    FloatVector d0 = FloatVector.fromMemorySegment(S, src, s0 + cb, LE);
+                    FloatVector d1 = FloatVector.fromMemorySegment(S, src, s1 + cb, LE);
+                    FloatVector d2 = FloatVector.fromMemorySegment(S, src, s2 + cb, LE);
+                    FloatVector d3 = FloatVector.fromMemorySegment(S, src, s3 + cb, LE);
+                    FloatVector d4 = FloatVector.fromMemorySegment(S, src, s4 + cb, LE);
+                    FloatVector d5 = FloatVector.fromMemorySegment(S, src, s5 + cb, LE);
+                    FloatVector p = d4.sub(d2.mul(four)); // d4 - 4 d2
+                    FloatVector q = d3.sub(d1.mul(four)); // d3 - 4 d1
+                    FloatVector r = d4.sub(d2); //           d4 - d2
+                    FloatVector e = d3.sub(d1).mul(two); //  2 (d3 - d1)
+                    long o = d + cb;
+                    d0.mul(four).sub(d2.mul(five)).add(d4).intoMemorySegment(scratch, o, LE); // 4 d0 - 5 d2 + d4
+                    p.add(q).intoMemorySegment(scratch, o + ds, LE); //                 -4 d1 - 4 d2 + d3 + d4
+                    p.sub(q).intoMemorySegment(scratch, o + 2 * ds, LE); //              4 d1 - 4 d2 - d3 + d4
+                    r.add(e).intoMemorySegment(scratch, o + 3 * ds, LE); //             -2 d1 - d2 + 2 d3 + d4
+                    r.sub(e).intoMemorySegment(scratch, o + 4 * ds, LE); //              2 d1 - d2 - 2 d3 + d4
+                    d1.mul(four).sub(d3.mul(five)).add(d5).intoMemorySegment(scratch, o + 5 * ds, LE); // 4 d1 - 5 d3 + d5
+                }
+            }
+        }
+
+        /** One tile's V = B^T d B, F(2x2, 3x3): as {@link #input6}, four column passes then four row passes. */
+        private void input4(long offs, long v) {
+            long vStride = cin * 4L;
+            long rowStride = 4 * vStride;
+            for (int pass = 0; pass < 8; pass++) {
+                MemorySegment src;
+                long s0, s1, s2, s3, d, ds;
+                if (pass < 4) {
+                    src = in;
+                    s0 = off(offs, pass);
+                    s1 = off(offs, 4 + pass);
+                    s2 = off(offs, 8 + pass);
+                    s3 = off(offs, 12 + pass);
+                    d = v + pass * vStride;
+                    ds = rowStride;
+                } else {
+                    src = scratch;
+                    s0 = v + (pass - 4) * rowStride;
+                    s1 = s0 + vStride;
+                    s2 = s0 + 2 * vStride;
+                    s3 = s0 + 3 * vStride;
+                    d = s0;
+                    ds = vStride;
+                }
+                for (long cb = 0; cb < vStride; cb += VB) {
+                    FloatVector x0 = FloatVector.fromMemorySegment(S, src, s0 + cb, LE);
+                    FloatVector x1 = FloatVector.fromMemorySegment(S, src, s1 + cb, LE);
+                    FloatVector x2 = FloatVector.fromMemorySegment(S, src, s2 + cb, LE);
+                    FloatVector x3 = FloatVector.fromMemorySegment(S, src, s3 + cb, LE);
+                    long o = d + cb;
+                    x0.sub(x2).intoMemorySegment(scratch, o, LE);
+                    x1.add(x2).intoMemorySegment(scratch, o + ds, LE);
+                    x2.sub(x1).intoMemorySegment(scratch, o + 2 * ds, LE);
+                    x1.sub(x3).intoMemorySegment(scratch, o + 3 * ds, LE);
                 }
             }
         }
@@ -625,25 +694,9 @@ public final class WinogradNhwc implements ConvKernel {
                     long s = mt + (c - panel * width) * 4L;
                     FloatVector b = FloatVector.fromMemorySegment(S, bias, cb, LE);
                     if (m == 4) {
-                        for (int j = 0; j < 6; j++) { // columns: t[.][j] = A^T M[.][j], 4 x 6
-                            out6(scratch, s + j * mStride, s + (6 + j) * mStride, s + (12 + j) * mStride,
-                                    s + (18 + j) * mStride, s + (24 + j) * mStride, s + (30 + j) * mStride,
-                                    scratch, tmp + j * VB, 6 * VB);
-                        }
-                        for (int i = 0; i < rows; i++) { // rows: Y[i][.] = t[i][.] A, into the tile's first row
-                            long src = tmp + i * 6 * VB;
-                            out6(scratch, src, src + VB, src + 2 * VB, src + 3 * VB, src + 4 * VB, src + 5 * VB,
-                                    scratch, src, VB);
-                        }
+                        output6(s, mStride, tmp, rows);
                     } else {
-                        for (int j = 0; j < 4; j++) {
-                            out4(scratch, s + j * mStride, s + (4 + j) * mStride, s + (8 + j) * mStride,
-                                    s + (12 + j) * mStride, scratch, tmp + j * VB, 4 * VB);
-                        }
-                        for (int i = 0; i < rows; i++) {
-                            long src = tmp + i * 4 * VB;
-                            out4(scratch, src, src + VB, src + 2 * VB, src + 3 * VB, scratch, src, VB);
-                        }
+                        output4(s, mStride, tmp, rows);
                     }
                     for (int i = 0; i < rows; i++) {
                         long o = ((((long) img * h + y0 + i) * w + x0) * cout + c) * 4;
@@ -659,6 +712,65 @@ public final class WinogradNhwc implements ConvKernel {
                         }
                     }
                 }
+            }
+        }
+
+        /**
+         * One vector of channels of a tile's Y = A^T M A, F(4x4, 3x3), into tmp (row i at tmp + 6 i VB, its
+         * columns VB apart): six column passes t[.][j] = A^T M[.][j] (M's positions mStride apart, from s), then
+         * one row pass in place for each of the tile's rows that the output holds.
+         */
+        private void output6(long s, long mStride, long tmp, int rows) {
+            FloatVector two = FloatVector.broadcast(S, 2f), four = FloatVector.broadcast(S, 4f);
+            FloatVector eight = FloatVector.broadcast(S, 8f);
+            for (int pass = 0; pass < 6 + rows; pass++) {
+                long s0, step, d, ds;
+                if (pass < 6) { // column j = pass: M's positions (j, 6 + j, ..., 30 + j)
+                    s0 = s + pass * mStride;
+                    step = 6 * mStride;
+                    d = tmp + pass * VB;
+                    ds = 6 * VB;
+                } else { // row i = pass - 6 of t, in place
+                    s0 = tmp + (pass - 6) * 6 * VB;
+                    step = VB;
+                    d = s0;
+                    ds = VB;
+                }
+                FloatVector m0 = FloatVector.fromMemorySegment(S, scratch, s0, LE);
+                FloatVector m1 = FloatVector.fromMemorySegment(S, scratch, s0 + step, LE);
+                FloatVector m2 = FloatVector.fromMemorySegment(S, scratch, s0 + 2 * step, LE);
+                FloatVector m3 = FloatVector.fromMemorySegment(S, scratch, s0 + 3 * step, LE);
+                FloatVector m4 = FloatVector.fromMemorySegment(S, scratch, s0 + 4 * step, LE);
+                FloatVector m5 = FloatVector.fromMemorySegment(S, scratch, s0 + 5 * step, LE);
+                FloatVector p = m1.add(m2), q = m1.sub(m2), r = m3.add(m4), e = m3.sub(m4);
+                m0.add(p).add(r).intoMemorySegment(scratch, d, LE); //          m0 + m1 + m2 + m3 + m4
+                q.add(e.mul(two)).intoMemorySegment(scratch, d + ds, LE); //    m1 - m2 + 2 (m3 - m4)
+                p.add(r.mul(four)).intoMemorySegment(scratch, d + 2 * ds, LE); // m1 + m2 + 4 (m3 + m4)
+                q.add(e.mul(eight)).add(m5).intoMemorySegment(scratch, d + 3 * ds, LE); // m1 - m2 + 8 (m3 - m4) + m5
+            }
+        }
+
+        /** As {@link #output6} for F(2x2, 3x3): four column passes, then the row passes (tmp's rows 4 VB apart). */
+        private void output4(long s, long mStride, long tmp, int rows) {
+            for (int pass = 0; pass < 4 + rows; pass++) {
+                long s0, step, d, ds;
+                if (pass < 4) {
+                    s0 = s + pass * mStride;
+                    step = 4 * mStride;
+                    d = tmp + pass * VB;
+                    ds = 4 * VB;
+                } else {
+                    s0 = tmp + (pass - 4) * 4 * VB;
+                    step = VB;
+                    d = s0;
+                    ds = VB;
+                }
+                FloatVector x0 = FloatVector.fromMemorySegment(S, scratch, s0, LE);
+                FloatVector x1 = FloatVector.fromMemorySegment(S, scratch, s0 + step, LE);
+                FloatVector x2 = FloatVector.fromMemorySegment(S, scratch, s0 + 2 * step, LE);
+                FloatVector x3 = FloatVector.fromMemorySegment(S, scratch, s0 + 3 * step, LE);
+                x0.add(x1).add(x2).intoMemorySegment(scratch, d, LE);
+                x1.sub(x2).sub(x3).intoMemorySegment(scratch, d + ds, LE);
             }
         }
     }
@@ -677,68 +789,5 @@ public final class WinogradNhwc implements ConvKernel {
             }
         }
         return -1;
-    }
-
-    // The 1-D transforms, one vector of channels per point: read a values at s0.., write at d0, d0 + ds, ...
-
-    /** B^T for F(4x4, 3x3), 6 points. */
-    private static void in6(MemorySegment src, long s0, long s1, long s2, long s3, long s4, long s5,
-                            MemorySegment dst, long d0, long ds) {
-        FloatVector d0v = FloatVector.fromMemorySegment(S, src, s0, LE);
-        FloatVector d1 = FloatVector.fromMemorySegment(S, src, s1, LE);
-        FloatVector d2 = FloatVector.fromMemorySegment(S, src, s2, LE);
-        FloatVector d3 = FloatVector.fromMemorySegment(S, src, s3, LE);
-        FloatVector d4 = FloatVector.fromMemorySegment(S, src, s4, LE);
-        FloatVector d5 = FloatVector.fromMemorySegment(S, src, s5, LE);
-        FloatVector p = d4.sub(d2.mul(4f)); // d4 - 4 d2
-        FloatVector q = d3.sub(d1.mul(4f)); // d3 - 4 d1
-        FloatVector r = d4.sub(d2); //         d4 - d2
-        FloatVector e = d3.sub(d1).mul(2f); // 2 (d3 - d1)
-        d0v.mul(4f).sub(d2.mul(5f)).add(d4).intoMemorySegment(dst, d0, LE); //  4 d0 - 5 d2 + d4
-        p.add(q).intoMemorySegment(dst, d0 + ds, LE); //                       -4 d1 - 4 d2 + d3 + d4
-        p.sub(q).intoMemorySegment(dst, d0 + 2 * ds, LE); //                     4 d1 - 4 d2 - d3 + d4
-        r.add(e).intoMemorySegment(dst, d0 + 3 * ds, LE); //                    -2 d1 - d2 + 2 d3 + d4
-        r.sub(e).intoMemorySegment(dst, d0 + 4 * ds, LE); //                     2 d1 - d2 - 2 d3 + d4
-        d1.mul(4f).sub(d3.mul(5f)).add(d5).intoMemorySegment(dst, d0 + 5 * ds, LE); // 4 d1 - 5 d3 + d5
-    }
-
-    /** B^T for F(2x2, 3x3), 4 points. */
-    private static void in4(MemorySegment src, long s0, long s1, long s2, long s3,
-                            MemorySegment dst, long d0, long ds) {
-        FloatVector x0 = FloatVector.fromMemorySegment(S, src, s0, LE);
-        FloatVector x1 = FloatVector.fromMemorySegment(S, src, s1, LE);
-        FloatVector x2 = FloatVector.fromMemorySegment(S, src, s2, LE);
-        FloatVector x3 = FloatVector.fromMemorySegment(S, src, s3, LE);
-        x0.sub(x2).intoMemorySegment(dst, d0, LE);
-        x1.add(x2).intoMemorySegment(dst, d0 + ds, LE);
-        x2.sub(x1).intoMemorySegment(dst, d0 + 2 * ds, LE);
-        x1.sub(x3).intoMemorySegment(dst, d0 + 3 * ds, LE);
-    }
-
-    /** A^T for F(4x4, 3x3): 6 points to 4. */
-    private static void out6(MemorySegment src, long s0, long s1, long s2, long s3, long s4, long s5,
-                             MemorySegment dst, long d0, long ds) {
-        FloatVector m0 = FloatVector.fromMemorySegment(S, src, s0, LE);
-        FloatVector m1 = FloatVector.fromMemorySegment(S, src, s1, LE);
-        FloatVector m2 = FloatVector.fromMemorySegment(S, src, s2, LE);
-        FloatVector m3 = FloatVector.fromMemorySegment(S, src, s3, LE);
-        FloatVector m4 = FloatVector.fromMemorySegment(S, src, s4, LE);
-        FloatVector m5 = FloatVector.fromMemorySegment(S, src, s5, LE);
-        FloatVector p = m1.add(m2), q = m1.sub(m2), r = m3.add(m4), e = m3.sub(m4);
-        m0.add(p).add(r).intoMemorySegment(dst, d0, LE); //          m0 + m1 + m2 + m3 + m4
-        q.add(e.mul(2f)).intoMemorySegment(dst, d0 + ds, LE); //    m1 - m2 + 2 (m3 - m4)
-        p.add(r.mul(4f)).intoMemorySegment(dst, d0 + 2 * ds, LE); // m1 + m2 + 4 (m3 + m4)
-        q.add(e.mul(8f)).add(m5).intoMemorySegment(dst, d0 + 3 * ds, LE); // m1 - m2 + 8 (m3 - m4) + m5
-    }
-
-    /** A^T for F(2x2, 3x3): 4 points to 2. */
-    private static void out4(MemorySegment src, long s0, long s1, long s2, long s3,
-                             MemorySegment dst, long d0, long ds) {
-        FloatVector x0 = FloatVector.fromMemorySegment(S, src, s0, LE);
-        FloatVector x1 = FloatVector.fromMemorySegment(S, src, s1, LE);
-        FloatVector x2 = FloatVector.fromMemorySegment(S, src, s2, LE);
-        FloatVector x3 = FloatVector.fromMemorySegment(S, src, s3, LE);
-        x0.add(x1).add(x2).intoMemorySegment(dst, d0, LE);
-        x1.sub(x2).sub(x3).intoMemorySegment(dst, d0 + ds, LE);
     }
 }
