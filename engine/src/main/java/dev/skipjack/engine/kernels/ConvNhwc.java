@@ -78,6 +78,8 @@ public final class ConvNhwc implements ConvKernel {
     static final int WP = 6;
     /** For experiments: {@link #wide} on or off. */
     static final boolean WIDE = !"false".equals(System.getProperty("skipjack.nhwc.wide"));
+    /** The default of {@link #wideTiles}; the property is for experiments. */
+    static final boolean WIDE_TILES = !"false".equals(System.getProperty("skipjack.nhwc.wideTiles"));
 
     private final ConvShape shape;
     private final int ks, stride, pad, cin, cout, taps, panels;
@@ -89,6 +91,17 @@ public final class ConvNhwc implements ConvKernel {
      * one core 197 GFLOP/s at 64 depth steps (7x2: 173) and 206-211 at 256 (193).
      */
     private final boolean wide;
+    /**
+     * Whether the other convolutions (any kernel size and stride but a stride-1 1x1) run on {@link #kernel6x4}
+     * too, where the vectors have 16 lanes and cout is a multiple of 64: tiles of {@link #WP} pixels by two
+     * panels, each row's input offset from the offset table, weights packed [pairs][tap][ci][2 NRC]. Otherwise
+     * the 7x2 (or 6x2) kernel on single panels.
+     */
+    private final boolean wideTiles;
+    /** Pixels per tile of {@link TileJob} (and of the offset table): WP where {@link #wideTiles}, else MP. */
+    private final int tileRows;
+    /** Output channels per column of {@link TileJob}: 2 NRC where {@link #wideTiles}, else NRC. */
+    private final int width;
     // [panels][tap][ci][NRC], tap = ky * ks + kx: the NRC output channels of a panel interleaved along the depth;
     // where wide, [pairs][ci][2 NRC] (1x1: one tap)
     private final MemorySegment packedW;
@@ -112,6 +125,14 @@ public final class ConvNhwc implements ConvKernel {
      * @param arena      owns the packed copy
      */
     public ConvNhwc(ConvShape shape, MemorySegment weight, MemorySegment bias, Arena arena) {
+        this(shape, weight, bias, WIDE_TILES, arena);
+    }
+
+    /**
+     * As {@link #ConvNhwc(ConvShape, MemorySegment, MemorySegment, Arena)}, choosing whether the convolutions
+     * other than stride-1 1x1s may run on the 6x4 kernel ({@link #wideTiles}; where the vectors and cout allow).
+     */
+    public ConvNhwc(ConvShape shape, MemorySegment weight, MemorySegment bias, boolean wideTiles, Arena arena) {
         if (!supports(shape)) {
             throw new IllegalArgumentException("ConvNhwc cannot run " + shape + ": it needs one group and cout a "
                     + "multiple of " + NRC);
@@ -125,10 +146,13 @@ public final class ConvNhwc implements ConvKernel {
         this.taps = ks * ks;
         this.panels = cout / NRC;
         this.wide = WIDE && ks == 1 && stride == 1 && shape.pad() == 0 && L >= 16 && cout % (2 * NRC) == 0;
+        this.wideTiles = wideTiles && !wide && !pointwise() && L >= 16 && cout % (2 * NRC) == 0;
+        this.tileRows = this.wideTiles ? WP : MP;
+        this.width = this.wideTiles ? 2 * NRC : NRC;
         shape.requireWeights("ConvNhwc", weight, bias);
         this.bias = arena.allocate(cout * 4L, 64);
         MemorySegment.copy(bias, 0, this.bias, 0, cout * 4L);
-        this.packedW = packPanels(weight, cout, cin, taps, wide ? 2 * NRC : NRC, arena);
+        this.packedW = packPanels(weight, cout, cin, taps, wide || this.wideTiles ? 2 * NRC : NRC, arena);
     }
 
     /**
@@ -205,18 +229,18 @@ public final class ConvNhwc implements ConvKernel {
         if (pointwise()) {
             return 64 + 64;
         }
-        long tiles = ((long) n * shape.outH(h) * shape.outW(w) + MP - 1) / MP;
-        return Simd.align64(tiles * taps * MP * 4) + (rowRuns() ? Simd.align64(tiles * 4) : 0);
+        long tiles = ((long) n * shape.outH(h) * shape.outW(w) + tileRows - 1) / tileRows;
+        return Simd.align64(tiles * taps * tileRows * 4) + (rowRuns() ? Simd.align64(tiles * 4) : 0);
     }
 
     /** Byte offset, from the table's start, of the per-tile flags (1: every window inside the input). */
     private long flagsOff(int tiles) {
-        return Simd.align64((long) tiles * taps * MP * 4);
+        return Simd.align64((long) tiles * taps * tileRows * 4);
     }
 
     @Override
     public long scratchBytes(int n, int h, int w, int threads) {
-        long slot = wide ? wideSlotBytes() : (long) 2 * MP * NRC * 4;
+        long slot = wide ? wideSlotBytes() : (long) 2 * tileRows * width * 4;
         return tableBytes(n, h, w) + (long) Math.max(1, threads) * slot;
     }
 
@@ -261,7 +285,7 @@ public final class ConvNhwc implements ConvKernel {
             }
             return;
         }
-        int tiles = (int) ((pixels + MP - 1) / MP);
+        int tiles = (int) ((pixels + tileRows - 1) / tileRows);
         synchronized (tileJob) {
             if (pointwise()) { // the fixed table at the scratch's start, the last tile's 64 bytes on
                 for (int r = 0; r < MP; r++) {
@@ -277,8 +301,8 @@ public final class ConvNhwc implements ConvKernel {
             tileJob.pointwise = pointwise();
             tileJob.rowRuns = rowRuns();
             try {
-                tileJob.run(in, out, residual, relu, scratch, tableBytes(n, h, w), (long) 2 * MP * NRC * 4,
-                        (int) pixels, tiles, panels, par);
+                tileJob.run(in, out, residual, relu, scratch, tableBytes(n, h, w), (long) 2 * tileRows * width * 4,
+                        (int) pixels, tiles, wideTiles ? panels / 2 : panels, par);
             } finally {
                 tileJob.offsets = null;
             }
@@ -458,8 +482,8 @@ public final class ConvNhwc implements ConvKernel {
             boolean runs = rowRuns();
             for (int t = t0; t < t1; t++) {
                 boolean inside = true;
-                for (int r = 0; r < MP; r++) {
-                    int p = (int) Math.min((long) t * MP + r, pixels - 1);
+                for (int r = 0; r < tileRows; r++) {
+                    int p = (int) Math.min((long) t * tileRows + r, pixels - 1);
                     int img = p / plane, q = p - img * plane, oy = q / ow, ox = q - oy * ow;
                     int y0 = oy * stride - pad, x0 = ox * stride - pad;
                     inside &= y0 >= 0 && y0 + ks <= h && x0 >= 0 && x0 + ks <= w;
@@ -471,7 +495,7 @@ public final class ConvNhwc implements ConvKernel {
                         } else {
                             idx = (((long) img * h + y) * w + x) * cin;
                         }
-                        table.set(ValueLayout.JAVA_INT_UNALIGNED, (((long) t * taps + tap) * MP + r) * 4,
+                        table.set(ValueLayout.JAVA_INT_UNALIGNED, (((long) t * taps + tap) * tileRows + r) * 4,
                                 (int) idx);
                     }
                 }
@@ -513,25 +537,26 @@ public final class ConvNhwc implements ConvKernel {
          */
         @Override
         void task(int panel, int block, long tmp) {
-            long wPanel = (long) panel * taps * cin * NRC * 4;
-            long bOff = (long) panel * NRC * 4;
+            int rt = tileRows, width = ConvNhwc.this.width;
+            long wPanel = (long) panel * taps * cin * width * 4;
+            long bOff = (long) panel * width * 4;
             long ldc = cout * 4L;
-            long later = tmp + (long) MP * NRC * 4;
+            long later = tmp + (long) rt * width * 4;
             int tt0 = block * tilesPerTask, tt1 = Math.min(tiles, (block + 1) * tilesPerTask);
             long flags = flagsOff(tiles);
             for (int tap = 0; tap < taps; tap++) {
                 int kx = tap % ks;
                 for (int k0 = 0; k0 < cin; k0 += KC) {
                     int kc = Math.min(KC, cin - k0);
-                    long wOff = wPanel + ((long) tap * cin + k0) * NRC * 4;
+                    long wOff = wPanel + ((long) tap * cin + k0) * width * 4;
                     boolean first = tap == 0 && k0 == 0;
                     for (int t = tt0; t < tt1; t++) {
-                        int p0 = t * MP;
-                        boolean full = p0 + MP <= pixels;
+                        int p0 = t * rt;
+                        boolean full = p0 + rt <= pixels;
                         MemorySegment c = full ? out : scratch;
-                        long cOff = full ? ((long) p0 * cout + (long) panel * NRC) * 4 : tmp;
-                        long ld = full ? ldc : NRC * 4L;
-                        long table = ((long) t * taps + tap) * MP * 4;
+                        long cOff = full ? ((long) p0 * cout + (long) panel * width) * 4 : tmp;
+                        long ld = full ? ldc : width * 4L;
+                        long table = ((long) t * taps + tap) * rt * 4;
                         int from = k0;
                         int depth = kc;
                         if (pointwise) { // the fixed table from the tile's first pixel, or the last tile's own
@@ -543,7 +568,14 @@ public final class ConvNhwc implements ConvKernel {
                             }
                             depth = ks * cin; // rowRuns: ks * cin <= ROW_RUN_MAX <= KC, so k0 == 0
                         }
-                        if (first) {
+                        if (wideTiles) {
+                            if (first) {
+                                kernel6x4(a, offsets, table, from, depth, packedW, wOff, c, cOff, ld);
+                            } else {
+                                kernel6x4(a, offsets, table, from, depth, packedW, wOff, scratch, later, width * 4L);
+                                addWideTile(scratch, later, c, cOff, ld);
+                            }
+                        } else if (first) {
                             kernel(a, offsets, table, from, depth, packedW, wOff, c, cOff, ld);
                         } else {
                             kernel(a, offsets, table, from, depth, packedW, wOff, scratch, later, NRC * 4L);
@@ -553,13 +585,16 @@ public final class ConvNhwc implements ConvKernel {
                 }
             }
             for (int t = tt0; t < tt1; t++) {
-                int p0 = t * MP;
-                int valid = Math.min(MP, pixels - p0);
-                long o = ((long) p0 * cout + (long) panel * NRC) * 4;
-                if (valid == MP) {
-                    finish(bias, bOff, out, o, ldc, out, o, ldc, res, relu, MP);
-                } else {
-                    finish(bias, bOff, scratch, tmp, NRC * 4L, out, o, ldc, res, relu, valid);
+                int p0 = t * rt;
+                int valid = Math.min(rt, pixels - p0);
+                long o = ((long) p0 * cout + (long) panel * width) * 4;
+                for (long half = 0; half < width * 4L; half += NRC * 4L) { // the tile's panels: one, or two
+                    if (valid == rt) {
+                        finish(bias, bOff + half, out, o + half, ldc, out, o + half, ldc, res, relu, rt);
+                    } else {
+                        finish(bias, bOff + half, scratch, tmp + half, width * 4L, out, o + half, ldc, res, relu,
+                                valid);
+                    }
                 }
             }
         }
@@ -575,7 +610,16 @@ public final class ConvNhwc implements ConvKernel {
      */
     static void kernel6x4(MemorySegment a, long aOff, long lda, int kc, MemorySegment w, long wOff,
                           MemorySegment c, long cOff, long ldc) {
-        long a1 = aOff + lda, a2 = a1 + lda, a3 = a2 + lda, a4 = a3 + lda, a5 = a4 + lda;
+        kernel6x4(a, aOff, aOff + lda, aOff + 2 * lda, aOff + 3 * lda, aOff + 4 * lda, aOff + 5 * lda, kc, w, wOff,
+                c, cOff, ldc);
+    }
+
+    /**
+     * {@link #kernel6x4} for rows anywhere in a: the six rows' byte offsets a0 .. a5 (ConvNhwc's wide tiles read
+     * them from the offset table).
+     */
+    static void kernel6x4(MemorySegment a, long aOff, long a1, long a2, long a3, long a4, long a5, int kc,
+                          MemorySegment w, long wOff, MemorySegment c, long cOff, long ldc) {
         FloatVector c00 = FloatVector.zero(S);
         FloatVector c01 = FloatVector.zero(S);
         FloatVector c02 = FloatVector.zero(S);
@@ -662,6 +706,28 @@ public final class ConvNhwc implements ConvKernel {
         c51.intoMemorySegment(c, cOff + 5 * ldc + VB, LE);
         c52.intoMemorySegment(c, cOff + 5 * ldc + 2 * VB, LE);
         c53.intoMemorySegment(c, cOff + 5 * ldc + 3 * VB, LE);
+    }
+
+    /** {@link #kernel6x4} on the six rows of a wide tile's offset table entry at byte tOff, from channel k0. */
+    static void kernel6x4(MemorySegment a, MemorySegment table, long tOff, int k0, int kc, MemorySegment w,
+                          long wOff, MemorySegment c, long cOff, long ldc) {
+        kernel6x4(a, (table.get(ValueLayout.JAVA_INT_UNALIGNED, tOff) + (long) k0) * 4,
+                (table.get(ValueLayout.JAVA_INT_UNALIGNED, tOff + 4) + (long) k0) * 4,
+                (table.get(ValueLayout.JAVA_INT_UNALIGNED, tOff + 8) + (long) k0) * 4,
+                (table.get(ValueLayout.JAVA_INT_UNALIGNED, tOff + 12) + (long) k0) * 4,
+                (table.get(ValueLayout.JAVA_INT_UNALIGNED, tOff + 16) + (long) k0) * 4,
+                (table.get(ValueLayout.JAVA_INT_UNALIGNED, tOff + 20) + (long) k0) * 4, kc, w, wOff, c, cOff, ldc);
+    }
+
+    /** c += t for a wide tile: WP rows of four vectors, t's rows consecutive, c's ldc bytes apart. */
+    static void addWideTile(MemorySegment t, long tOff, MemorySegment c, long cOff, long ldc) {
+        for (int r = 0; r < WP; r++, cOff += ldc) {
+            for (int v = 0; v < 4; v++, tOff += VB) {
+                long o = cOff + v * VB;
+                FloatVector.fromMemorySegment(S, c, o, LE).add(FloatVector.fromMemorySegment(S, t, tOff, LE))
+                        .intoMemorySegment(c, o, LE);
+            }
+        }
     }
 
     /**

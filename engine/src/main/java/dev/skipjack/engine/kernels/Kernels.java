@@ -65,8 +65,14 @@ public final class Kernels {
                 new ConvShape(8, nc, 3, 1, 1, 1),
                 new ConvShape(8, nc, 3, 2, 1, 1),
                 new ConvShape(8, nc, 1, 2, 0, 1),
+                // too many input channels for row runs: a call per tap, the later taps' sums added to the tile's
+                new ConvShape(ConvNhwc.ROW_RUN_MAX / 3 + Simd.LANES, nc, 3, 1, 1, 1),
         };
-        inFloats = Math.max(inFloats, (nh * nw + 1) * (long) Math.max(8, Simd.LANES));
+        int maxCin = 0;
+        for (ConvShape s : nhwcShapes) {
+            maxCin = Math.max(maxCin, s.cin());
+        }
+        inFloats = Math.max(inFloats, (nh * nw + 1) * (long) Math.max(maxCin, Simd.LANES));
         inFloats = Math.max(inFloats, 3L * (2 * nh) * (2 * nw));
         outFloats = Math.max(outFloats, (nh * nw + 1) * (long) nc);
         int fcIn = 64;

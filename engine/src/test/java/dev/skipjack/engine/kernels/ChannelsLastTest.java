@@ -66,12 +66,21 @@ class ChannelsLastTest {
             "16, 2, 1, 1, 0, 1, 2, 3, true, false",
             "8, 6, 1, 1, 0, 2, 3, 5, false, true",
             "16, 2, 1, 1, 0, 1, 1, 5, true, true",
+            // the other shapes on the 6x4 kernel's wide tiles (16 lanes, cout a multiple of 64): a 3x3 in row runs
+            // over a fixed share per thread with a partial last tile; cin too large for row runs (one call per
+            // tap, the later taps' sums added); a 3x3/2 over two images; a 1x1/2 of 5 pixels (one partial tile)
+            "16, 4, 3, 1, 1, 1, 30, 29, true, true",
+            "200, 2, 3, 1, 1, 1, 7, 8, true, true",
+            "64, 4, 3, 2, 1, 2, 6, 8, false, true",
+            "24, 2, 1, 2, 0, 1, 3, 5, true, false",
     })
     void convNhwcMatchesReference(int cin, int panels, int k, int s, int p, int n, int h, int w, boolean residual,
                                   boolean relu) {
         ConvShape shape = new ConvShape(cin, panels * ConvNhwc.NRC, k, s, p, 1);
         for (Parallel par : new Parallel[] {one, three}) {
             check(shape, n, h, w, residual, relu, par, 7 + cin * 31L + k, Input.NHWC);
+            // single panels on the 7x2 kernel, where the wide tiles would run
+            check(shape, n, h, w, residual, relu, par, 7 + cin * 31L + k, Input.NHWC_NARROW);
         }
     }
 
@@ -135,7 +144,7 @@ class ChannelsLastTest {
     }
 
     /** Which kernel: ConvNhwc and WinogradNhwc from channels-last, StemConv from NCHW. */
-    enum Input { NHWC, WINOGRAD2, WINOGRAD4, WINOGRAD2_PAIRS, WINOGRAD4_PAIRS, STEM }
+    enum Input { NHWC, NHWC_NARROW, WINOGRAD2, WINOGRAD4, WINOGRAD2_PAIRS, WINOGRAD4_PAIRS, STEM }
 
     /**
      * Runs the kernel into a channels-last output and compares it, transposed, with the reference; checks the
@@ -158,6 +167,7 @@ class ChannelsLastTest {
 
             ConvKernel conv = switch (input) {
                 case NHWC -> new ConvNhwc(shape, weight, bias, arena);
+                case NHWC_NARROW -> new ConvNhwc(shape, weight, bias, false, arena);
                 case WINOGRAD2 -> new WinogradNhwc(shape, 2, false, weight, bias, arena);
                 case WINOGRAD4 -> new WinogradNhwc(shape, 4, false, weight, bias, arena);
                 case WINOGRAD2_PAIRS -> new WinogradNhwc(shape, 2, true, weight, bias, arena);
