@@ -28,7 +28,9 @@ import jdk.incubator.vector.VectorSpecies;
  * on AVX2: 14 or 12 accumulators): per depth step two vector loads of packed weights and MP broadcasts of
  * input values, one per pixel. One micro-kernel call per tap (and block of KC input channels); for each tap a
  * table gives the MP pixels' input offsets (a padding tap points at the zero pixel), so every convolution of
- * any kernel size and stride reads its input in place: no im2col, no phase planes, no junk columns. Why
+ * any kernel size and stride reads its input in place: no im2col, no phase planes, no junk columns. Where the
+ * vectors have 16 lanes and cout is a multiple of 64 the tile is 6 pixels by four vectors instead ({@link #wide},
+ * {@link #wideTiles}): 10 loads for 24 FMAs a depth step. Why
  * channels-last for the later stages: their planes are small (28x28 to 7x7), and with output pixels along the
  * vector (NCHW's GEMM) a 7x7 plane fills 49 of 64 lanes and a stride-2 layer first splits its input into
  * phases; here the vector runs along the output channels, which are many. Chained as in a pass (three copies of
@@ -95,7 +97,10 @@ public final class ConvNhwc implements ConvKernel {
      * Whether the other convolutions (any kernel size and stride but a stride-1 1x1) run on {@link #kernel6x4}
      * too, where the vectors have 16 lanes and cout is a multiple of 64: tiles of {@link #WP} pixels by two
      * panels, each row's input offset from the offset table, weights packed [pairs][tap][ci][2 NRC]. Otherwise
-     * the 7x2 (or 6x2) kernel on single panels.
+     * the 7x2 (or 6x2) kernel on single panels. On an Ice Lake Xeon (the kernels alone in L1: 6x4 at 1.3-1.5
+     * times the 7x2's FLOP rate), one thread, alternating in one process: 3x3/2 layers 0.87-0.93 of the 7x2's
+     * time, 512 channels at 7x7 0.95 (49 pixels in 9 tiles of 6 where 7 tiles of 7 fit exactly); whole
+     * ResNet-18 passes 0.95-0.98, ResNet-50 0.97-1.01.
      */
     private final boolean wideTiles;
     /** Pixels per tile of {@link TileJob} (and of the offset table): WP where {@link #wideTiles}, else MP. */
@@ -711,12 +716,8 @@ public final class ConvNhwc implements ConvKernel {
     /** {@link #kernel6x4} on the six rows of a wide tile's offset table entry at byte tOff, from channel k0. */
     static void kernel6x4(MemorySegment a, MemorySegment table, long tOff, int k0, int kc, MemorySegment w,
                           long wOff, MemorySegment c, long cOff, long ldc) {
-        kernel6x4(a, (table.get(ValueLayout.JAVA_INT_UNALIGNED, tOff) + (long) k0) * 4,
-                (table.get(ValueLayout.JAVA_INT_UNALIGNED, tOff + 4) + (long) k0) * 4,
-                (table.get(ValueLayout.JAVA_INT_UNALIGNED, tOff + 8) + (long) k0) * 4,
-                (table.get(ValueLayout.JAVA_INT_UNALIGNED, tOff + 12) + (long) k0) * 4,
-                (table.get(ValueLayout.JAVA_INT_UNALIGNED, tOff + 16) + (long) k0) * 4,
-                (table.get(ValueLayout.JAVA_INT_UNALIGNED, tOff + 20) + (long) k0) * 4, kc, w, wOff, c, cOff, ldc);
+        kernel6x4(a, row(table, tOff, 0, k0), row(table, tOff, 1, k0), row(table, tOff, 2, k0), row(table, tOff, 3, k0),
+                row(table, tOff, 4, k0), row(table, tOff, 5, k0), kc, w, wOff, c, cOff, ldc);
     }
 
     /** c += t for a wide tile: WP rows of four vectors, t's rows consecutive, c's ldc bytes apart. */
@@ -770,6 +771,11 @@ public final class ConvNhwc implements ConvKernel {
         }
     }
 
+    /** Byte offset in the input of row r of the table entry at byte tOff, from channel k0. */
+    private static long row(MemorySegment table, long tOff, int r, int k0) {
+        return (table.get(ValueLayout.JAVA_INT_UNALIGNED, tOff + 4L * r) + (long) k0) * 4;
+    }
+
     // The two micro-kernels: MP rows (pixels) by two vectors (output channels) over one depth block of one tap,
     // in the shape of Gemm's kernels, for the same reasons (see there): one counted loop with constant strides,
     // accumulators from zero, stores inline; the caller adds a later block's tile (addTile) and the bias
@@ -781,13 +787,24 @@ public final class ConvNhwc implements ConvKernel {
     // off).
     static void kernel7x2(MemorySegment a, MemorySegment table, long tOff, int k0, int kc, MemorySegment w, long wOff,
                           MemorySegment c, long cOff, long ldc) {
-        long a0 = (table.get(ValueLayout.JAVA_INT_UNALIGNED, tOff) + (long) k0) * 4;
-        long a1 = (table.get(ValueLayout.JAVA_INT_UNALIGNED, tOff + 4) + (long) k0) * 4;
-        long a2 = (table.get(ValueLayout.JAVA_INT_UNALIGNED, tOff + 8) + (long) k0) * 4;
-        long a3 = (table.get(ValueLayout.JAVA_INT_UNALIGNED, tOff + 12) + (long) k0) * 4;
-        long a4 = (table.get(ValueLayout.JAVA_INT_UNALIGNED, tOff + 16) + (long) k0) * 4;
-        long a5 = (table.get(ValueLayout.JAVA_INT_UNALIGNED, tOff + 20) + (long) k0) * 4;
-        long a6 = (table.get(ValueLayout.JAVA_INT_UNALIGNED, tOff + 24) + (long) k0) * 4;
+        kernel7x2(a, row(table, tOff, 0, k0),
+                row(table, tOff, 1, k0),
+                row(table, tOff, 2, k0),
+                row(table, tOff, 3, k0),
+                row(table, tOff, 4, k0),
+                row(table, tOff, 5, k0),
+                row(table, tOff, 6, k0),
+                kc, w, wOff, c, cOff, ldc);
+    }
+
+    /**
+     * The micro-kernel on rows at byte offsets a0 .. a6 of a. The wrapper above reads them from the table: the
+     * table's reads in here cost C2 about 5,000 of the 18,000 nodes it parses a method in before it defers
+     * the rest of the inlining (NodeCountInliningCutoff), and deferred vector operations came back boxed in
+     * some runs (AllocationFreeTest after other tests in a fresh-clone CI run: 2 GB per 20 inferences).
+     */
+    static void kernel7x2(MemorySegment a, long a0, long a1, long a2, long a3, long a4, long a5, long a6,
+                          int kc, MemorySegment w, long wOff, MemorySegment c, long cOff, long ldc) {
         FloatVector c00 = FloatVector.zero(S);
         FloatVector c01 = FloatVector.zero(S);
         FloatVector c10 = FloatVector.zero(S);
@@ -847,12 +864,18 @@ public final class ConvNhwc implements ConvKernel {
 
     static void kernel6x2(MemorySegment a, MemorySegment table, long tOff, int k0, int kc, MemorySegment w, long wOff,
                           MemorySegment c, long cOff, long ldc) {
-        long a0 = (table.get(ValueLayout.JAVA_INT_UNALIGNED, tOff) + (long) k0) * 4;
-        long a1 = (table.get(ValueLayout.JAVA_INT_UNALIGNED, tOff + 4) + (long) k0) * 4;
-        long a2 = (table.get(ValueLayout.JAVA_INT_UNALIGNED, tOff + 8) + (long) k0) * 4;
-        long a3 = (table.get(ValueLayout.JAVA_INT_UNALIGNED, tOff + 12) + (long) k0) * 4;
-        long a4 = (table.get(ValueLayout.JAVA_INT_UNALIGNED, tOff + 16) + (long) k0) * 4;
-        long a5 = (table.get(ValueLayout.JAVA_INT_UNALIGNED, tOff + 20) + (long) k0) * 4;
+        kernel6x2(a, row(table, tOff, 0, k0),
+                row(table, tOff, 1, k0),
+                row(table, tOff, 2, k0),
+                row(table, tOff, 3, k0),
+                row(table, tOff, 4, k0),
+                row(table, tOff, 5, k0),
+                kc, w, wOff, c, cOff, ldc);
+    }
+
+    /** {@link #kernel7x2}'s row-offset form for 6 rows. */
+    static void kernel6x2(MemorySegment a, long a0, long a1, long a2, long a3, long a4, long a5,
+                          int kc, MemorySegment w, long wOff, MemorySegment c, long cOff, long ldc) {
         FloatVector c00 = FloatVector.zero(S);
         FloatVector c01 = FloatVector.zero(S);
         FloatVector c10 = FloatVector.zero(S);
