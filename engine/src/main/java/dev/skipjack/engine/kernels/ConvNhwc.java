@@ -716,8 +716,9 @@ public final class ConvNhwc implements ConvKernel {
     /** {@link #kernel6x4} on the six rows of a wide tile's offset table entry at byte tOff, from channel k0. */
     static void kernel6x4(MemorySegment a, MemorySegment table, long tOff, int k0, int kc, MemorySegment w,
                           long wOff, MemorySegment c, long cOff, long ldc) {
-        kernel6x4(a, row(table, tOff, 0, k0), row(table, tOff, 1, k0), row(table, tOff, 2, k0), row(table, tOff, 3, k0),
-                row(table, tOff, 4, k0), row(table, tOff, 5, k0), kc, w, wOff, c, cOff, ldc);
+        long r01 = pair(table, tOff), r23 = pair(table, tOff + 8), r45 = pair(table, tOff + 16);
+        kernel6x4(a, first(r01, k0), second(r01, k0), first(r23, k0), second(r23, k0), first(r45, k0),
+                second(r45, k0), kc, w, wOff, c, cOff, ldc);
     }
 
     /** c += t for a wide tile: WP rows of four vectors, t's rows consecutive, c's ldc bytes apart. */
@@ -761,19 +762,39 @@ public final class ConvNhwc implements ConvKernel {
         kernel(MP, a, table, tOff, k0, kc, w, wOff, c, cOff, ldc);
     }
 
-    /** {@link #kernel} for a register tile of {@code rows} rows: 7 (only where MP is 7) or 6. */
+    /**
+     * {@link #kernel} for a register tile of {@code rows} rows: 7 (only where MP is 7) or 6, their input offsets
+     * read from the table entry at byte tOff here, outside the micro-kernels (see {@link #kernel7x2}).
+     */
     static void kernel(int rows, MemorySegment a, MemorySegment table, long tOff, int k0, int kc, MemorySegment w,
                        long wOff, MemorySegment c, long cOff, long ldc) {
+        long r01 = pair(table, tOff), r23 = pair(table, tOff + 8), r45 = pair(table, tOff + 16);
+        long a0 = first(r01, k0), a1 = second(r01, k0), a2 = first(r23, k0), a3 = second(r23, k0);
+        long a4 = first(r45, k0), a5 = second(r45, k0);
         if (rows == 7) {
-            kernel7x2(a, table, tOff, k0, kc, w, wOff, c, cOff, ldc);
+            long a6 = (table.get(ValueLayout.JAVA_INT_UNALIGNED, tOff + 24) + (long) k0) * 4;
+            kernel7x2(a, a0, a1, a2, a3, a4, a5, a6, kc, w, wOff, c, cOff, ldc);
         } else {
-            kernel6x2(a, table, tOff, k0, kc, w, wOff, c, cOff, ldc);
+            kernel6x2(a, a0, a1, a2, a3, a4, a5, kc, w, wOff, c, cOff, ldc);
         }
     }
 
-    /** Byte offset in the input of row r of the table entry at byte tOff, from channel k0. */
-    private static long row(MemorySegment table, long tOff, int r, int k0) {
-        return (table.get(ValueLayout.JAVA_INT_UNALIGNED, tOff + 4L * r) + (long) k0) * 4;
+    // A table entry's rows read two at a time (each segment read costs C2 some 700 nodes to parse, which count
+    // against the inlining budget of the caller the reads are inlined into): the pair of int float indices at
+    // byte off as one long, then each as the byte offset of channel k0 of that row.
+    private static final boolean LITTLE = java.nio.ByteOrder.nativeOrder() == java.nio.ByteOrder.LITTLE_ENDIAN;
+
+    private static long pair(MemorySegment table, long off) {
+        return table.get(ValueLayout.JAVA_LONG_UNALIGNED, off);
+    }
+
+    /** The first int of a pair (the lower address), as a byte offset from channel k0 on. */
+    private static long first(long pair, int k0) {
+        return ((LITTLE ? (int) pair : (int) (pair >> 32)) + (long) k0) * 4;
+    }
+
+    private static long second(long pair, int k0) {
+        return ((LITTLE ? (int) (pair >> 32) : (int) pair) + (long) k0) * 4;
     }
 
     // The two micro-kernels: MP rows (pixels) by two vectors (output channels) over one depth block of one tap,
@@ -785,20 +806,8 @@ public final class ConvNhwc implements ConvKernel {
     // registers"), and C2, compiling them from the interpreter's profile alone, in some runs failed the Vector
     // API's FMA intrinsic and boxed the vectors: gigabytes allocated per inference (see Simd on what set that
     // off).
-    static void kernel7x2(MemorySegment a, MemorySegment table, long tOff, int k0, int kc, MemorySegment w, long wOff,
-                          MemorySegment c, long cOff, long ldc) {
-        kernel7x2(a, row(table, tOff, 0, k0),
-                row(table, tOff, 1, k0),
-                row(table, tOff, 2, k0),
-                row(table, tOff, 3, k0),
-                row(table, tOff, 4, k0),
-                row(table, tOff, 5, k0),
-                row(table, tOff, 6, k0),
-                kc, w, wOff, c, cOff, ldc);
-    }
-
     /**
-     * The micro-kernel on rows at byte offsets a0 .. a6 of a. The wrapper above reads them from the table: the
+     * The micro-kernel on rows at byte offsets a0 .. a6 of a; {@link #kernel} reads them from the table: the
      * table's reads in here cost C2 about 5,000 of the 18,000 nodes it parses a method in before it defers
      * the rest of the inlining (NodeCountInliningCutoff), and deferred vector operations came back boxed in
      * some runs (AllocationFreeTest after other tests in a fresh-clone CI run: 2 GB per 20 inferences).
@@ -860,17 +869,6 @@ public final class ConvNhwc implements ConvKernel {
         c51.intoMemorySegment(c, cOff + 5 * ldc + VB, LE);
         c60.intoMemorySegment(c, cOff + 6 * ldc, LE);
         c61.intoMemorySegment(c, cOff + 6 * ldc + VB, LE);
-    }
-
-    static void kernel6x2(MemorySegment a, MemorySegment table, long tOff, int k0, int kc, MemorySegment w, long wOff,
-                          MemorySegment c, long cOff, long ldc) {
-        kernel6x2(a, row(table, tOff, 0, k0),
-                row(table, tOff, 1, k0),
-                row(table, tOff, 2, k0),
-                row(table, tOff, 3, k0),
-                row(table, tOff, 4, k0),
-                row(table, tOff, 5, k0),
-                kc, w, wOff, c, cOff, ldc);
     }
 
     /** {@link #kernel7x2}'s row-offset form for 6 rows. */
