@@ -108,7 +108,7 @@ public final class ConvNhwc implements ConvKernel {
     /** Output channels per column of {@link TileJob}: 2 NRC where {@link #wideTiles}, else NRC. */
     private final int width;
     // [panels][tap][ci][NRC], tap = ky * ks + kx: the NRC output channels of a panel interleaved along the depth;
-    // where wide, [pairs][ci][2 NRC] (1x1: one tap)
+    // where wide or wideTiles, [pairs][tap][ci][2 NRC] (wide: 1x1, one tap)
     private final MemorySegment packedW;
     // [cout]
     private final MemorySegment bias;
