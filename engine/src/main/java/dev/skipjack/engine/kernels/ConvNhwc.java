@@ -78,6 +78,11 @@ public final class ConvNhwc implements ConvKernel {
     static final int TASKS_PER_THREAD = 4;
     /** Pixels per tile of {@link #kernel6x4}. */
     static final int WP = 6;
+    /**
+     * A wide partial last tile of at most this many pixels runs them one at a time ({@link #kernel1x4}) instead of
+     * computing all 6 rows: a 49-pixel plane is 8 tiles of 6 and one of a single pixel.
+     */
+    static final int FEW = 2;
     /** For experiments: {@link #wide} on or off. */
     static final boolean WIDE = !"false".equals(System.getProperty("skipjack.nhwc.wide"));
     /** The default of {@link #wideTiles}; the property is for experiments. */
@@ -459,9 +464,15 @@ public final class ConvNhwc implements ConvKernel {
                     finish(bias, bOff + NRC * 4, out, o + NRC * 4, ldc, out, o + NRC * 4, ldc, res, relu, WP);
                 } else {
                     int valid = pixels - p0;
-                    long rows = tmp + Simd.align64(WP * ldt);
-                    MemorySegment.copy(a, p0 * lda, scratch, rows, valid * lda);
-                    kernel6x4(scratch, rows, lda, cin, packedW, wOff, scratch, tmp, ldt);
+                    if (valid <= FEW) {
+                        for (int r = 0; r < valid; r++) {
+                            kernel1x4(a, (long) (p0 + r) * lda, cin, packedW, wOff, scratch, tmp + r * ldt);
+                        }
+                    } else {
+                        long rows = tmp + Simd.align64(WP * ldt);
+                        MemorySegment.copy(a, p0 * lda, scratch, rows, valid * lda);
+                        kernel6x4(scratch, rows, lda, cin, packedW, wOff, scratch, tmp, ldt);
+                    }
                     finish(bias, bOff, scratch, tmp, ldt, out, o, ldc, res, relu, valid);
                     finish(bias, bOff + NRC * 4, scratch, tmp + NRC * 4, ldt, out, o + NRC * 4, ldc, res, relu, valid);
                 }
@@ -574,10 +585,19 @@ public final class ConvNhwc implements ConvKernel {
                             depth = ks * cin; // rowRuns: ks * cin <= ROW_RUN_MAX <= KC, so k0 == 0
                         }
                         if (wideTiles) {
-                            if (first) {
-                                kernel6x4(a, offsets, table, from, depth, packedW, wOff, c, cOff, ld);
+                            MemorySegment dst = first ? c : scratch;
+                            long dOff = first ? cOff : later, dLd = first ? ld : width * 4L;
+                            int few = full ? 0 : pixels - p0;
+                            if (few > 0 && few <= FEW) { // a partial last tile's few pixels one at a time
+                                for (int r = 0; r < few; r++) {
+                                    long ar = (offsets.get(ValueLayout.JAVA_INT_UNALIGNED, table + 4L * r) + (long) from)
+                                            * 4;
+                                    kernel1x4(a, ar, depth, packedW, wOff, dst, dOff + r * dLd);
+                                }
                             } else {
-                                kernel6x4(a, offsets, table, from, depth, packedW, wOff, scratch, later, width * 4L);
+                                kernel6x4(a, offsets, table, from, depth, packedW, wOff, dst, dOff, dLd);
+                            }
+                            if (!first) { // (rows past the few hold stale sums; finish drops them)
                                 addWideTile(scratch, later, c, cOff, ld);
                             }
                         } else if (first) {
@@ -719,6 +739,49 @@ public final class ConvNhwc implements ConvKernel {
         long r01 = pair(table, tOff), r23 = pair(table, tOff + 8), r45 = pair(table, tOff + 16);
         kernel6x4(a, first(r01, k0), second(r01, k0), first(r23, k0), second(r23, k0), first(r45, k0),
                 second(r45, k0), kc, w, wOff, c, cOff, ldc);
+    }
+
+    /**
+     * One pixel (its input at byte aOff of a) by four vectors of output channels (weights [ci][2 NRC] from wOff)
+     * over kc depth steps, into c at cOff: a wide layer's partial last tile of {@link #FEW} pixels or fewer, one
+     * row at a time. Each accumulator sums the same products in the same order as kernel6x4's row: the same
+     * results, bit for bit. Four accumulators are four FMA chains (latency-bound, a third of the 6x4 tile's
+     * time a step for its one pixel). Two steps a trip, written out: that also keeps the method over C2's
+     * 325-bytecode inlining limit, so it compiles on its own and adds no nodes to its callers' budgets.
+     */
+    static void kernel1x4(MemorySegment a, long aOff, int kc, MemorySegment w, long wOff, MemorySegment c,
+                          long cOff) {
+        FloatVector c0 = FloatVector.zero(S);
+        FloatVector c1 = FloatVector.zero(S);
+        FloatVector c2 = FloatVector.zero(S);
+        FloatVector c3 = FloatVector.zero(S);
+        int k = 0;
+        for (; k + 1 < kc; k += 2) {
+            long wo = wOff + (long) k * (4 * VB);
+            long ao = aOff + (long) k * 4;
+            FloatVector av = FloatVector.broadcast(S, a.get(F32, ao));
+            c0 = FloatVector.fromMemorySegment(S, w, wo, LE).fma(av, c0);
+            c1 = FloatVector.fromMemorySegment(S, w, wo + VB, LE).fma(av, c1);
+            c2 = FloatVector.fromMemorySegment(S, w, wo + 2 * VB, LE).fma(av, c2);
+            c3 = FloatVector.fromMemorySegment(S, w, wo + 3 * VB, LE).fma(av, c3);
+            FloatVector bv = FloatVector.broadcast(S, a.get(F32, ao + 4));
+            c0 = FloatVector.fromMemorySegment(S, w, wo + 4 * VB, LE).fma(bv, c0);
+            c1 = FloatVector.fromMemorySegment(S, w, wo + 5 * VB, LE).fma(bv, c1);
+            c2 = FloatVector.fromMemorySegment(S, w, wo + 6 * VB, LE).fma(bv, c2);
+            c3 = FloatVector.fromMemorySegment(S, w, wo + 7 * VB, LE).fma(bv, c3);
+        }
+        if (k < kc) {
+            long wo = wOff + (long) k * (4 * VB);
+            FloatVector av = FloatVector.broadcast(S, a.get(F32, aOff + (long) k * 4));
+            c0 = FloatVector.fromMemorySegment(S, w, wo, LE).fma(av, c0);
+            c1 = FloatVector.fromMemorySegment(S, w, wo + VB, LE).fma(av, c1);
+            c2 = FloatVector.fromMemorySegment(S, w, wo + 2 * VB, LE).fma(av, c2);
+            c3 = FloatVector.fromMemorySegment(S, w, wo + 3 * VB, LE).fma(av, c3);
+        }
+        c0.intoMemorySegment(c, cOff, LE);
+        c1.intoMemorySegment(c, cOff + VB, LE);
+        c2.intoMemorySegment(c, cOff + 2 * VB, LE);
+        c3.intoMemorySegment(c, cOff + 3 * VB, LE);
     }
 
     /** c += t for a wide tile: WP rows of four vectors, t's rows consecutive, c's ldc bytes apart. */

@@ -127,7 +127,8 @@ public final class Kernels {
                 MemorySegment weight = filled(arena, (long) s.cout() * s.gemmK(), 0.001f);
                 MemorySegment bias = filled(arena, s.cout(), 0.1f);
                 nhwc[i] = new ConvNhwc(s, weight, bias, i < narrowFrom && ConvNhwc.WIDE_TILES, arena);
-                nhwcScratch[i] = arena.allocate(nhwc[i].scratchBytes(n, nh, nw, par.threads()), 64);
+                nhwcScratch[i] = arena.allocate(Math.max(nhwc[i].scratchBytes(n, nh, nw, par.threads()),
+                        nhwc[i].scratchBytes(n, 7, 7, par.threads())), 64);
             }
             // Pooling of 8 channels of 4 x 72: 2 x 36 after the max pool.
             int pc = 8, ph = 4, pw = 72;
@@ -157,6 +158,9 @@ public final class Kernels {
                 for (int i = 0; i < nhwc.length; i++) {
                     boolean withRes = (r & 1) == 0 && nhwc[i].shape().stride() == 1;
                     nhwc[i].forward(in, out, withRes ? res : null, (r & 2) == 0, n, nh, nw, nhwcScratch[i], par);
+                    if (nhwc[i].shape().stride() == 1) { // 7x7: 49 pixels, a last wide tile of one (kernel1x4)
+                        nhwc[i].forward(in, out, withRes ? res : null, (r & 2) == 0, n, 7, 7, nhwcScratch[i], par);
+                    }
                 }
                 for (ConvKernel k : extra) {
                     boolean stem = k instanceof StemConv;

@@ -73,6 +73,13 @@ class ChannelsLastTest {
             "200, 2, 3, 1, 1, 1, 7, 8, true, true",
             "64, 4, 3, 2, 1, 2, 6, 8, false, true",
             "24, 2, 1, 2, 0, 1, 3, 5, true, false",
+            // a wide partial last tile of one or two pixels, run a pixel at a time: 1x1s over 49 pixels (an odd
+            // depth) and 8, a 3x3 over 49 in row runs, a 3x3/2 down to 7x7 (and 200 channels at 7x8 above: two
+            // pixels, the taps' sums added)
+            "33, 4, 1, 1, 0, 1, 7, 7, true, true",
+            "16, 2, 1, 1, 0, 1, 2, 4, false, true",
+            "16, 2, 3, 1, 1, 1, 7, 7, true, true",
+            "64, 2, 3, 2, 1, 1, 13, 13, false, true",
     })
     void convNhwcMatchesReference(int cin, int panels, int k, int s, int p, int n, int h, int w, boolean residual,
                                   boolean relu) {
