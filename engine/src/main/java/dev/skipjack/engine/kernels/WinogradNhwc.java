@@ -284,7 +284,7 @@ public final class WinogradNhwc implements ConvKernel {
 
     // Scratch, per thread (a slot, its offsets below counted from the slot's base): V [rows][positions][cin],
     // M [tileRows][positions][width] (one register tile's; the chunk's, [rows][positions][width], where the
-    // positions are outermost), the 7x2 GEMM's row table (MP ints; unused where wide), the input window's byte offsets (a^2 longs), the transforms'
+    // positions are outermost), the 7x2 GEMM's row table (MP ints; unused where wide), the transforms'
     // intermediate values (a^2 vectors). Where the threads share the one chunk (groups), only slot 0's V is used:
     // the slots' bases are then slotBytes - mOff apart, each slot's unused V overlapping the slot before it
     // (see slotStride).
@@ -296,12 +296,8 @@ public final class WinogradNhwc implements ConvKernel {
         return mOff(rows) + Simd.align64((long) (positionsOuter ? rows : tileRows) * positions * width * 4);
     }
 
-    private long offsOff(int rows) {
-        return tableOff(rows) + 64;
-    }
-
     private long tmpOff(int rows) {
-        return offsOff(rows) + Simd.align64(positions * 8L);
+        return tableOff(rows) + 64;
     }
 
     private long slotBytes(int rows) {
@@ -540,7 +536,6 @@ public final class WinogradNhwc implements ConvKernel {
 
         /** V [tile][pos][cin] = B^T d B for tiles t0.. of the chunk, zeros for its rows up to a whole tile. */
         private void input(int t0, int count, int padded, long vBase, long base) {
-            long offs = base + offsOff(rows);
             long vStride = cin * 4L; // between positions
             for (int r = 0; r < padded; r++) {
                 long v = vBase + (long) r * positions * cin * 4;
@@ -556,17 +551,10 @@ public final class WinogradNhwc implements ConvKernel {
                 int t = t0 + r;
                 int img = t / (th * tw), q = t - img * th * tw, ty = q / tw, tx = q - ty * tw;
                 int y0 = ty * m - 1, x0 = tx * m - 1;
-                for (int i = 0; i < a; i++) { // the window's pixel offsets (bytes), the zero pixel outside
-                    for (int j = 0; j < a; j++) {
-                        int y = y0 + i, x = x0 + j;
-                        long idx = y < 0 || y >= h || x < 0 || x >= w ? zero : (((long) img * h + y) * w + x) * cin;
-                        scratch.set(ValueLayout.JAVA_LONG_UNALIGNED, offs + (i * a + j) * 8L, idx * 4);
-                    }
-                }
                 if (m == 4) {
-                    input6(offs, v);
+                    input6(img, y0, x0, v);
                 } else {
-                    input4(offs, v);
+                    input4(img, y0, x0, v);
                 }
             }
         }
@@ -574,15 +562,16 @@ public final class WinogradNhwc implements ConvKernel {
         // The transforms' methods below each hold one transform, written out in a loop over its passes: C2 stops
         // inlining in a compiled method past a node count (NodeCountInliningCutoff, 18000), and a transform cut
         // there leaves its vectors on the heap (AllocationFreeTest: 11 MB per 20 inferences in one fresh-clone CI
-        // run, where input() held four transform calls). input6 is over C2's 325-bytecode limit for inlining
-        // (FreqInlineSize), so it compiles on its own; the others are small enough to be inlined, one each.
+        // run, where input() held four transform calls; in another, input6 itself, while it still read its window's
+        // offsets from the scratch: 36 reads of some 700 nodes each). input6 is over C2's 325-bytecode limit for
+        // inlining (FreqInlineSize), so it compiles on its own; the others are small enough to be inlined, one each.
 
         /**
          * One tile's V = B^T d B, F(4x4, 3x3): six column passes from the input window (t[.][j] = B^T d[.][j],
          * written at V's [.][j]), then six row passes in place (V[i][.] = t[i][.] B); a pass runs the 6-point
          * transform on each vector of channels.
          */
-        private void input6(long offs, long v) {
+        private void input6(int img, int top, int left, long v) {
             long vStride = cin * 4L; // between positions
             long rowStride = 6 * vStride;
             FloatVector two = FloatVector.broadcast(S, 2f), four = FloatVector.broadcast(S, 4f);
@@ -592,12 +581,13 @@ public final class WinogradNhwc implements ConvKernel {
                 long s0, s1, s2, s3, s4, s5, d, ds;
                 if (pass < 6) { // column j = pass: the window's pixels (j, 6 + j, ..., 30 + j)
                     src = in;
-                    s0 = off(offs, pass);
-                    s1 = off(offs, 6 + pass);
-                    s2 = off(offs, 12 + pass);
-                    s3 = off(offs, 18 + pass);
-                    s4 = off(offs, 24 + pass);
-                    s5 = off(offs, 30 + pass);
+                    int x = left + pass;
+                    s0 = pixel(img, top, x);
+                    s1 = pixel(img, top + 1, x);
+                    s2 = pixel(img, top + 2, x);
+                    s3 = pixel(img, top + 3, x);
+                    s4 = pixel(img, top + 4, x);
+                    s5 = pixel(img, top + 5, x);
                     d = v + pass * vStride;
                     ds = rowStride;
                 } else { // row i = pass - 6 of V, in place
@@ -634,7 +624,7 @@ public final class WinogradNhwc implements ConvKernel {
         }
 
         /** One tile's V = B^T d B, F(2x2, 3x3): as {@link #input6}, four column passes then four row passes. */
-        private void input4(long offs, long v) {
+        private void input4(int img, int top, int left, long v) {
             long vStride = cin * 4L;
             long rowStride = 4 * vStride;
             for (int pass = 0; pass < 8; pass++) {
@@ -642,10 +632,11 @@ public final class WinogradNhwc implements ConvKernel {
                 long s0, s1, s2, s3, d, ds;
                 if (pass < 4) {
                     src = in;
-                    s0 = off(offs, pass);
-                    s1 = off(offs, 4 + pass);
-                    s2 = off(offs, 8 + pass);
-                    s3 = off(offs, 12 + pass);
+                    int x = left + pass;
+                    s0 = pixel(img, top, x);
+                    s1 = pixel(img, top + 1, x);
+                    s2 = pixel(img, top + 2, x);
+                    s3 = pixel(img, top + 3, x);
                     d = v + pass * vStride;
                     ds = rowStride;
                 } else {
@@ -671,8 +662,9 @@ public final class WinogradNhwc implements ConvKernel {
             }
         }
 
-        private long off(long offs, int k) {
-            return scratch.get(ValueLayout.JAVA_LONG_UNALIGNED, offs + k * 8L);
+        /** The byte offset in the input of image img's pixel (y, x), or of the zero pixel where that is outside. */
+        private long pixel(int img, int y, int x) {
+            return (y < 0 || y >= h || x < 0 || x >= w ? zero : (((long) img * h + y) * w + x) * cin) * 4;
         }
 
         /**
