@@ -590,9 +590,8 @@ public final class ConvNhwc implements ConvKernel {
                             int few = full ? 0 : pixels - p0;
                             if (few > 0 && few <= FEW) { // a partial last tile's few pixels one at a time
                                 for (int r = 0; r < few; r++) {
-                                    long ar = (offsets.get(ValueLayout.JAVA_INT_UNALIGNED, table + 4L * r) + (long) from)
-                                            * 4;
-                                    kernel1x4(a, ar, depth, packedW, wOff, dst, dOff + r * dLd);
+                                    kernel1x4(a, row(offsets, table, r, from), depth, packedW, wOff, dst,
+                                            dOff + r * dLd);
                                 }
                             } else {
                                 kernel6x4(a, offsets, table, from, depth, packedW, wOff, dst, dOff, dLd);
@@ -835,8 +834,7 @@ public final class ConvNhwc implements ConvKernel {
         long a0 = first(r01, k0), a1 = second(r01, k0), a2 = first(r23, k0), a3 = second(r23, k0);
         long a4 = first(r45, k0), a5 = second(r45, k0);
         if (rows == 7) {
-            long a6 = (table.get(ValueLayout.JAVA_INT_UNALIGNED, tOff + 24) + (long) k0) * 4;
-            kernel7x2(a, a0, a1, a2, a3, a4, a5, a6, kc, w, wOff, c, cOff, ldc);
+            kernel7x2(a, a0, a1, a2, a3, a4, a5, row(table, tOff, 6, k0), kc, w, wOff, c, cOff, ldc);
         } else {
             kernel6x2(a, a0, a1, a2, a3, a4, a5, kc, w, wOff, c, cOff, ldc);
         }
@@ -846,6 +844,11 @@ public final class ConvNhwc implements ConvKernel {
     // against the inlining budget of the caller the reads are inlined into): the pair of int float indices at
     // byte off as one long, then each as the byte offset of channel k0 of that row.
     private static final boolean LITTLE = java.nio.ByteOrder.nativeOrder() == java.nio.ByteOrder.LITTLE_ENDIAN;
+
+    /** Row r of the table entry at byte tOff alone, as the byte offset of its channel k0. */
+    private static long row(MemorySegment table, long tOff, int r, int k0) {
+        return (table.get(ValueLayout.JAVA_INT_UNALIGNED, tOff + 4L * r) + (long) k0) * 4;
+    }
 
     private static long pair(MemorySegment table, long off) {
         return table.get(ValueLayout.JAVA_LONG_UNALIGNED, off);

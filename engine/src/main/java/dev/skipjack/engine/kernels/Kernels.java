@@ -67,14 +67,14 @@ public final class Kernels {
                 new ConvShape(8, nc, 1, 2, 0, 1),
                 // too many input channels for row runs: a call per tap, the later taps' sums added to the tile's
                 new ConvShape(ConvNhwc.ROW_RUN_MAX / 3 + Simd.LANES, nc, 3, 1, 1, 1),
-                // the 3x3s again on single panels (the 7x2 kernel), as where the wide tiles do not apply, and as
+                // (last) the 3x3s again on single panels (the 7x2 kernel), as where the wide tiles do not apply, and as
                 // WinogradNhwc's GEMMs run it: warmed with the wide tiles alone, the 7x2 kernel compiled later
                 // from a thin profile came back with some accumulators boxed in a fresh-clone CI run
                 // (AllocationFreeTest, 2 GB per 20 inferences)
                 new ConvShape(8, nc, 3, 1, 1, 1),
                 new ConvShape(8, nc, 3, 2, 1, 1),
         };
-        int narrowFrom = 5; // nhwcShapes from here on run on single panels
+        int narrowFrom = nhwcShapes.length - 2; // the last two run on single panels
         int maxCin = 0;
         for (ConvShape s : nhwcShapes) {
             maxCin = Math.max(maxCin, s.cin());

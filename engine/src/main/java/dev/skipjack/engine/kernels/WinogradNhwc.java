@@ -563,8 +563,9 @@ public final class WinogradNhwc implements ConvKernel {
         // inlining in a compiled method past a node count (NodeCountInliningCutoff, 18000), and a transform cut
         // there leaves its vectors on the heap (AllocationFreeTest: 11 MB per 20 inferences in one fresh-clone CI
         // run, where input() held four transform calls; in another, input6 itself, while it still read its window's
-        // offsets from the scratch: 36 reads of some 700 nodes each). input6 is over C2's 325-bytecode limit for
-        // inlining (FreqInlineSize), so it compiles on its own; the others are small enough to be inlined, one each.
+        // offsets from the scratch: 36 reads of some 700 nodes each). input6, input4 and output6 are over C2's
+        // 325-bytecode limit for inlining (FreqInlineSize), so each compiles on its own; output4 is inlined into
+        // output(), the one transform there.
 
         /**
          * One tile's V = B^T d B, F(4x4, 3x3): six column passes from the input window (t[.][j] = B^T d[.][j],
