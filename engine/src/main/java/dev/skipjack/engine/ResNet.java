@@ -16,6 +16,7 @@ import dev.skipjack.engine.model.ResNetGraph;
 import dev.skipjack.engine.model.SeededWeights;
 import dev.skipjack.engine.model.WeightLoader;
 import dev.skipjack.engine.runtime.CountingArena;
+import dev.skipjack.engine.runtime.JitActivity;
 import dev.skipjack.engine.runtime.Parallel;
 import dev.skipjack.format.ModelFile;
 import dev.skipjack.format.ModelFormatException;
@@ -33,9 +34,10 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.Set;
 
 /**
  * A torchvision ResNet (18/34/50/101/152, ResNeXt, wide) ready to run on the CPU (and, with the optional
@@ -255,7 +257,7 @@ public final class ResNet implements AutoCloseable {
             var model = new ResNet(graph.architecture(), labels, transform, graph, arena, parallel, network,
                     options.checkInputs(), dispatch, packedBytes);
             try {
-                if (warmUpOnce(parallel)) {
+                if (warmUpOnce(network.kernelFamilies())) {
                     model.warmUpOnItsShape();
                 }
             } finally {
@@ -284,26 +286,43 @@ public final class ResNet implements AutoCloseable {
         return false;
     }
 
-    private static final AtomicBoolean WARMED_UP = new AtomicBoolean();
+    private static final Set<Kernels.Family> WARMED_UP = EnumSet.noneOf(Kernels.Family.class);
 
     /**
-     * Gets the kernels compiled by C2 before the first inference, once per process: until then the Vector
-     * API runs as ordinary, allocating Java code, orders of magnitude slower, and its lane reductions may
-     * round differently from the compiled ones, so a model's first results would differ in the last bits
-     * from its later ones.
+     * Gets the kernels of {@code families} compiled by C2 before the first inference, once per process: until
+     * then the Vector API runs as ordinary, allocating Java code, orders of magnitude slower, and its lane
+     * reductions may round differently from the compiled ones, so a model's first results would differ in the
+     * last bits from its later ones. Returns whether it warmed any (the families not warmed before).
+     *
+     * <p>On one thread: on a 2-core machine the JIT's compiler threads then have a core to themselves while the
+     * warm-up's small problems run into its thresholds. The kernel warm-up of a channels-last network, alone in
+     * a process: 4.3-5.7 s on one thread against 7.9-10.5 on two (Ice Lake Xeon, 2 vCPUs). The multi-threaded
+     * paths (the pool, the shares) compile in the second stage, at the model's own size.
      */
-    private static boolean warmUpOnce(Parallel parallel) {
-        if (WARMED_UP.compareAndSet(false, true)) {
-            Kernels.warmUp(parallel);
-            return true;
+    private static boolean warmUpOnce(Set<Kernels.Family> families) {
+        EnumSet<Kernels.Family> todo;
+        synchronized (WARMED_UP) {
+            todo = EnumSet.copyOf(families);
+            todo.removeAll(WARMED_UP);
+            WARMED_UP.addAll(todo);
         }
-        return false;
+        if (todo.isEmpty()) {
+            return false;
+        }
+        try (Parallel one = new Parallel(1)) {
+            Kernels.warmUp(one, todo);
+        }
+        return true;
     }
 
     // The second stage of the warm-up: whole passes at the model's own image size for at least this long, then
-    // until the last three passes agree, for at most MODEL_WARMUP_MAX_NANOS.
+    // until the last three passes agree and the JIT has gone quiet, for at most MODEL_WARMUP_MAX_NANOS.
     private static final long MODEL_WARMUP_MIN_NANOS = 500_000_000L;
-    private static final long MODEL_WARMUP_MAX_NANOS = 4_000_000_000L;
+    private static final long MODEL_WARMUP_MAX_NANOS = 2_500_000_000L;
+    // "Quiet": for the last three passes and at least JIT_QUIET_NANOS, the compiler threads worked at most this
+    // share of the time (plus JitActivity's resolution, one clock tick).
+    private static final double JIT_QUIET_SHARE = 0.05;
+    private static final long JIT_QUIET_NANOS = 250_000_000L;
 
     /**
      * Runs whole forward passes of this model on one image of its transform's crop size (224 x 224 for the
@@ -313,10 +332,18 @@ public final class ResNet implements AutoCloseable {
      * traps one after the other, each sending a kernel back to slow code until C2 has recompiled it. Measured
      * on ResNet-50 (2 threads): without this stage the first inference took 0.45-0.85 s and the next 7 to
      * 10 took 70-250 ms each before settling at 40 ms. Once per process, like the kernel warm-up.
+     *
+     * <p>It stops once the last three passes agree within 20% and the JIT has been quiet for them and at least
+     * 250 ms ({@link JitActivity}; where it cannot be measured, on the passes alone), or after 2.5 s. Passes
+     * agreeing is not enough on a 2-core machine: with the compiler threads recompiling, ResNet-18's passes ran at
+     * 50-140 ms for a second or more, three at a time agreeing, and settled at 20-35 ms only after 1.5-2 s, when
+     * the compiling had mostly stopped (Ice Lake Xeon, 2 vCPUs; 4 s was the limit before, which a noisy host's
+     * passes, never three within 20%, then always ran into).
      */
     private void warmUpOnItsShape() {
         int side = transform.crop();
         long start = System.nanoTime();
+        JitActivity jit = JitActivity.probe();
         try (Arena scratch = Arena.ofShared()) {
             MemorySegment in = scratch.allocate(inputFloats(1, side, side) * Float.BYTES, 64);
             for (long i = 0; i < in.byteSize() / Float.BYTES; i++) {
@@ -324,6 +351,9 @@ public final class ResNet implements AutoCloseable {
             }
             MemorySegment out = scratch.allocate((long) numClasses() * Float.BYTES, 64);
             long[] last = new long[3];
+            // the quiet window so far: since quietFrom (pass quietPass's start), the JIT worked jit - quietJit
+            long quietFrom = System.nanoTime(), quietJit = jit.nanos();
+            int quietPass = 0;
             for (int pass = 0; ; pass++) {
                 long t0 = System.nanoTime();
                 contexts.run(null, in, null, out, 1, side, side);
@@ -332,7 +362,17 @@ public final class ResNet implements AutoCloseable {
                 if (now - start >= MODEL_WARMUP_MAX_NANOS) {
                     return;
                 }
-                if (pass >= 2 && now - start >= MODEL_WARMUP_MIN_NANOS) {
+                boolean quiet = true;
+                if (jit.available()) {
+                    long worked = jit.nanos();
+                    if (worked - quietJit > jit.resolutionNanos() + JIT_QUIET_SHARE * (now - quietFrom)) {
+                        quietFrom = now; // a new window from the next pass
+                        quietJit = worked;
+                        quietPass = pass + 1;
+                    }
+                    quiet = pass - quietPass >= 2 && now - quietFrom >= JIT_QUIET_NANOS;
+                }
+                if (quiet && pass >= 2 && now - start >= MODEL_WARMUP_MIN_NANOS) {
                     long lo = Math.min(last[0], Math.min(last[1], last[2]));
                     long hi = Math.max(last[0], Math.max(last[1], last[2]));
                     if (hi <= lo + lo / 5) {

@@ -4,11 +4,22 @@ import dev.skipjack.engine.runtime.Parallel;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.EnumSet;
+import java.util.Set;
 
 /** Things that concern all kernels at once. */
 public final class Kernels {
     private static final long TMP = (long) Gemm.MR * Gemm.NR * 4; // byte offset of the tile after C
     private Kernels() {
+    }
+
+    /**
+     * The kernel families a network runs: {@link #NCHW} (Conv2d, its Winograd and phase passes, the NCHW pooling;
+     * networks that cannot run channels-last, such as ResNeXt's grouped convolutions) or {@link #CHANNELS_LAST}
+     * (the stem's StemConv, ConvNhwc, WinogradNhwc, the channels-last pooling). The fully connected head is in both.
+     */
+    public enum Family {
+        NCHW, CHANNELS_LAST
     }
 
     /**
@@ -19,7 +30,7 @@ public final class Kernels {
      * code where every vector operation is a method call that allocates, one to two orders of magnitude
      * slower, and a first inference at full size would spend seconds there. Small problems reach C2's
      * thresholds (thousands of calls and loop iterations) in a fraction of that. Rather than trusting a fixed
-     * count, it keeps going until the GEMM micro-kernels run at a steady, compiled speed (C1 can fail on
+     * count, it keeps going until the micro-kernels run at a steady, compiled speed (C1 can fail on
      * them and leave them in slow code until C2 gets to them, which on a busy machine takes a while), for at
      * most {@code maxMillis}. Call it once per process, e.g. when a model is loaded: about a second on an
      * idle 2-core machine, 2 to 6 s on a busy one.
@@ -27,11 +38,29 @@ public final class Kernels {
      * @return whether the kernels reached compiled speed within the time limit
      */
     public static boolean warmUp(Parallel par) {
-        return warmUp(par, 300, 20_000);
+        return warmUp(par, EnumSet.allOf(Family.class), 300, 20_000);
+    }
+
+    /**
+     * {@link #warmUp(Parallel)} of the kernels of {@code families} only. What it leaves out is not compiled: on a
+     * 2-core machine the JIT compiling kernels a network never runs (and the Vector API's own Java code they call
+     * while uncompiled) delays the ones it does.
+     */
+    public static boolean warmUp(Parallel par, Set<Family> families) {
+        return warmUp(par, families, 300, 20_000);
     }
 
     /** {@link #warmUp(Parallel)} with at least {@code minRounds} rounds, for at most about {@code maxMillis}. */
     public static boolean warmUp(Parallel par, int minRounds, long maxMillis) {
+        return warmUp(par, EnumSet.allOf(Family.class), minRounds, maxMillis);
+    }
+
+    /** {@link #warmUp(Parallel, Set)} with at least {@code minRounds} rounds, for at most about {@code maxMillis}. */
+    public static boolean warmUp(Parallel par, Set<Family> families, int minRounds, long maxMillis) {
+        if (families.isEmpty()) {
+            throw new IllegalArgumentException("warmUp needs at least one kernel family");
+        }
+        boolean nchw = families.contains(Family.NCHW), last = families.contains(Family.CHANNELS_LAST);
         // (The JDK's array-segment classes are loaded already: see Simd.preloadHeapSegmentClasses.)
         long deadline = System.nanoTime() + maxMillis * 1_000_000L;
         // Small problems: until C2 has compiled them, every vector operation costs on the order of a
@@ -147,40 +176,50 @@ public final class Kernels {
             MemorySegment a = filled(arena, (long) kMax * Gemm.MR, 0.01f);
             MemorySegment b = filled(arena, (long) kMax * Gemm.NR, 0.01f);
             MemorySegment c = filled(arena, 2L * Gemm.MR * Gemm.NR, 0f);
-            double[][] rates = new double[2][];
+            double[][] rates = new double[3][];
             int checks = 0;
             for (int r = 0; ; r++) {
-                for (int i = 0; i < shapes.length; i++) {
-                    boolean withRes = (r & 1) == 0 && shapes[i].stride() == 1;
-                    convs[i].forward(inputs[i], out, withRes ? res : null, (r & 2) == 0, n, heights[i], widths[i],
-                            scratch[i], par);
-                }
-                for (int i = 0; i < nhwc.length; i++) {
-                    boolean withRes = (r & 1) == 0 && nhwc[i].shape().stride() == 1;
-                    nhwc[i].forward(in, out, withRes ? res : null, (r & 2) == 0, n, nh, nw, nhwcScratch[i], par);
-                    if (nhwc[i].shape().stride() == 1) { // 7x7: 49 pixels, a last wide tile of one (kernel1x4)
-                        nhwc[i].forward(in, out, withRes ? res : null, (r & 2) == 0, n, 7, 7, nhwcScratch[i], par);
+                if (nchw) {
+                    for (int i = 0; i < shapes.length; i++) {
+                        boolean withRes = (r & 1) == 0 && shapes[i].stride() == 1;
+                        convs[i].forward(inputs[i], out, withRes ? res : null, (r & 2) == 0, n, heights[i],
+                                widths[i], scratch[i], par);
+                    }
+                    MaxPool2d.forward(out, pooled, n, pc, ph, pw, 3, 2, 1, par);
+                    GlobalAvgPool.forward(in, avg, n, gc, 7, 7, par);
+                    for (int j = 0; j < 8; j++) {
+                        int kc = 1 + (r * 8 + j) % 16;
+                        Gemm.tile(a, 0, b, 0, Gemm.NR * 4L, kc, c, 0, Gemm.NR * 4L, false, c, TMP);
+                        Gemm.tile(a, 0, b, 0, Gemm.NR * 4L, kc, c, 0, Gemm.NR * 4L, true, c, TMP);
                     }
                 }
-                for (ConvKernel k : extra) {
-                    boolean stem = k instanceof StemConv;
-                    k.forward(in, out, !stem && (r & 1) == 0 ? res : null, (r & 2) == 0, n, stem ? sh : nh,
-                            stem ? sw : nw, extraSc, par);
+                if (last) {
+                    for (int i = 0; i < nhwc.length; i++) {
+                        boolean withRes = (r & 1) == 0 && nhwc[i].shape().stride() == 1;
+                        nhwc[i].forward(in, out, withRes ? res : null, (r & 2) == 0, n, nh, nw, nhwcScratch[i], par);
+                        if (nhwc[i].shape().stride() == 1) { // 7x7: 49 pixels, a last wide tile of one (kernel1x4)
+                            nhwc[i].forward(in, out, withRes ? res : null, (r & 2) == 0, n, 7, 7, nhwcScratch[i],
+                                    par);
+                        }
+                    }
+                    for (ConvKernel k : extra) {
+                        boolean stem = k instanceof StemConv;
+                        k.forward(in, out, !stem && (r & 1) == 0 ? res : null, (r & 2) == 0, n, stem ? sh : nh,
+                                stem ? sw : nw, extraSc, par);
+                    }
+                    MaxPool2d.forwardChannelsLast(out, pooled, n, nc, nh, nw, 3, 2, 1, par);
+                    GlobalAvgPool.forwardChannelsLast(in, avg, n, gc, 7, 7, par);
                 }
-                MaxPool2d.forward(out, pooled, n, pc, ph, pw, 3, 2, 1, par);
-                MaxPool2d.forwardChannelsLast(out, pooled, n, nc, nh, nw, 3, 2, 1, par);
-                GlobalAvgPool.forward(in, avg, n, gc, 7, 7, par);
-                GlobalAvgPool.forwardChannelsLast(in, avg, n, gc, 7, 7, par);
                 fc.forward(in, logits, n, par);
-                for (int j = 0; j < 8; j++) {
-                    int kc = 1 + (r * 8 + j) % 16;
-                    Gemm.tile(a, 0, b, 0, Gemm.NR * 4L, kc, c, 0, Gemm.NR * 4L, false, c, TMP);
-                    Gemm.tile(a, 0, b, 0, Gemm.NR * 4L, kc, c, 0, Gemm.NR * 4L, true, c, TMP);
-                }
                 if (r + 1 >= minRounds && (r + 1) % 50 == 0) {
+                    // the rate of a micro-kernel of each family: the GEMM's tile (both variants), a 1x1 on ConvNhwc
                     boolean steady = true;
-                    for (int v = 0; v < 2; v++) {
-                        double rate = kernelRate(a, b, c, kMax, v == 1);
+                    for (int v = 0; v < 3; v++) {
+                        if (v < 2 ? !nchw : !last) {
+                            continue;
+                        }
+                        double rate = v < 2 ? kernelRate(a, b, c, kMax, v == 1)
+                                : convRate(nhwc[1], in, out, n, nh, nw, nhwcScratch[1], par);
                         rates[v] = push(rates[v], rate);
                         steady &= isSteady(rates[v]);
                     }
@@ -194,6 +233,19 @@ public final class Kernels {
                 }
             }
         }
+    }
+
+    /** GFLOP/s of a convolution on {@code [n][h][w]} pixels (its weights and scratch L1- or L2-resident). */
+    private static double convRate(ConvKernel conv, MemorySegment in, MemorySegment out, int n, int h, int w,
+                                   MemorySegment scratch, Parallel par) {
+        int calls = 16;
+        long t0 = System.nanoTime();
+        for (int i = 0; i < calls; i++) {
+            conv.forward(in, out, null, true, n, h, w, scratch, par);
+        }
+        long t = Math.max(1, System.nanoTime() - t0);
+        ConvShape s = conv.shape();
+        return 2.0 * calls * n * s.outH(h) * s.outW(w) * s.cout() * s.gemmK() / t;
     }
 
     /** GFLOP/s of the micro-kernel on an L1-resident problem. */

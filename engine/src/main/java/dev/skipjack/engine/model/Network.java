@@ -4,6 +4,7 @@ import dev.skipjack.engine.kernels.Conv2d;
 import dev.skipjack.engine.kernels.ConvKernel;
 import dev.skipjack.engine.kernels.ConvNhwc;
 import dev.skipjack.engine.kernels.ConvShape;
+import dev.skipjack.engine.kernels.Kernels;
 import dev.skipjack.engine.kernels.Linear;
 import dev.skipjack.engine.kernels.StemConv;
 import dev.skipjack.engine.kernels.WinogradNhwc;
@@ -12,7 +13,9 @@ import dev.skipjack.format.ModelFormatException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SegmentAllocator;
+import java.util.EnumSet;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * A {@link ResNetGraph} with its kernels: one {@link ConvKernel} per convolution (batch norm folded, weights
@@ -200,6 +203,16 @@ public final class Network {
     /** Whether value {@code v} is channels-last, [n][h][w][c] followed by a pixel of zeros (else NCHW). */
     public boolean channelsLast(int v) {
         return channelsLast[v];
+    }
+
+    /** The kernel families this network runs: channels-last from the stem on, or NCHW throughout. */
+    public Set<Kernels.Family> kernelFamilies() {
+        for (boolean last : channelsLast) {
+            if (last) {
+                return EnumSet.of(Kernels.Family.CHANNELS_LAST);
+            }
+        }
+        return EnumSet.of(Kernels.Family.NCHW);
     }
 
     Linear fc() {

@@ -5,11 +5,13 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.skipjack.engine.backend.Dispatch;
+import dev.skipjack.engine.kernels.Kernels;
 import dev.skipjack.engine.runtime.Parallel;
 import dev.skipjack.format.ModelFormatException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.EnumSet;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
@@ -72,6 +74,9 @@ class NetworkLayoutTest {
             Network nchw = Network.build(g, tensors, "seeded", arena, false);
             assertTrue(nhwc.conv(g.convs().size() - 1).algorithm().startsWith("NHWC"));
             assertFalse(nchw.conv(g.convs().size() - 1).algorithm().contains("NHWC"));
+            // what the load's warm-up compiles for each
+            assertEquals(EnumSet.of(Kernels.Family.CHANNELS_LAST), nhwc.kernelFamilies());
+            assertEquals(EnumSet.of(Kernels.Family.NCHW), nchw.kernelFamilies());
             float[] want = infer(nchw, par, input, n, h, w);
             float[] got = infer(nhwc, par, input, n, h, w);
             double diff = 0, scale = 0;
