@@ -7,6 +7,7 @@ import dev.skipjack.engine.runtime.Parallel;
 import dev.skipjack.engine.runtime.Shares;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorShuffle;
@@ -17,25 +18,32 @@ import jdk.incubator.vector.VectorSpecies;
  * channels-last activations: {@code out[p][co] = relu?(bias[co] + sum_{ci, ky, kx} in[ci][y + ky][x + kx] W[co][ci][ky][kx])}.
  *
  * <p>Layouts: in NCHW {@code [n][cin][h][w]}; out NHWC {@code [n][oh][ow][cout]} followed by one pixel of zeros
- * (see {@link ConvNhwc}); weights packed {@code [panel][ky][kx][ci][NRC]}.
+ * (see {@link ConvNhwc}); weights packed {@code [panel][kx][ky][ci][width]} (note: kx outer).
  *
  * <p>Image by image, two passes. First the image, channels-last and zero-padded, into the scratch: {@code P [hp][wp][cin]}
- * (hp = h + 2 pad, wp = w + 2 pad). There a window row is one run of k * cin contiguous floats, and the MP
- * pixels of a register tile start stride * cin floats apart. Then per output row and panel of NRC output
- * channels, each tile of MP pixels is one call of a micro-kernel that walks the k window rows (a fixed row
- * stride) and in each the run of k * cin depth steps, reading P in place, then bias and ReLU into out.
+ * (hp = h + 2 pad, wp = w + 2 pad). Then per output row: its k window rows of P gathered column by column into
+ * the thread's {@code G [wp][ky][ci]} (k * cin floats a column), where the window of output pixel x is one run of
+ * k * k * cin contiguous floats from column stride * x, and consecutive pixels' windows start stride * k * cin
+ * floats apart: each register tile of pixels is then one call of ConvNhwc's micro-kernels over a plain depth
+ * loop (constant strides, its bounds checks hoisted), per panel of output channels, then bias and ReLU into out.
  *
- * <p>Why not ConvNhwc: with 3 input channels its one call per tap would run 3 depth steps a call. Measured
- * against other versions (7x7/2 3 -> 64 at 224x224): each output row's k input rows gathered into
- * {@code [x][ky][ci]} (scalar, 21 floats an input column, 0.31 ms of a stem on one core) so that a window was
- * one run of 147 floats for ConvNhwc's micro-kernel: 1.50-1.58 ms on one core against 1.35-1.39 for this; each
- * output row's windows copied out of P by whole vectors first (an im2col of the row): 1.11-1.21 ms on 2 threads
- * against 0.92-0.95; the depth step's input offset from a table inside the kernel (the loads then depend on a
- * loaded offset, their bounds checks stay in the loop): 42% of a core's peak. Fused with the max pool after it
- * (the rows through a ring per thread): within noise, not kept.
+ * <p>Why: read in place from P, a window is k runs of k * cin floats, and the kernel's depth index jumps after
+ * each run: not affine in the loop counter, so C2 kept the bounds checks of the tile's six input reads in the
+ * loop. The stem alone, 224 x 224, both versions alternating in one process (Ice Lake Xeon, AVX-512, session 14):
+ * one thread 0.728 of the time (4.18 against 5.74 ms, faster in 39 of 40 rounds), two 0.845 (31 of 40); ResNet-18
+ * batch 1 0.951 and 0.975. The gather's loops matter: along each window row, a long and an int a pixel; column by
+ * column (k short inner loops) with 4-float vector copies it took 1.7 ms of the stem's 5. Measured before (Zen 5,
+ * the 7x2 kernel): each output row's k input rows gathered by scalar copies, 21 floats an input column, 0.31 ms
+ * of a stem on one core: slower than reading P in place then; each output row's windows copied out of P by whole
+ * vectors (an im2col of the row); the depth
+ * step's input offset from a table inside the kernel (the loads then depend on a loaded offset, their bounds
+ * checks stay in the loop): 42% of a core's peak; a loop per window row inside the kernel, or a kernel call per
+ * window row adding into the tile: 1.1-1.6 times the time. Fused with the max pool after it (the rows through a
+ * ring per thread): within noise, not kept.
  */
 public final class StemConv implements ConvKernel {
     private static final VectorSpecies<Float> S = Gemm.S;
+    private static final ValueLayout.OfLong J64 = ValueLayout.JAVA_LONG_UNALIGNED;
     private static final long VB = Gemm.VB;
     private static final int L = Gemm.L;
     private static final int MP = ConvNhwc.MP;
@@ -78,7 +86,7 @@ public final class StemConv implements ConvKernel {
      * against 0.85.
      */
     private final boolean wide;
-    // [panels][ky][kx][ci][width], width = 2 NRC where wide, else NRC
+    // [panels][kx][ky][ci][width], width = 2 NRC where wide, else NRC: the depth order of a window in G
     private final MemorySegment packedW;
     // [cout]
     private final MemorySegment bias;
@@ -110,8 +118,19 @@ public final class StemConv implements ConvKernel {
         shape.requireWeights("StemConv", weight, bias);
         this.bias = arena.allocate(cout * 4L, 64);
         MemorySegment.copy(bias, 0, this.bias, 0, cout * 4L);
-        // [ky][kx] is ConvNhwc's tap ky * ks + kx
-        this.packedW = ConvNhwc.packPanels(weight, cout, cin, ks * ks, width, arena);
+        // ConvNhwc's tap t = kx * ks + ky: the weights as [cout][cin][kx][ky]
+        try (Arena tmp = Arena.ofConfined()) {
+            MemorySegment t = tmp.allocate((long) cout * depth * 4, 64);
+            for (int o = 0; o < cout * cin; o++) {
+                for (int ky = 0; ky < ks; ky++) {
+                    for (int kx = 0; kx < ks; kx++) {
+                        t.setAtIndex(F32, (long) o * ks * ks + kx * ks + ky,
+                                weight.getAtIndex(F32, (long) o * ks * ks + ky * ks + kx));
+                    }
+                }
+            }
+            this.packedW = ConvNhwc.packPanels(t, cout, cin, ks * ks, width, arena);
+        }
     }
 
     /** Whether this kernel can run {@code shape}: what ConvNhwc's tiles need (one group, cout a multiple of NRC). */
@@ -129,10 +148,22 @@ public final class StemConv implements ConvKernel {
         return "NCHW>NHWC-PADDED";
     }
 
-    // Scratch: P [hp][wp][cin] (one image at a time), with room after it for the windows of a partial last tile's MP - 1 extra
-    // pixels (read, their results dropped), then per thread an MP x NRC tile for that tile.
+    // Scratch: P [hp][wp][cin] (one image at a time), with room after it for the 4-float reads past its last pixel
+    // (gather) and the windows of a partial last tile's extra pixels; then per thread G and a tile for that tile.
     private long padBytes(int h, int w) {
-        return Simd.align64(((long) (h + 2 * pad) * (w + 2 * pad) + (long) MP * stride) * cin * 4);
+        return Simd.align64(((long) (h + 2 * pad) * (w + 2 * pad) + (long) MP * stride) * cin * 4 + 16);
+    }
+
+    /** Columns of G: every padded input column, and those the pixels of a partial last tile read (junk, dropped). */
+    private int gColumns(int w) {
+        int tile = wide ? ConvNhwc.WP : MP;
+        int ow = shape.outW(w), tiles = (ow + tile - 1) / tile;
+        return Math.max(w + 2 * pad, stride * (tiles * tile - 1) + ks);
+    }
+
+    /** A thread's G: [gColumns][ks][cin] floats and the 4-float writes past its last column. */
+    private long gBytes(int w) {
+        return Simd.align64(((long) gColumns(w) * ks * cin + 4) * 4);
     }
 
     /** A thread's tile for a partial last tile: MP x NRC floats, or WP x 2 NRC where {@link #wide}. */
@@ -142,7 +173,7 @@ public final class StemConv implements ConvKernel {
 
     @Override
     public long scratchBytes(int n, int h, int w, int threads) {
-        return padBytes(h, w) + (long) Math.max(1, threads) * tileBytes();
+        return padBytes(h, w) + (long) Math.max(1, threads) * (gBytes(w) + tileBytes());
     }
 
     /**
@@ -192,6 +223,7 @@ public final class StemConv implements ConvKernel {
             j.ow = ow;
             j.rows = oh;
             j.tmp0 = padBytes(h, w);
+            j.slotBytes = gBytes(w) + tileBytes();
             j.parts = Math.min(par.threads(), j.rows);
             try {
                 // Image by image: P is one image's (623 KB instead of 4.9 MB of scratch at batch 8), at the cost of
@@ -275,22 +307,42 @@ public final class StemConv implements ConvKernel {
         MemorySegment out, scratch;
         boolean relu;
         int hp, wp, oh, ow, rows, parts, img;
-        long tmp0;
+        long tmp0, slotBytes;
         final Shares shares = new Shares();
 
         @Override
         public void run(int slot) {
-            long tmp = tmp0 + (long) slot * tileBytes();
+            long g = tmp0 + (long) slot * slotBytes, tmp = g + slotBytes - tileBytes();
             for (int row; (row = shares.claim(slot)) >= 0; ) {
-                row(img, row, tmp);
+                gather(row, g);
+                row(img, row, g, tmp);
             }
         }
 
-        private void row(int img, int oy, long tmp) {
-            long px = (long) stride * cin * 4, rowStride = (long) wp * cin * 4;
-            long first = (long) oy * stride * rowStride; // window row 0 of pixel 0, in this image's P
+        /**
+         * G [xp][ky][ci] = P [oy * stride + ky][xp][ci] at byte g of the scratch, for xp in [0, wp): a loop along
+         * each window row (constant strides, C2 hoists the bounds checks), for cin = 3 a long and an int a pixel.
+         */
+        private void gather(int oy, long g) {
+            long rowStride = (long) wp * cin * 4, colBytes = (long) ks * cin * 4, pix = cin * 4L;
+            for (int ky = 0; ky < ks; ky++) {
+                long src = (long) (oy * stride + ky) * rowStride, dst = g + ky * pix;
+                if (cin == 3) {
+                    for (int xp = 0; xp < wp; xp++, src += 12, dst += colBytes) {
+                        scratch.set(J64, dst, scratch.get(J64, src));
+                        scratch.set(F32, dst + 8, scratch.get(F32, src + 8));
+                    }
+                } else {
+                    for (int xp = 0; xp < wp; xp++, src += pix, dst += colBytes) {
+                        MemorySegment.copy(scratch, src, scratch, dst, pix);
+                    }
+                }
+            }
+        }
+
+        private void row(int img, int oy, long g, long tmp) {
+            long px = (long) stride * ks * cin * 4; // from one pixel's window in G to the next's
             long pixel0 = ((long) img * oh + oy) * ow;
-            int run = ks * cin;
             int tile = wide ? ConvNhwc.WP : MP, width = wide ? 2 * NRC : NRC;
             long ldc = cout * 4L, ldt = width * 4L;
             for (int panel = 0; panel < panels; panel++) {
@@ -299,16 +351,20 @@ public final class StemConv implements ConvKernel {
                 for (int ox = 0; ox < ow; ox += tile) {
                     int valid = Math.min(tile, ow - ox);
                     long o = (pixel0 + ox) * ldc + bOff;
-                    long a = first + ox * px;
-                    // a whole tile straight into out; a partial one into tmp (pixels past the row read P's next
-                    // columns or the slack after P; dropped)
+                    long a = g + ox * px;
+                    // a whole tile straight into out; a partial one into tmp (pixels past the row read G's next
+                    // columns: junk, dropped)
                     boolean whole = valid == tile;
                     MemorySegment c = whole ? out : scratch;
                     long cOff = whole ? o : tmp, ld = whole ? ldc : ldt;
                     if (wide) {
-                        kernel6x4(scratch, a, px, rowStride, ks, run, packedW, wOff, c, cOff, ld);
+                        ConvNhwc.kernel6x4(scratch, a, px, depth, packedW, wOff, c, cOff, ld);
+                    } else if (MP == 7) {
+                        ConvNhwc.kernel7x2(scratch, a, a + px, a + 2 * px, a + 3 * px, a + 4 * px, a + 5 * px,
+                                a + 6 * px, depth, packedW, wOff, c, cOff, ld);
                     } else {
-                        kernel(scratch, a, px, rowStride, ks, run, packedW, wOff, c, cOff, ld);
+                        ConvNhwc.kernel6x2(scratch, a, a + px, a + 2 * px, a + 3 * px, a + 4 * px, a + 5 * px,
+                                depth, packedW, wOff, c, cOff, ld);
                     }
                     for (int v = 0; v < width; v += NRC) {
                         ConvNhwc.finish(bias, bOff + v * 4L, c, cOff + v * 4L, ld, out, o + v * 4L, ldc, null, relu,
@@ -317,246 +373,5 @@ public final class StemConv implements ConvKernel {
                 }
             }
         }
-    }
-
-    /**
-     * {@link ConvNhwc#WP} pixels by four vectors of output channels (weights [depth][2 NRC] from wOff), the depth
-     * walked as in {@link #kernel7x2}; ConvNhwc's 6x4 tile (see {@link ConvNhwc#kernel6x4}).
-     */
-    static void kernel6x4(MemorySegment a, long aOff, long px, long rowStride, int windowRows, int run,
-                          MemorySegment w, long wOff, MemorySegment c, long cOff, long ldc) {
-        FloatVector c00 = FloatVector.zero(S);
-        FloatVector c01 = FloatVector.zero(S);
-        FloatVector c02 = FloatVector.zero(S);
-        FloatVector c03 = FloatVector.zero(S);
-        FloatVector c10 = FloatVector.zero(S);
-        FloatVector c11 = FloatVector.zero(S);
-        FloatVector c12 = FloatVector.zero(S);
-        FloatVector c13 = FloatVector.zero(S);
-        FloatVector c20 = FloatVector.zero(S);
-        FloatVector c21 = FloatVector.zero(S);
-        FloatVector c22 = FloatVector.zero(S);
-        FloatVector c23 = FloatVector.zero(S);
-        FloatVector c30 = FloatVector.zero(S);
-        FloatVector c31 = FloatVector.zero(S);
-        FloatVector c32 = FloatVector.zero(S);
-        FloatVector c33 = FloatVector.zero(S);
-        FloatVector c40 = FloatVector.zero(S);
-        FloatVector c41 = FloatVector.zero(S);
-        FloatVector c42 = FloatVector.zero(S);
-        FloatVector c43 = FloatVector.zero(S);
-        FloatVector c50 = FloatVector.zero(S);
-        FloatVector c51 = FloatVector.zero(S);
-        FloatVector c52 = FloatVector.zero(S);
-        FloatVector c53 = FloatVector.zero(S);
-        long a1 = aOff + px, a2 = a1 + px, a3 = a2 + px, a4 = a3 + px, a5 = a4 + px;
-        long ko = 0, jump = rowStride - run * 4L;
-        int depth = windowRows * run;
-        for (int k = 0, j = 0; k < depth; k++, ko += 4) {
-            if (j == run) {
-                j = 0;
-                ko += jump;
-            }
-            j++;
-            long wo = wOff + (long) k * (4 * VB);
-            FloatVector v0 = FloatVector.fromMemorySegment(S, w, wo, LE);
-            FloatVector v1 = FloatVector.fromMemorySegment(S, w, wo + VB, LE);
-            FloatVector v2 = FloatVector.fromMemorySegment(S, w, wo + 2 * VB, LE);
-            FloatVector v3 = FloatVector.fromMemorySegment(S, w, wo + 3 * VB, LE);
-            FloatVector av = FloatVector.broadcast(S, a.get(F32, aOff + ko));
-            c00 = v0.fma(av, c00);
-            c01 = v1.fma(av, c01);
-            c02 = v2.fma(av, c02);
-            c03 = v3.fma(av, c03);
-            av = FloatVector.broadcast(S, a.get(F32, a1 + ko));
-            c10 = v0.fma(av, c10);
-            c11 = v1.fma(av, c11);
-            c12 = v2.fma(av, c12);
-            c13 = v3.fma(av, c13);
-            av = FloatVector.broadcast(S, a.get(F32, a2 + ko));
-            c20 = v0.fma(av, c20);
-            c21 = v1.fma(av, c21);
-            c22 = v2.fma(av, c22);
-            c23 = v3.fma(av, c23);
-            av = FloatVector.broadcast(S, a.get(F32, a3 + ko));
-            c30 = v0.fma(av, c30);
-            c31 = v1.fma(av, c31);
-            c32 = v2.fma(av, c32);
-            c33 = v3.fma(av, c33);
-            av = FloatVector.broadcast(S, a.get(F32, a4 + ko));
-            c40 = v0.fma(av, c40);
-            c41 = v1.fma(av, c41);
-            c42 = v2.fma(av, c42);
-            c43 = v3.fma(av, c43);
-            av = FloatVector.broadcast(S, a.get(F32, a5 + ko));
-            c50 = v0.fma(av, c50);
-            c51 = v1.fma(av, c51);
-            c52 = v2.fma(av, c52);
-            c53 = v3.fma(av, c53);
-        }
-        c00.intoMemorySegment(c, cOff, LE);
-        c01.intoMemorySegment(c, cOff + VB, LE);
-        c02.intoMemorySegment(c, cOff + 2 * VB, LE);
-        c03.intoMemorySegment(c, cOff + 3 * VB, LE);
-        c10.intoMemorySegment(c, cOff + ldc, LE);
-        c11.intoMemorySegment(c, cOff + ldc + VB, LE);
-        c12.intoMemorySegment(c, cOff + ldc + 2 * VB, LE);
-        c13.intoMemorySegment(c, cOff + ldc + 3 * VB, LE);
-        c20.intoMemorySegment(c, cOff + 2 * ldc, LE);
-        c21.intoMemorySegment(c, cOff + 2 * ldc + VB, LE);
-        c22.intoMemorySegment(c, cOff + 2 * ldc + 2 * VB, LE);
-        c23.intoMemorySegment(c, cOff + 2 * ldc + 3 * VB, LE);
-        c30.intoMemorySegment(c, cOff + 3 * ldc, LE);
-        c31.intoMemorySegment(c, cOff + 3 * ldc + VB, LE);
-        c32.intoMemorySegment(c, cOff + 3 * ldc + 2 * VB, LE);
-        c33.intoMemorySegment(c, cOff + 3 * ldc + 3 * VB, LE);
-        c40.intoMemorySegment(c, cOff + 4 * ldc, LE);
-        c41.intoMemorySegment(c, cOff + 4 * ldc + VB, LE);
-        c42.intoMemorySegment(c, cOff + 4 * ldc + 2 * VB, LE);
-        c43.intoMemorySegment(c, cOff + 4 * ldc + 3 * VB, LE);
-        c50.intoMemorySegment(c, cOff + 5 * ldc, LE);
-        c51.intoMemorySegment(c, cOff + 5 * ldc + VB, LE);
-        c52.intoMemorySegment(c, cOff + 5 * ldc + 2 * VB, LE);
-        c53.intoMemorySegment(c, cOff + 5 * ldc + 3 * VB, LE);
-    }
-
-    static void kernel(MemorySegment a, long aOff, long px, long rowStride, int windowRows, int run, MemorySegment w,
-                       long wOff, MemorySegment c, long cOff, long ldc) {
-        if (MP == 7) {
-            kernel7x2(a, aOff, px, rowStride, windowRows, run, w, wOff, c, cOff, ldc);
-        } else {
-            kernel6x2(a, aOff, px, rowStride, windowRows, run, w, wOff, c, cOff, ldc);
-        }
-    }
-
-    // The micro-kernels: MP pixels (px bytes apart in a) by two vectors of output channels, over windowRows
-    // runs of run depth steps, rowStride bytes apart in a; the weights' depth steps consecutive. ConvNhwc's
-    // kernels with the table replaced by a fixed pixel stride, and one flat loop over the depth whose input
-    // offset jumps to the next window row after each run. One core, the stem with the P pass included: 0.88-0.91
-    // of the time of the gathered rows; a loop per window row (7 inner loops of 21 steps, each with C2's loop
-    // set-up around it) 1.1-1.6 times that time.
-    static void kernel7x2(MemorySegment a, long aOff, long px, long rowStride, int windowRows, int run,
-                          MemorySegment w, long wOff, MemorySegment c, long cOff, long ldc) {
-        FloatVector c00 = FloatVector.zero(S);
-        FloatVector c01 = FloatVector.zero(S);
-        FloatVector c10 = FloatVector.zero(S);
-        FloatVector c11 = FloatVector.zero(S);
-        FloatVector c20 = FloatVector.zero(S);
-        FloatVector c21 = FloatVector.zero(S);
-        FloatVector c30 = FloatVector.zero(S);
-        FloatVector c31 = FloatVector.zero(S);
-        FloatVector c40 = FloatVector.zero(S);
-        FloatVector c41 = FloatVector.zero(S);
-        FloatVector c50 = FloatVector.zero(S);
-        FloatVector c51 = FloatVector.zero(S);
-        FloatVector c60 = FloatVector.zero(S);
-        FloatVector c61 = FloatVector.zero(S);
-        long a1 = aOff + px, a2 = a1 + px, a3 = a2 + px, a4 = a3 + px, a5 = a4 + px, a6 = a5 + px;
-        long ko = 0, jump = rowStride - run * 4L;
-        int depth = windowRows * run;
-        for (int k = 0, j = 0; k < depth; k++, ko += 4) {
-            if (j == run) {
-                j = 0;
-                ko += jump;
-            }
-            j++;
-            long wo = wOff + (long) k * (2 * VB);
-            FloatVector w0 = FloatVector.fromMemorySegment(S, w, wo, LE);
-            FloatVector w1 = FloatVector.fromMemorySegment(S, w, wo + VB, LE);
-            FloatVector av = FloatVector.broadcast(S, a.get(F32, aOff + ko));
-            c00 = w0.fma(av, c00);
-            c01 = w1.fma(av, c01);
-            av = FloatVector.broadcast(S, a.get(F32, a1 + ko));
-            c10 = w0.fma(av, c10);
-            c11 = w1.fma(av, c11);
-            av = FloatVector.broadcast(S, a.get(F32, a2 + ko));
-            c20 = w0.fma(av, c20);
-            c21 = w1.fma(av, c21);
-            av = FloatVector.broadcast(S, a.get(F32, a3 + ko));
-            c30 = w0.fma(av, c30);
-            c31 = w1.fma(av, c31);
-            av = FloatVector.broadcast(S, a.get(F32, a4 + ko));
-            c40 = w0.fma(av, c40);
-            c41 = w1.fma(av, c41);
-            av = FloatVector.broadcast(S, a.get(F32, a5 + ko));
-            c50 = w0.fma(av, c50);
-            c51 = w1.fma(av, c51);
-            av = FloatVector.broadcast(S, a.get(F32, a6 + ko));
-            c60 = w0.fma(av, c60);
-            c61 = w1.fma(av, c61);
-        }
-        c00.intoMemorySegment(c, cOff, LE);
-        c01.intoMemorySegment(c, cOff + VB, LE);
-        c10.intoMemorySegment(c, cOff + ldc, LE);
-        c11.intoMemorySegment(c, cOff + ldc + VB, LE);
-        c20.intoMemorySegment(c, cOff + 2 * ldc, LE);
-        c21.intoMemorySegment(c, cOff + 2 * ldc + VB, LE);
-        c30.intoMemorySegment(c, cOff + 3 * ldc, LE);
-        c31.intoMemorySegment(c, cOff + 3 * ldc + VB, LE);
-        c40.intoMemorySegment(c, cOff + 4 * ldc, LE);
-        c41.intoMemorySegment(c, cOff + 4 * ldc + VB, LE);
-        c50.intoMemorySegment(c, cOff + 5 * ldc, LE);
-        c51.intoMemorySegment(c, cOff + 5 * ldc + VB, LE);
-        c60.intoMemorySegment(c, cOff + 6 * ldc, LE);
-        c61.intoMemorySegment(c, cOff + 6 * ldc + VB, LE);
-    }
-
-    static void kernel6x2(MemorySegment a, long aOff, long px, long rowStride, int windowRows, int run,
-                          MemorySegment w, long wOff, MemorySegment c, long cOff, long ldc) {
-        FloatVector c00 = FloatVector.zero(S);
-        FloatVector c01 = FloatVector.zero(S);
-        FloatVector c10 = FloatVector.zero(S);
-        FloatVector c11 = FloatVector.zero(S);
-        FloatVector c20 = FloatVector.zero(S);
-        FloatVector c21 = FloatVector.zero(S);
-        FloatVector c30 = FloatVector.zero(S);
-        FloatVector c31 = FloatVector.zero(S);
-        FloatVector c40 = FloatVector.zero(S);
-        FloatVector c41 = FloatVector.zero(S);
-        FloatVector c50 = FloatVector.zero(S);
-        FloatVector c51 = FloatVector.zero(S);
-        long a1 = aOff + px, a2 = a1 + px, a3 = a2 + px, a4 = a3 + px, a5 = a4 + px;
-        long ko = 0, jump = rowStride - run * 4L;
-        int depth = windowRows * run;
-        for (int k = 0, j = 0; k < depth; k++, ko += 4) {
-            if (j == run) {
-                j = 0;
-                ko += jump;
-            }
-            j++;
-            long wo = wOff + (long) k * (2 * VB);
-            FloatVector w0 = FloatVector.fromMemorySegment(S, w, wo, LE);
-            FloatVector w1 = FloatVector.fromMemorySegment(S, w, wo + VB, LE);
-            FloatVector av = FloatVector.broadcast(S, a.get(F32, aOff + ko));
-            c00 = w0.fma(av, c00);
-            c01 = w1.fma(av, c01);
-            av = FloatVector.broadcast(S, a.get(F32, a1 + ko));
-            c10 = w0.fma(av, c10);
-            c11 = w1.fma(av, c11);
-            av = FloatVector.broadcast(S, a.get(F32, a2 + ko));
-            c20 = w0.fma(av, c20);
-            c21 = w1.fma(av, c21);
-            av = FloatVector.broadcast(S, a.get(F32, a3 + ko));
-            c30 = w0.fma(av, c30);
-            c31 = w1.fma(av, c31);
-            av = FloatVector.broadcast(S, a.get(F32, a4 + ko));
-            c40 = w0.fma(av, c40);
-            c41 = w1.fma(av, c41);
-            av = FloatVector.broadcast(S, a.get(F32, a5 + ko));
-            c50 = w0.fma(av, c50);
-            c51 = w1.fma(av, c51);
-        }
-        c00.intoMemorySegment(c, cOff, LE);
-        c01.intoMemorySegment(c, cOff + VB, LE);
-        c10.intoMemorySegment(c, cOff + ldc, LE);
-        c11.intoMemorySegment(c, cOff + ldc + VB, LE);
-        c20.intoMemorySegment(c, cOff + 2 * ldc, LE);
-        c21.intoMemorySegment(c, cOff + 2 * ldc + VB, LE);
-        c30.intoMemorySegment(c, cOff + 3 * ldc, LE);
-        c31.intoMemorySegment(c, cOff + 3 * ldc + VB, LE);
-        c40.intoMemorySegment(c, cOff + 4 * ldc, LE);
-        c41.intoMemorySegment(c, cOff + 4 * ldc + VB, LE);
-        c50.intoMemorySegment(c, cOff + 5 * ldc, LE);
-        c51.intoMemorySegment(c, cOff + 5 * ldc + VB, LE);
     }
 }
