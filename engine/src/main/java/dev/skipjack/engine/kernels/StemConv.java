@@ -366,10 +366,7 @@ public final class StemConv implements ConvKernel {
                         ConvNhwc.kernel6x2(scratch, a, a + px, a + 2 * px, a + 3 * px, a + 4 * px, a + 5 * px,
                                 depth, packedW, wOff, c, cOff, ld);
                     }
-                    for (int v = 0; v < width; v += NRC) {
-                        ConvNhwc.finish(bias, bOff + v * 4L, c, cOff + v * 4L, ld, out, o + v * 4L, ldc, null, relu,
-                                valid);
-                    }
+                    ConvNhwc.finishTile(width, bias, bOff, c, cOff, ld, out, o, ldc, null, relu, valid);
                 }
             }
         }
