@@ -79,24 +79,32 @@ final class Phases {
             xp.set(F32, row0 + x * 4L, c >= 0 && c < w ? in.get(F32, in0 + c * 4L) : 0f);
             xp.set(F32, row1 + x * 4L, c + 1 >= 0 && c + 1 < w ? in.get(F32, in0 + (c + 1) * 4L) : 0f);
         }
-        for (int c = 2 * x - pad; x < wp; x += L, c += 2 * L) {
-            FloatVector a, b;
-            if (c + 2 * L <= w) {
-                a = FloatVector.fromMemorySegment(Gemm.S, in, in0 + c * 4L, LE);
-                b = FloatVector.fromMemorySegment(Gemm.S, in, in0 + (c + L) * 4L, LE);
-            } else {
-                a = FloatVector.fromMemorySegment(Gemm.S, in, in0 + c * 4L, LE, Gemm.S.indexInRange(0, w - c));
-                b = FloatVector.fromMemorySegment(Gemm.S, in, in0 + (c + L) * 4L, LE,
-                        Gemm.S.indexInRange(L, w - c));
-            }
-            if (x + L <= wp) {
-                a.rearrange(Simd.EVEN, b).intoMemorySegment(xp, row0 + x * 4L, LE);
-                a.rearrange(Simd.ODD, b).intoMemorySegment(xp, row1 + x * 4L, LE);
-            } else {
-                a.rearrange(Simd.EVEN, b).intoMemorySegment(xp, row0 + x * 4L, LE, Gemm.S.indexInRange(x, wp));
-                a.rearrange(Simd.ODD, b).intoMemorySegment(xp, row1 + x * 4L, LE, Gemm.S.indexInRange(x, wp));
-            }
+        int c = 2 * x - pad;
+        for (; x + L <= wp && c + 2 * L <= w; x += L, c += 2 * L) {
+            FloatVector a = FloatVector.fromMemorySegment(Gemm.S, in, in0 + c * 4L, LE);
+            FloatVector b = FloatVector.fromMemorySegment(Gemm.S, in, in0 + (c + L) * 4L, LE);
+            a.rearrange(Simd.EVEN, b).intoMemorySegment(xp, row0 + x * 4L, LE);
+            a.rearrange(Simd.ODD, b).intoMemorySegment(xp, row1 + x * 4L, LE);
         }
+        for (; x < wp; x += L, c += 2 * L) {
+            pairTail(in, in0, xp, row0, row1, w, wp, x, c);
+        }
+    }
+
+    /**
+     * {@link #rowPair}'s blocks past the input row's last whole pair of vectors, or past the phase row's end:
+     * masked loads and stores. A method of its own, no vector crossing its boundary: in rowPair's loop the masked
+     * variant took C2's parse past its inlining budget (26,400 nodes at 256 bits), and a rearrange inside the
+     * loop was left to late inlining, where a vector operation can come back boxed (see Simd).
+     */
+    private static void pairTail(MemorySegment in, long in0, MemorySegment xp, long row0, long row1, int w, int wp,
+                                 int x, int c) {
+        FloatVector a = FloatVector.fromMemorySegment(Gemm.S, in, in0 + c * 4L, LE, Gemm.S.indexInRange(0, w - c));
+        FloatVector b = FloatVector.fromMemorySegment(Gemm.S, in, in0 + (c + L) * 4L, LE,
+                Gemm.S.indexInRange(L, w - c));
+        var store = Gemm.S.indexInRange(x, wp);
+        a.rearrange(Simd.EVEN, b).intoMemorySegment(xp, row0 + x * 4L, LE, store);
+        a.rearrange(Simd.ODD, b).intoMemorySegment(xp, row1 + x * 4L, LE, store);
     }
 
     /** The first phase column of phase column parity px whose input column x * s + px - pad is inside [0, w). */
