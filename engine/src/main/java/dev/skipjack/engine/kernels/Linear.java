@@ -126,8 +126,18 @@ public final class Linear {
                 s2 = FloatVector.fromMemorySegment(S, weight, w2 + o, LE).fma(xv, s2);
                 s3 = FloatVector.fromMemorySegment(S, weight, w3 + o, LE).fma(xv, s3);
             }
-            float y0 = Simd.sumLanes(s0), y1 = Simd.sumLanes(s1);
-            float y2 = Simd.sumLanes(s2), y3 = Simd.sumLanes(s3);
+            store4(r, img, i, Simd.sumLanes(s0), Simd.sumLanes(s1), Simd.sumLanes(s2), Simd.sumLanes(s3));
+        }
+
+        /**
+         * {@link #dot4}'s scalar tail from feature i on, then the bias, into out: a method of its own, only floats
+         * crossing its boundary. In dot4 its 17 segment accesses took C2's parse of dot4 past its inlining budget
+         * (22,500 nodes; see Simd on what a vector operation left to late inlining can do).
+         */
+        private void store4(int r, int img, int i, float y0, float y1, float y2, float y3) {
+            long x = (long) img * inFeatures * 4;
+            long w0 = (long) r * inFeatures * 4, rb = inFeatures * 4L;
+            long w1 = w0 + rb, w2 = w1 + rb, w3 = w2 + rb;
             for (; i < inFeatures; i++) {
                 float xv = in.get(F32, x + i * 4L);
                 y0 += weight.get(F32, w0 + i * 4L) * xv;
