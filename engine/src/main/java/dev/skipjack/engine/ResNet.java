@@ -295,8 +295,8 @@ public final class ResNet implements AutoCloseable {
      * last bits from its later ones. Returns whether it warmed any (the families not warmed before).
      *
      * <p>On one thread: on a 2-core machine the JIT's compiler threads then have a core to themselves while the
-     * warm-up's small problems run into its thresholds. The kernel warm-up of a channels-last network, alone in
-     * a process: 4.3-5.7 s on one thread against 7.9-10.5 on two (Ice Lake Xeon, 2 vCPUs). The multi-threaded
+     * warm-up's small problems run into its thresholds. The kernel warm-up (both families), alone in
+     * a process: 4.3-6.4 s on one thread against 7.9-10.5 on two (Ice Lake Xeon, 2 vCPUs). The multi-threaded
      * paths (the pool, the shares) compile in the second stage, at the model's own size.
      */
     private static boolean warmUpOnce(Set<Kernels.Family> families) {
