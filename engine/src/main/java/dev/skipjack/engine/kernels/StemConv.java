@@ -35,11 +35,10 @@ import jdk.incubator.vector.VectorSpecies;
  * column (k short inner loops) with 4-float vector copies it took 1.7 ms of the stem's 5. Measured before (Zen 5,
  * the 7x2 kernel): each output row's k input rows gathered by scalar copies, 21 floats an input column, 0.31 ms
  * of a stem on one core: slower than reading P in place then; each output row's windows copied out of P by whole
- * vectors (an im2col of the row); the depth
- * step's input offset from a table inside the kernel (the loads then depend on a loaded offset, their bounds
- * checks stay in the loop): 42% of a core's peak; a loop per window row inside the kernel, or a kernel call per
- * window row adding into the tile: 1.1-1.6 times the time. Fused with the max pool after it (the rows through a
- * ring per thread): within noise, not kept.
+ * vectors (an im2col of the row); the depth step's input offset from a table inside the kernel (the loads then
+ * depend on a loaded offset, their bounds checks stay in the loop): 42% of a core's peak; a loop per window row
+ * inside the kernel, or a kernel call per window row adding into the tile: 1.1-1.6 times the time. Fused with the
+ * max pool after it (the rows through a ring per thread): within noise, not kept.
  */
 public final class StemConv implements ConvKernel {
     private static final VectorSpecies<Float> S = Gemm.S;
