@@ -6,6 +6,7 @@ import java.lang.management.ManagementFactory;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.stream.Stream;
 
 /**
  * How much work the JIT has done so far, to tell when it has gone quiet: what a warm-up waits for.
@@ -30,14 +31,29 @@ public final class JitActivity {
         this.bean = bean;
     }
 
+    /**
+     * Most threads in the process for which {@link #nanos} reads /proc: it reads two small files of each thread
+     * it lists; with thousands (an application server) a reading would cost milliseconds, and the bean serves.
+     */
+    private static final int MAX_THREADS_SCANNED = 256;
+
     /** The best source this JVM and OS offer; {@link #available} false where there is none. */
     public static JitActivity probe() {
-        boolean proc = Files.isDirectory(TASKS) && compilerNanosFromProc() >= 0;
+        boolean proc = Files.isDirectory(TASKS) && threads() <= MAX_THREADS_SCANNED && compilerNanosFromProc() >= 0;
         CompilationMXBean bean = ManagementFactory.getCompilationMXBean();
         if (bean != null && !bean.isCompilationTimeMonitoringSupported()) {
             bean = null;
         }
         return new JitActivity(proc, bean);
+    }
+
+    /** The process's threads, as /proc lists them (counted up to one past {@link #MAX_THREADS_SCANNED}). */
+    private static long threads() {
+        try (Stream<Path> tasks = Files.list(TASKS)) {
+            return tasks.limit(MAX_THREADS_SCANNED + 1).count();
+        } catch (IOException | RuntimeException e) {
+            return Long.MAX_VALUE;
+        }
     }
 
     /** Whether {@link #nanos} measures anything. */
