@@ -21,7 +21,7 @@ import jdk.incubator.vector.VectorSpecies;
  * (see {@link ConvNhwc}); weights packed {@code [panel][kx][ky][ci][width]} (note: kx outer).
  *
  * <p>Image by image, two passes. First the image, channels-last and zero-padded, into the scratch: {@code P [hp][wp][cin]}
- * (hp = h + 2 pad, wp = w + 2 pad). Then per output row: its k window rows of P gathered column by column into
+ * * (hp = h + 2 pad, wp = w + 2 pad). Then per output row: its k window rows of P interleaved, column by column, into
  * the thread's {@code G [wp][ky][ci]} (k * cin floats a column), where the window of output pixel x is one run of
  * k * k * cin contiguous floats from column stride * x, and consecutive pixels' windows start stride * k * cin
  * floats apart: each register tile of pixels is then one call of ConvNhwc's micro-kernels over a plain depth
@@ -147,10 +147,10 @@ public final class StemConv implements ConvKernel {
         return "NCHW>NHWC-PADDED";
     }
 
-    // Scratch: P [hp][wp][cin] (one image at a time), with room after it for the 4-float reads past its last pixel
-    // (gather) and the windows of a partial last tile's extra pixels; then per thread G and a tile for that tile.
+    // Scratch: P [hp][wp][cin] (one image at a time; the gather reads nothing past it), then per thread G and a
+    // tile for a partial last tile.
     private long padBytes(int h, int w) {
-        return Simd.align64(((long) (h + 2 * pad) * (w + 2 * pad) + (long) MP * stride) * cin * 4 + 16);
+        return Simd.align64((long) (h + 2 * pad) * (w + 2 * pad) * cin * 4);
     }
 
     /** Columns of G: every padded input column, and those the pixels of a partial last tile read (junk, dropped). */
@@ -160,9 +160,9 @@ public final class StemConv implements ConvKernel {
         return Math.max(w + 2 * pad, stride * (tiles * tile - 1) + ks);
     }
 
-    /** A thread's G: [gColumns][ks][cin] floats and the 4-float writes past its last column. */
+    /** A thread's G: [gColumns][ks][cin] floats. */
     private long gBytes(int w) {
-        return Simd.align64(((long) gColumns(w) * ks * cin + 4) * 4);
+        return Simd.align64((long) gColumns(w) * ks * cin * 4);
     }
 
     /** A thread's tile for a partial last tile: MP x NRC floats, or WP x 2 NRC where {@link #wide}. */
@@ -216,7 +216,6 @@ public final class StemConv implements ConvKernel {
             j.out = out;
             j.scratch = scratch;
             j.relu = relu;
-            j.hp = hp;
             j.wp = wp;
             j.oh = oh;
             j.ow = ow;
@@ -243,7 +242,7 @@ public final class StemConv implements ConvKernel {
 
     /**
      * P [yp][xp][ci] = in[img][ci][yp - pad][xp - pad] for image img, zero in the padding: a share of the padded
-     * rows per part (the last part also zeroes the slack after P).
+     * rows per part.
      */
     private final class PadJob implements Parallel.Task {
         MemorySegment in, scratch;
@@ -251,7 +250,7 @@ public final class StemConv implements ConvKernel {
 
         @Override
         public void run(int part) {
-            int hp = h + 2 * pad, wp = w + 2 * pad;
+            int wp = w + 2 * pad;
             long rowBytes = (long) wp * cin * 4;
             for (int row = (int) ((long) rows * part / parts), end = (int) ((long) rows * (part + 1) / parts);
                     row < end; row++) {
@@ -279,9 +278,6 @@ public final class StemConv implements ConvKernel {
                     }
                 }
             }
-            if (part == parts - 1) {
-                ConvNhwc.zeroPixel(scratch, rows * rowBytes / 4, MP * stride * cin);
-            }
         }
     }
 
@@ -305,7 +301,7 @@ public final class StemConv implements ConvKernel {
     private final class Job implements Parallel.Task {
         MemorySegment out, scratch;
         boolean relu;
-        int hp, wp, oh, ow, rows, parts, img;
+        int wp, oh, ow, rows, parts, img;
         long tmp0, slotBytes;
         final Shares shares = new Shares();
 

@@ -22,6 +22,12 @@ public final class JitActivity {
     private static final Path TASKS = Path.of("/proc/self/task");
     /** Linux's USER_HZ, the unit of the stat file's times: 100 on every architecture the JDK runs on. */
     private static final long NANOS_PER_TICK = 10_000_000L;
+    /**
+     * Most threads in the process for which {@link #nanos} reads /proc: it reads the name of every thread it lists
+     * (and the times of the compiler threads); with thousands (an application server) a reading would cost
+     * milliseconds, and the bean serves.
+     */
+    private static final int MAX_THREADS_SCANNED = 256;
 
     private final boolean proc;
     private final CompilationMXBean bean;
@@ -30,12 +36,6 @@ public final class JitActivity {
         this.proc = proc;
         this.bean = bean;
     }
-
-    /**
-     * Most threads in the process for which {@link #nanos} reads /proc: it reads two small files of each thread
-     * it lists; with thousands (an application server) a reading would cost milliseconds, and the bean serves.
-     */
-    private static final int MAX_THREADS_SCANNED = 256;
 
     /** The best source this JVM and OS offer; {@link #available} false where there is none. */
     public static JitActivity probe() {
