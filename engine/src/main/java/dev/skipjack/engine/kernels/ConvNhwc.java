@@ -87,6 +87,19 @@ public final class ConvNhwc implements ConvKernel {
     static final boolean WIDE = !"false".equals(System.getProperty("skipjack.nhwc.wide"));
     /** The default of {@link #wideTiles}; the property is for experiments. */
     static final boolean WIDE_TILES = !"false".equals(System.getProperty("skipjack.nhwc.wideTiles"));
+    /**
+     * Whether wide tiles read the weights of the next tap ahead ({@link #kernel6x4Ahead}); the property is for
+     * experiments. What it is for: a tap's slice of a pair's weights (up to 512 x 64 floats, 128 KB) serves every
+     * tile of a block, from L2 after the first, but the first reads it from L3 or memory at the speed of the loads
+     * alone. One thread, ResNet-18's 7x7 512-channel layer's access pattern (the kernel alone): 3.40 ms with its
+     * 9.4 MB of weights streaming against 2.20 with one slice for all (2.43 at 2 MB); reading the next slice ahead,
+     * 3.00. The layer (hot in L3): 0.867 of the time on one thread (faster in 25 of 30 rounds), 0.937 on two; the
+     * 3x3/2 256 -> 512 at 14x14 0.876. Whole passes, two engines alternating, 2 threads, batch 1: ResNet-18 0.918,
+     * 0.936 and 0.943 (faster in 65, 64 and 70 of 100), ResNet-50 0.976 and 0.958 (38 and 43 of 60). Not in the
+     * 1x1s ({@link WideJob}: 2048 -> 512 at 7x7 1.033, 1024 -> 256 at 14x14 0.987) nor in WinogradNhwc's GEMMs
+     * (ResNet-18 1.006).
+     */
+    static final boolean TOUCH_AHEAD = !"false".equals(System.getProperty("skipjack.nhwc.touchAhead"));
 
     private final ConvShape shape;
     private final int ks, stride, pad, cin, cout, taps, panels;
@@ -592,7 +605,12 @@ public final class ConvNhwc implements ConvKernel {
                                             dOff + r * dLd);
                                 }
                             } else {
-                                kernel6x4(a, offsets, table, from, depth, packedW, wOff, dst, dOff, dLd);
+                                if (TOUCH_AHEAD) {
+                                    kernel6x4Ahead(a, offsets, table, from, depth, packedW, wOff, dst, dOff, dLd,
+                                            touchAhead(packedW, wOff, depth, t - tt0));
+                                } else {
+                                    kernel6x4(a, offsets, table, from, depth, packedW, wOff, dst, dOff, dLd);
+                                }
                             }
                             if (!first) { // (rows past the few hold stale sums; finish drops them)
                                 addWideTile(scratch, later, c, cOff, ld);
@@ -639,30 +657,30 @@ public final class ConvNhwc implements ConvKernel {
      */
     static void kernel6x4(MemorySegment a, long aOff, long a1, long a2, long a3, long a4, long a5, int kc,
                           MemorySegment w, long wOff, MemorySegment c, long cOff, long ldc) {
-        FloatVector c00 = FloatVector.zero(S);
-        FloatVector c01 = FloatVector.zero(S);
-        FloatVector c02 = FloatVector.zero(S);
-        FloatVector c03 = FloatVector.zero(S);
-        FloatVector c10 = FloatVector.zero(S);
-        FloatVector c11 = FloatVector.zero(S);
-        FloatVector c12 = FloatVector.zero(S);
-        FloatVector c13 = FloatVector.zero(S);
-        FloatVector c20 = FloatVector.zero(S);
-        FloatVector c21 = FloatVector.zero(S);
-        FloatVector c22 = FloatVector.zero(S);
-        FloatVector c23 = FloatVector.zero(S);
-        FloatVector c30 = FloatVector.zero(S);
-        FloatVector c31 = FloatVector.zero(S);
-        FloatVector c32 = FloatVector.zero(S);
-        FloatVector c33 = FloatVector.zero(S);
-        FloatVector c40 = FloatVector.zero(S);
-        FloatVector c41 = FloatVector.zero(S);
-        FloatVector c42 = FloatVector.zero(S);
-        FloatVector c43 = FloatVector.zero(S);
-        FloatVector c50 = FloatVector.zero(S);
-        FloatVector c51 = FloatVector.zero(S);
-        FloatVector c52 = FloatVector.zero(S);
-        FloatVector c53 = FloatVector.zero(S);
+        FloatVector c00 = FloatVector.zero(S); // one zero shared: 23 fewer inlined calls for C1 (see kernel6x4Ahead)
+        FloatVector c01 = c00;
+        FloatVector c02 = c00;
+        FloatVector c03 = c00;
+        FloatVector c10 = c00;
+        FloatVector c11 = c00;
+        FloatVector c12 = c00;
+        FloatVector c13 = c00;
+        FloatVector c20 = c00;
+        FloatVector c21 = c00;
+        FloatVector c22 = c00;
+        FloatVector c23 = c00;
+        FloatVector c30 = c00;
+        FloatVector c31 = c00;
+        FloatVector c32 = c00;
+        FloatVector c33 = c00;
+        FloatVector c40 = c00;
+        FloatVector c41 = c00;
+        FloatVector c42 = c00;
+        FloatVector c43 = c00;
+        FloatVector c50 = c00;
+        FloatVector c51 = c00;
+        FloatVector c52 = c00;
+        FloatVector c53 = c00;
         for (int k = 0; k < kc; k++) {
             long wo = wOff + (long) k * (4 * VB);
             long ko = k * 4L;
@@ -727,12 +745,140 @@ public final class ConvNhwc implements ConvKernel {
         c53.intoMemorySegment(c, cOff + 5 * ldc + 3 * VB, LE);
     }
 
+    /**
+     * {@link #kernel6x4} that also reads, one long a depth step (every half vector), kc * VB / 2 bytes of w from
+     * byte {@code ahead} on: weights a later call will need (see {@link #touchAhead}), so that they come from L3 or
+     * memory while this call computes instead of stalling the call that needs them. Java has no prefetch
+     * instruction; these are plain loads, and their XOR is returned so that C2 keeps them (callers drop it).
+     *
+     * <p>A method of its own, the plain kernel unchanged for everything else. Its accumulators start from one
+     * shared zero (as kernel6x4's do): with 24 calls of {@code FloatVector.zero} and the extra load, C1's OSR
+     * compile ran out of virtual registers ("COMPILE SKIPPED: out of virtual registers in linear scan", every time
+     * at {@code -XX:TieredStopAtLevel=3}), and a kernel that reached tier 2 first stayed there: ResNet-50 35 times
+     * slower for the rest of the process in 1 of 7 runs (see KernelCompileTest).
+     */
+    static long kernel6x4Ahead(MemorySegment a, long aOff, long a1, long a2, long a3, long a4, long a5, int kc,
+                               MemorySegment w, long wOff, MemorySegment c, long cOff, long ldc, long ahead) {
+        long touched = 0;
+        FloatVector c00 = FloatVector.zero(S);
+        FloatVector c01 = c00;
+        FloatVector c02 = c00;
+        FloatVector c03 = c00;
+        FloatVector c10 = c00;
+        FloatVector c11 = c00;
+        FloatVector c12 = c00;
+        FloatVector c13 = c00;
+        FloatVector c20 = c00;
+        FloatVector c21 = c00;
+        FloatVector c22 = c00;
+        FloatVector c23 = c00;
+        FloatVector c30 = c00;
+        FloatVector c31 = c00;
+        FloatVector c32 = c00;
+        FloatVector c33 = c00;
+        FloatVector c40 = c00;
+        FloatVector c41 = c00;
+        FloatVector c42 = c00;
+        FloatVector c43 = c00;
+        FloatVector c50 = c00;
+        FloatVector c51 = c00;
+        FloatVector c52 = c00;
+        FloatVector c53 = c00;
+        for (int k = 0; k < kc; k++) {
+            long wo = wOff + (long) k * (4 * VB);
+            long ko = k * 4L;
+            touched ^= w.get(ValueLayout.JAVA_LONG_UNALIGNED, ahead + k * (VB / 2));
+            FloatVector v0 = FloatVector.fromMemorySegment(S, w, wo, LE);
+            FloatVector v1 = FloatVector.fromMemorySegment(S, w, wo + VB, LE);
+            FloatVector v2 = FloatVector.fromMemorySegment(S, w, wo + 2 * VB, LE);
+            FloatVector v3 = FloatVector.fromMemorySegment(S, w, wo + 3 * VB, LE);
+            FloatVector av = FloatVector.broadcast(S, a.get(F32, aOff + ko));
+            c00 = v0.fma(av, c00);
+            c01 = v1.fma(av, c01);
+            c02 = v2.fma(av, c02);
+            c03 = v3.fma(av, c03);
+            av = FloatVector.broadcast(S, a.get(F32, a1 + ko));
+            c10 = v0.fma(av, c10);
+            c11 = v1.fma(av, c11);
+            c12 = v2.fma(av, c12);
+            c13 = v3.fma(av, c13);
+            av = FloatVector.broadcast(S, a.get(F32, a2 + ko));
+            c20 = v0.fma(av, c20);
+            c21 = v1.fma(av, c21);
+            c22 = v2.fma(av, c22);
+            c23 = v3.fma(av, c23);
+            av = FloatVector.broadcast(S, a.get(F32, a3 + ko));
+            c30 = v0.fma(av, c30);
+            c31 = v1.fma(av, c31);
+            c32 = v2.fma(av, c32);
+            c33 = v3.fma(av, c33);
+            av = FloatVector.broadcast(S, a.get(F32, a4 + ko));
+            c40 = v0.fma(av, c40);
+            c41 = v1.fma(av, c41);
+            c42 = v2.fma(av, c42);
+            c43 = v3.fma(av, c43);
+            av = FloatVector.broadcast(S, a.get(F32, a5 + ko));
+            c50 = v0.fma(av, c50);
+            c51 = v1.fma(av, c51);
+            c52 = v2.fma(av, c52);
+            c53 = v3.fma(av, c53);
+        }
+        c00.intoMemorySegment(c, cOff, LE);
+        c01.intoMemorySegment(c, cOff + VB, LE);
+        c02.intoMemorySegment(c, cOff + 2 * VB, LE);
+        c03.intoMemorySegment(c, cOff + 3 * VB, LE);
+        c10.intoMemorySegment(c, cOff + ldc, LE);
+        c11.intoMemorySegment(c, cOff + ldc + VB, LE);
+        c12.intoMemorySegment(c, cOff + ldc + 2 * VB, LE);
+        c13.intoMemorySegment(c, cOff + ldc + 3 * VB, LE);
+        c20.intoMemorySegment(c, cOff + 2 * ldc, LE);
+        c21.intoMemorySegment(c, cOff + 2 * ldc + VB, LE);
+        c22.intoMemorySegment(c, cOff + 2 * ldc + 2 * VB, LE);
+        c23.intoMemorySegment(c, cOff + 2 * ldc + 3 * VB, LE);
+        c30.intoMemorySegment(c, cOff + 3 * ldc, LE);
+        c31.intoMemorySegment(c, cOff + 3 * ldc + VB, LE);
+        c32.intoMemorySegment(c, cOff + 3 * ldc + 2 * VB, LE);
+        c33.intoMemorySegment(c, cOff + 3 * ldc + 3 * VB, LE);
+        c40.intoMemorySegment(c, cOff + 4 * ldc, LE);
+        c41.intoMemorySegment(c, cOff + 4 * ldc + VB, LE);
+        c42.intoMemorySegment(c, cOff + 4 * ldc + 2 * VB, LE);
+        c43.intoMemorySegment(c, cOff + 4 * ldc + 3 * VB, LE);
+        c50.intoMemorySegment(c, cOff + 5 * ldc, LE);
+        c51.intoMemorySegment(c, cOff + 5 * ldc + VB, LE);
+        c52.intoMemorySegment(c, cOff + 5 * ldc + 2 * VB, LE);
+        c53.intoMemorySegment(c, cOff + 5 * ldc + 3 * VB, LE);
+        return touched;
+    }
+
     /** {@link #kernel6x4} on the six rows of a wide tile's offset table entry at byte tOff, from channel k0. */
     static void kernel6x4(MemorySegment a, MemorySegment table, long tOff, int k0, int kc, MemorySegment w,
                           long wOff, MemorySegment c, long cOff, long ldc) {
         long r01 = pair(table, tOff), r23 = pair(table, tOff + 8), r45 = pair(table, tOff + 16);
         kernel6x4(a, first(r01, k0), second(r01, k0), first(r23, k0), second(r23, k0), first(r45, k0),
                 second(r45, k0), kc, w, wOff, c, cOff, ldc);
+    }
+
+    /** {@link #kernel6x4Ahead} on the six rows of a wide tile's offset table entry at byte tOff, from channel k0. */
+    static long kernel6x4Ahead(MemorySegment a, MemorySegment table, long tOff, int k0, int kc, MemorySegment w,
+                               long wOff, MemorySegment c, long cOff, long ldc, long ahead) {
+        long r01 = pair(table, tOff), r23 = pair(table, tOff + 8), r45 = pair(table, tOff + 16);
+        return kernel6x4Ahead(a, first(r01, k0), second(r01, k0), first(r23, k0), second(r23, k0), first(r45, k0),
+                second(r45, k0), kc, w, wOff, c, cOff, ldc, ahead);
+    }
+
+    /**
+     * Where the {@code i}-th tile of a block reads ahead ({@link #kernel6x4Ahead}) while it runs {@code steps} depth
+     * steps on the wide weights at byte {@code wOff} of w ({@code steps * 4 VB} bytes: a tap's or a kernel row's
+     * slice of a panel pair): the i-th eighth (mod 8) of the slice after it, which the next tap or row, or the next
+     * pair's first one, reads. Eight tiles read it all; a block's first tile still fetches its own slice (a task
+     * does not know which task its thread runs next). Past the end of w, the slice itself (in cache, harmless).
+     */
+    static long touchAhead(MemorySegment w, long wOff, int steps, int i) {
+        long slice = (long) steps * 4 * VB, next = wOff + slice;
+        if (next + slice > w.byteSize()) {
+            return wOff;
+        }
+        return next + (long) (i & 7) * steps * (VB / 2);
     }
 
     /**
