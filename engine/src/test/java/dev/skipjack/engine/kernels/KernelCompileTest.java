@@ -64,8 +64,9 @@ class KernelCompileTest {
     @Test
     void everyMicroKernelCompilesInC1IncludingOnStackReplacement() throws IOException, InterruptedException {
         List<String> log = runChild();
+        // (a compile skipped for concurrent class loading is retried by the JIT: not a failure)
         List<String> skipped = log.stream().filter(l -> l.contains("COMPILE SKIPPED")
-                && l.contains("dev.skipjack.engine.kernels")).toList();
+                && l.contains("dev.skipjack.engine.kernels") && !l.contains("concurrent class loading")).toList();
         assertTrue(skipped.isEmpty(), "C1 failed to compile kernels:\n" + String.join("\n", skipped));
         for (String kernel : KERNELS) {
             assertTrue(log.stream().anyMatch(l -> l.contains(kernel) && l.contains(" % ")),
