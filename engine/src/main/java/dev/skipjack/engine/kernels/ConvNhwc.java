@@ -97,9 +97,17 @@ public final class ConvNhwc implements ConvKernel {
      * 3x3/2 256 -> 512 at 14x14 0.876. Whole passes, two engines alternating, 2 threads, batch 1: ResNet-18 0.918,
      * 0.936 and 0.943 (faster in 65, 64 and 70 of 100), ResNet-50 0.976 and 0.958 (38 and 43 of 60). Not in the
      * 1x1s ({@link WideJob}: 2048 -> 512 at 7x7 1.033, 1024 -> 256 at 14x14 0.987) nor in WinogradNhwc's GEMMs
-     * (ResNet-18 1.006).
+     * (ResNet-18 1.006). Only in layers of {@link #TOUCH_MIN_BYTES} of weights or more.
      */
     static final boolean TOUCH_AHEAD = !"false".equals(System.getProperty("skipjack.nhwc.touchAhead"));
+    /**
+     * Least bytes of packed weights for which wide tiles read ahead ({@link #readAhead}): smaller ones stay in L2
+     * (1.25 MB a core on the Ice Lake Xeon measured), and there the extra load a step only costs. One thread, three
+     * copies of each layer in turn, against no reading ahead: 3x3/2 64 -> 128 at 56x56 (295 KB) 1.081, 128 -> 256
+     * at 28x28 (1.2 MB) 1.044, 1x1/2 64 -> 128 1.078; 3x3/2 256 -> 256 at 28x28 (2.4 MB) 0.951, 1x1/2 512 -> 1024
+     * (2 MB) 0.976, 1024 -> 2048 (8 MB) 0.933, 3x3 512 -> 512 at 7x7 (9.4 MB) 0.841. The property is for experiments.
+     */
+    static final long TOUCH_MIN_BYTES = Long.getLong("skipjack.nhwc.touchMinBytes", 2L << 20);
 
     private final ConvShape shape;
     private final int ks, stride, pad, cin, cout, taps, panels;
@@ -121,6 +129,11 @@ public final class ConvNhwc implements ConvKernel {
      * ResNet-18 passes 0.95-0.98, ResNet-50 0.97-1.01.
      */
     private final boolean wideTiles;
+    /**
+     * Whether the wide tiles read the next tap's weights ahead ({@link #kernel6x4Ahead}): {@link #TOUCH_AHEAD} and
+     * at least {@link #TOUCH_MIN_BYTES} of weights.
+     */
+    private final boolean readAhead;
     /** Pixels per tile of {@link TileJob} (and of the offset table): WP where {@link #wideTiles}, else MP. */
     private final int tileRows;
     /** Output channels per column of {@link TileJob}: 2 NRC where {@link #wideTiles}, else NRC. */
@@ -176,6 +189,7 @@ public final class ConvNhwc implements ConvKernel {
         this.bias = arena.allocate(cout * 4L, 64);
         MemorySegment.copy(bias, 0, this.bias, 0, cout * 4L);
         this.packedW = packPanels(weight, cout, cin, taps, wide || this.wideTiles ? 2 * NRC : NRC, arena);
+        this.readAhead = TOUCH_AHEAD && this.wideTiles && packedW.byteSize() >= TOUCH_MIN_BYTES;
     }
 
     /**
@@ -605,7 +619,7 @@ public final class ConvNhwc implements ConvKernel {
                                             dOff + r * dLd);
                                 }
                             } else {
-                                if (TOUCH_AHEAD) {
+                                if (readAhead) {
                                     kernel6x4Ahead(a, offsets, table, from, depth, packedW, wOff, dst, dOff, dLd,
                                             touchAhead(packedW, wOff, depth, t - tt0));
                                 } else {

@@ -80,6 +80,10 @@ class ChannelsLastTest {
             "16, 2, 1, 1, 0, 1, 2, 4, false, true",
             "16, 2, 3, 1, 1, 1, 7, 7, true, true",
             "64, 2, 3, 2, 1, 1, 13, 13, false, true",
+            // 2.4 MB of weights at 16 lanes (TOUCH_MIN_BYTES): the wide tiles read the next tap's slice ahead, the
+            // last pair's last tap its own; a 3x3 with the taps' sums added, a 3x3/2 down to 7x7
+            "256, 8, 3, 1, 1, 1, 7, 8, true, true",
+            "256, 8, 3, 2, 1, 1, 13, 13, false, true",
     })
     void convNhwcMatchesReference(int cin, int panels, int k, int s, int p, int n, int h, int w, boolean residual,
                                   boolean relu) {
