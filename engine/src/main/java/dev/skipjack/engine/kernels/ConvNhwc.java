@@ -131,7 +131,7 @@ public final class ConvNhwc implements ConvKernel {
     private final boolean wideTiles;
     /**
      * Whether the wide tiles read the next tap's weights ahead ({@link #kernel6x4Ahead}): {@link #TOUCH_AHEAD} and
-     * at least {@link #TOUCH_MIN_BYTES} of weights.
+     * at least {@link #TOUCH_MIN_BYTES} of weights (the warm-up's layers: any).
      */
     private final boolean readAhead;
     /** Pixels per tile of {@link TileJob} (and of the offset table): WP where {@link #wideTiles}, else MP. */
@@ -169,6 +169,16 @@ public final class ConvNhwc implements ConvKernel {
      * other than stride-1 1x1s may run on the 6x4 kernel ({@link #wideTiles}; where the vectors and cout allow).
      */
     public ConvNhwc(ConvShape shape, MemorySegment weight, MemorySegment bias, boolean wideTiles, Arena arena) {
+        this(shape, weight, bias, wideTiles, TOUCH_MIN_BYTES, arena);
+    }
+
+    /**
+     * As {@link #ConvNhwc(ConvShape, MemorySegment, MemorySegment, boolean, Arena)}, the wide tiles reading ahead
+     * ({@link #readAhead}) from {@code readAheadFrom} bytes of packed weights on instead of {@link #TOUCH_MIN_BYTES}:
+     * the warm-up's small layers must run the reading kernel too.
+     */
+    ConvNhwc(ConvShape shape, MemorySegment weight, MemorySegment bias, boolean wideTiles, long readAheadFrom,
+             Arena arena) {
         if (!supports(shape)) {
             throw new IllegalArgumentException("ConvNhwc cannot run " + shape + ": it needs one group and cout a "
                     + "multiple of " + NRC);
@@ -189,7 +199,7 @@ public final class ConvNhwc implements ConvKernel {
         this.bias = arena.allocate(cout * 4L, 64);
         MemorySegment.copy(bias, 0, this.bias, 0, cout * 4L);
         this.packedW = packPanels(weight, cout, cin, taps, wide || this.wideTiles ? 2 * NRC : NRC, arena);
-        this.readAhead = TOUCH_AHEAD && this.wideTiles && packedW.byteSize() >= TOUCH_MIN_BYTES;
+        this.readAhead = TOUCH_AHEAD && this.wideTiles && packedW.byteSize() >= readAheadFrom;
     }
 
     /**

@@ -94,7 +94,9 @@ public final class Kernels {
                 new ConvShape(8, nc, 3, 1, 1, 1),
                 new ConvShape(8, nc, 3, 2, 1, 1),
                 new ConvShape(8, nc, 1, 2, 0, 1),
-                // too many input channels for row runs: a call per tap, the later taps' sums added to the tile's
+                // too many input channels for row runs: a call per tap, the later taps' sums added to the tile's;
+                // reading the next tap's weights ahead, as layers of 2 MB of weights and more do (kernel6x4Ahead:
+                // warmed only in those, ResNet-18's first call at full size took 69-82 ms instead of 20-29)
                 new ConvShape(ConvNhwc.ROW_RUN_MAX / 3 + Simd.LANES, nc, 3, 1, 1, 1),
                 // (last) the 3x3s again on single panels (the 7x2 kernel), as where the wide tiles do not apply, and as
                 // WinogradNhwc's GEMMs run it: warmed with the wide tiles alone, the 7x2 kernel compiled later
@@ -104,6 +106,7 @@ public final class Kernels {
                 new ConvShape(8, nc, 3, 2, 1, 1),
         };
         int narrowFrom = nhwcShapes.length - 2; // the last two run on single panels
+        int readingAhead = narrowFrom - 1; // the one without row runs reads ahead
         int maxCin = 0;
         for (ConvShape s : nhwcShapes) {
             maxCin = Math.max(maxCin, s.cin());
@@ -155,7 +158,9 @@ public final class Kernels {
                 ConvShape s = nhwcShapes[i];
                 MemorySegment weight = filled(arena, (long) s.cout() * s.gemmK(), 0.001f);
                 MemorySegment bias = filled(arena, s.cout(), 0.1f);
-                nhwc[i] = new ConvNhwc(s, weight, bias, i < narrowFrom && ConvNhwc.WIDE_TILES, arena);
+                boolean wide = i < narrowFrom && ConvNhwc.WIDE_TILES;
+                nhwc[i] = i == readingAhead ? new ConvNhwc(s, weight, bias, wide, 0, arena)
+                        : new ConvNhwc(s, weight, bias, wide, arena);
                 nhwcScratch[i] = arena.allocate(Math.max(nhwc[i].scratchBytes(n, nh, nw, par.threads()),
                         nhwc[i].scratchBytes(n, 7, 7, par.threads())), 64);
             }
