@@ -775,11 +775,13 @@ public final class ConvNhwc implements ConvKernel {
      * memory while this call computes instead of stalling the call that needs them. Java has no prefetch
      * instruction; these are plain loads, and their XOR is returned so that C2 keeps them (callers drop it).
      *
-     * <p>A method of its own, the plain kernel unchanged for everything else. Its accumulators start from one
-     * shared zero (as kernel6x4's do): with 24 calls of {@code FloatVector.zero} and the extra load, C1's OSR
-     * compile ran out of virtual registers ("COMPILE SKIPPED: out of virtual registers in linear scan", every time
-     * at {@code -XX:TieredStopAtLevel=3}), and a kernel that reached tier 2 first stayed there: ResNet-50 35 times
-     * slower for the rest of the process in 1 of 7 runs (see KernelCompileTest).
+     * <p>A copy of kernel6x4's body, not one method for both: the layers whose weights stay in L2 must not pay for
+     * the load (see {@link #TOUCH_MIN_BYTES}), and a flag or a zero stride would keep it in their loop; nor the
+     * loop in a shared helper, which C2 must see whole in one compilation unit (see {@link #kernel7x2}). Its
+     * accumulators start from one shared zero (as kernel6x4's do): with 24 calls of {@code FloatVector.zero} and
+     * the extra load, C1's OSR compile ran out of virtual registers ("COMPILE SKIPPED: out of virtual registers in
+     * linear scan", every time at {@code -XX:TieredStopAtLevel=3}), and a kernel that reached tier 2 first stayed
+     * there: ResNet-50 35 times slower for the rest of the process in 1 of 7 runs (see KernelCompileTest).
      */
     static long kernel6x4Ahead(MemorySegment a, long aOff, long a1, long a2, long a3, long a4, long a5, int kc,
                                MemorySegment w, long wOff, MemorySegment c, long cOff, long ldc, long ahead) {
