@@ -35,7 +35,9 @@ class KernelCompileTest {
 
     /** The child: each kernel once over {@code LONG} depth steps, then {@code SHORT} calls of 8. */
     public static final class Child {
-        static final int LONG = 150_000, SHORT = 3_000; // kernel1x4 runs two steps a trip
+        // 150,000 loop trips a kernel (kernel1x4 runs two steps a trip: twice the steps), 2.5 times the back-edge
+        // count of a tier-3 OSR compile (Tier3BackEdgeThreshold), which the JIT raises while C1's queue is long
+        static final int LONG = 150_000, SHORT = 3_000;
 
         public static void main(String[] args) {
             try (Arena arena = Arena.ofConfined()) {
@@ -51,7 +53,7 @@ class KernelCompileTest {
                         ConvNhwc.kernel6x4Ahead(a, 0, r, 2 * r, 3 * r, 4 * r, 5 * r, kc, w, 0, c, 0, ldc, step * kc);
                         ConvNhwc.kernel7x2(a, 0, r, 2 * r, 3 * r, 4 * r, 5 * r, 6 * r, kc, w, 0, c, 0, ldc);
                         ConvNhwc.kernel6x2(a, 0, r, 2 * r, 3 * r, 4 * r, 5 * r, kc, w, 0, c, 0, ldc);
-                        ConvNhwc.kernel1x4(a, 0, kc, w, 0, c, 0);
+                        ConvNhwc.kernel1x4(a, 0, kc == LONG ? 2 * kc : kc, w, 0, c, 0);
                         Gemm.kernel4x2(a, 0, w, 0, 2 * Gemm.VB, kc, c, 0, ldc);
                         Gemm.kernel8x2(a, 0, w, 0, 2 * Gemm.VB, kc, c, 0, ldc);
                     }
