@@ -108,6 +108,11 @@ public final class ConvNhwc implements ConvKernel {
      * (2 MB) 0.976, 1024 -> 2048 (8 MB) 0.933, 3x3 512 -> 512 at 7x7 (9.4 MB) 0.841. The property is for experiments.
      */
     static final long TOUCH_MIN_BYTES = Long.getLong("skipjack.nhwc.touchMinBytes", 2L << 20);
+    /**
+     * Bytes {@link #kernel6x4Ahead} moves on in w a depth step, half a vector: a step reads 4 vectors of its own
+     * weights, so a call reads ahead an eighth of a slice as long as its own ({@link #touchAhead}).
+     */
+    static final long AHEAD_STEP = VB / 2;
 
     private final ConvShape shape;
     private final int ks, stride, pad, cin, cout, taps, panels;
@@ -770,8 +775,8 @@ public final class ConvNhwc implements ConvKernel {
     }
 
     /**
-     * {@link #kernel6x4} that also reads, one long a depth step (every half vector), kc * VB / 2 bytes of w from
-     * byte {@code ahead} on: weights a later call will need (see {@link #touchAhead}), so that they come from L3 or
+     * {@link #kernel6x4} that also reads one long a depth step, {@link #AHEAD_STEP} bytes apart, from byte
+     * {@code ahead} of w on: weights a later call will need (see {@link #touchAhead}), so that they come from L3 or
      * memory while this call computes instead of stalling the call that needs them. Java has no prefetch
      * instruction; these are plain loads, and their XOR is returned so that C2 keeps them (callers drop it).
      *
@@ -813,7 +818,7 @@ public final class ConvNhwc implements ConvKernel {
         for (int k = 0; k < kc; k++) {
             long wo = wOff + (long) k * (4 * VB);
             long ko = k * 4L;
-            touched ^= w.get(ValueLayout.JAVA_LONG_UNALIGNED, ahead + k * (VB / 2));
+            touched ^= w.get(ValueLayout.JAVA_LONG_UNALIGNED, ahead + k * AHEAD_STEP);
             FloatVector v0 = FloatVector.fromMemorySegment(S, w, wo, LE);
             FloatVector v1 = FloatVector.fromMemorySegment(S, w, wo + VB, LE);
             FloatVector v2 = FloatVector.fromMemorySegment(S, w, wo + 2 * VB, LE);
@@ -904,7 +909,7 @@ public final class ConvNhwc implements ConvKernel {
         if (next + slice > w.byteSize()) {
             return wOff;
         }
-        return next + (long) (i & 7) * steps * (VB / 2);
+        return next + (long) (i & 7) * steps * AHEAD_STEP;
     }
 
     /**

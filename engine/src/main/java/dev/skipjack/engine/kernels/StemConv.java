@@ -21,7 +21,7 @@ import jdk.incubator.vector.VectorSpecies;
  * (see {@link ConvNhwc}); weights packed {@code [panel][kx][ky][ci][width]} (note: kx outer).
  *
  * <p>Image by image, two passes. First the image, channels-last and zero-padded, into the scratch: {@code P [hp][wp][cin]}
- * * (hp = h + 2 pad, wp = w + 2 pad). Then per output row: its k window rows of P interleaved, column by column, into
+ * (hp = h + 2 pad, wp = w + 2 pad). Then per output row: its k window rows of P interleaved, column by column, into
  * the thread's {@code G [wp][ky][ci]} (k * cin floats a column), where the window of output pixel x is one run of
  * k * k * cin contiguous floats from column stride * x, and consecutive pixels' windows start stride * k * cin
  * floats apart: each register tile of pixels is then one call of ConvNhwc's micro-kernels over a plain depth
