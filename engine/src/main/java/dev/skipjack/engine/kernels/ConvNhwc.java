@@ -70,6 +70,24 @@ public final class ConvNhwc implements ConvKernel {
      * uneven, and a descheduled core held up the other). ResNet-18 is within noise at 100; stealing added 1.2% on
      * ResNet-50. The property is for experiments.
      */
+    /**
+     * Whether layers with large inputs take their tiles in the spread order ({@link #spread}): tile t's rows are the
+     * pixels t, t + m, ..., t + (rows - 1) m (m = pixels / rows; the few pixels after rows x m make one last tile of
+     * consecutive pixels), so that its rows lie in as many distant parts of the input, each read forward, tile after
+     * tile. Consecutive pixels instead, a tile's rows (cin floats each) share a 4 KB page and are read
+     * side by side, a float of each a depth step: the L2's streaming prefetcher, which follows one forward stream a
+     * page, did not follow them, and an input from memory came in at the loads' pace. The 6x4 kernel alone on a
+     * 1x1 256 -> 64 over 3136 pixels, the input from memory (eight copies in turn), one thread: 65-73 GFLOP/s
+     * consecutive, 97-125 spread (Ice Lake Xeon). The layer alone, its input out of cache: 0.727 and 0.747 of the
+     * time (faster in 39 and 40 of 40 rounds). Timed inside whole ResNet-50 passes (batch 1, both builds in one
+     * process): its 56x56 256 -> 64 1x1s 0.77-0.81 of the time (faster in every round), 28x28 512 -> 128 0.84-0.95.
+     * Where the input fits in L2, or the layer writes more than it reads (the expanding 1x1s: the output's lines
+     * written six places at a time), the order made no difference or cost up to 15% (the 14x14 and 7x7 layers),
+     * hence {@link #SPREAD_MIN_BYTES}. The property is for experiments.
+     */
+    static final boolean SPREAD = !"false".equals(System.getProperty("skipjack.nhwc.spread"));
+    /** Least input bytes for the spread order, which also takes an input at least as large as the output. */
+    static final long SPREAD_MIN_BYTES = Long.getLong("skipjack.nhwc.spreadMinBytes", 1L << 20);
     static final int STATIC_MIN_TILES = Integer.getInteger("skipjack.nhwc.staticMinTiles", 100);
     /** For experiments: {@link #rowRuns} on or off, and the longest run in floats. */
     static final boolean ROW_RUNS = !"false".equals(System.getProperty("skipjack.nhwc.rowRuns"));
@@ -139,6 +157,8 @@ public final class ConvNhwc implements ConvKernel {
      * at least {@link #TOUCH_MIN_BYTES} of weights (the warm-up's layers: any).
      */
     private final boolean readAhead;
+    /** Least input bytes for which the tiles are spread ({@link #spread}); negative: always. */
+    private final long spreadFrom;
     /** Pixels per tile of {@link TileJob} (and of the offset table): WP where {@link #wideTiles}, else MP. */
     private final int tileRows;
     /** Output channels per column of {@link TileJob}: 2 NRC where {@link #wideTiles}, else NRC. */
@@ -174,16 +194,18 @@ public final class ConvNhwc implements ConvKernel {
      * other than stride-1 1x1s may run on the 6x4 kernel ({@link #wideTiles}; where the vectors and cout allow).
      */
     public ConvNhwc(ConvShape shape, MemorySegment weight, MemorySegment bias, boolean wideTiles, Arena arena) {
-        this(shape, weight, bias, wideTiles, TOUCH_MIN_BYTES, arena);
+        this(shape, weight, bias, wideTiles, TOUCH_MIN_BYTES, SPREAD_MIN_BYTES, arena);
     }
 
     /**
      * As {@link #ConvNhwc(ConvShape, MemorySegment, MemorySegment, boolean, Arena)}, the wide tiles reading ahead
-     * ({@link #readAhead}) from {@code readAheadFrom} bytes of packed weights on instead of {@link #TOUCH_MIN_BYTES}:
-     * the warm-up's small layers must run the reading kernel too.
+     * ({@link #readAhead}) from {@code readAheadFrom} bytes of packed weights on instead of {@link #TOUCH_MIN_BYTES}
+     * (the warm-up's small layers must run the reading kernel too), and the tiles spread ({@link #spread}) from
+     * {@code spreadFrom} bytes of input on instead of {@link #SPREAD_MIN_BYTES}; a negative spreadFrom spreads them
+     * at every size and whatever the output's (the tests).
      */
     ConvNhwc(ConvShape shape, MemorySegment weight, MemorySegment bias, boolean wideTiles, long readAheadFrom,
-             Arena arena) {
+             long spreadFrom, Arena arena) {
         if (!supports(shape)) {
             throw new IllegalArgumentException("ConvNhwc cannot run " + shape + ": it needs one group and cout a "
                     + "multiple of " + NRC);
@@ -205,6 +227,7 @@ public final class ConvNhwc implements ConvKernel {
         MemorySegment.copy(bias, 0, this.bias, 0, cout * 4L);
         this.packedW = packPanels(weight, cout, cin, taps, wide || this.wideTiles ? 2 * NRC : NRC, arena);
         this.readAhead = TOUCH_AHEAD && this.wideTiles && packedW.byteSize() >= readAheadFrom;
+        this.spreadFrom = spreadFrom;
     }
 
     /**
@@ -272,6 +295,15 @@ public final class ConvNhwc implements ConvKernel {
         return ROW_RUNS && ks > 1 && (long) ks * cin <= ROW_RUN_MAX;
     }
 
+    /**
+     * Whether the tiles are taken in the spread order ({@link #SPREAD}) for an input of n x h x w: from
+     * {@link #spreadFrom} bytes of input on, where the output is no larger than the input.
+     */
+    private boolean spread(int n, int h, int w) {
+        long inBytes = (long) n * h * w * cin * 4, outBytes = (long) n * shape.outH(h) * shape.outW(w) * cout * 4;
+        return spreadFrom < 0 || SPREAD && inBytes >= spreadFrom && inBytes >= outBytes;
+    }
+
     /** Bytes of a thread's part of the scratch where {@link #wide}: a tile's sums, then a partial tile's input. */
     private long wideSlotBytes() {
         return Simd.align64((long) WP * 2 * NRC * 4) + Simd.align64((long) WP * cin * 4);
@@ -279,7 +311,7 @@ public final class ConvNhwc implements ConvKernel {
 
     private long tableBytes(int n, int h, int w) {
         if (pointwise()) {
-            return 64 + 64;
+            return 3 * 64;
         }
         long tiles = ((long) n * shape.outH(h) * shape.outW(w) + tileRows - 1) / tileRows;
         return Simd.align64(tiles * taps * tileRows * 4) + (rowRuns() ? Simd.align64(tiles * 4) : 0);
@@ -332,6 +364,7 @@ public final class ConvNhwc implements ConvKernel {
         if (wide) {
             synchronized (wideJob) {
                 zeroPixel(out, pixels * cout, cout);
+                wideJob.spread = spread(n, h, w);
                 wideJob.run(in, out, residual, relu, scratch, tableBytes(n, h, w), wideSlotBytes(), (int) pixels,
                         (int) ((pixels + WP - 1) / WP), panels / 2, par);
             }
@@ -339,11 +372,12 @@ public final class ConvNhwc implements ConvKernel {
         }
         int tiles = (int) ((pixels + tileRows - 1) / tileRows);
         synchronized (tileJob) {
-            if (pointwise()) { // the fixed table at the scratch's start, the last tile's 64 bytes on
+            if (pointwise()) { // the fixed table at the scratch's start, the last tile's 64 bytes on, the spread one's
                 for (int r = 0; r < MP; r++) {
                     scratch.set(ValueLayout.JAVA_INT_UNALIGNED, r * 4L, r * cin);
                     long last = Math.min((long) (tiles - 1) * MP + r, pixels - 1) * cin;
                     scratch.set(ValueLayout.JAVA_INT_UNALIGNED, 64 + r * 4L, (int) last);
+                    scratch.set(ValueLayout.JAVA_INT_UNALIGNED, 128 + r * 4L, (int) (r * (pixels / MP) * cin));
                 }
                 tileJob.offsets = scratch;
             } else {
@@ -352,6 +386,7 @@ public final class ConvNhwc implements ConvKernel {
             zeroPixel(out, pixels * cout, cout);
             tileJob.pointwise = pointwise();
             tileJob.rowRuns = rowRuns();
+            tileJob.spread = spread(n, h, w);
             try {
                 tileJob.run(in, out, residual, relu, scratch, tableBytes(n, h, w), (long) 2 * tileRows * width * 4,
                         (int) pixels, tiles, wideTiles ? panels / 2 : panels, par);
@@ -388,6 +423,7 @@ public final class ConvNhwc implements ConvKernel {
         tj.oh = shape.outH(h);
         tj.ow = shape.outW(w);
         tj.tiles = tiles;
+        tj.spread = spread(n, h, w);
         tj.parts = Math.min(par.threads(), tiles);
         try {
             par.forEach(tj.parts, tj);
@@ -491,12 +527,18 @@ public final class ConvNhwc implements ConvKernel {
      * their sums are dropped) and sums into the tmp there.
      */
     private final class WideJob extends BlockJob {
+        boolean spread;
+
         @Override
         void task(int pair, int block, long tmp) {
             long wOff = (long) pair * cin * 2 * NRC * 4;
             long bOff = (long) 2 * pair * NRC * 4;
             long lda = cin * 4L, ldc = cout * 4L, ldt = 2 * NRC * 4L;
             int t0 = block * tilesPerTask, t1 = Math.min(tiles, (block + 1) * tilesPerTask);
+            if (spread) {
+                spread(pair, t0, t1, tmp, wOff, bOff, lda, ldc, ldt);
+                return;
+            }
             for (int t = t0; t < t1; t++) {
                 int p0 = t * WP;
                 long o = (long) p0 * ldc + bOff;
@@ -504,18 +546,42 @@ public final class ConvNhwc implements ConvKernel {
                     kernel6x4(a, p0 * lda, lda, cin, packedW, wOff, out, o, ldc);
                     finishWide(bias, bOff, out, o, ldc, out, o, ldc, res, relu, WP);
                 } else {
-                    int valid = pixels - p0;
-                    if (valid <= FEW) {
-                        for (int r = 0; r < valid; r++) {
-                            kernel1x4(a, (long) (p0 + r) * lda, cin, packedW, wOff, scratch, tmp + r * ldt);
-                        }
-                    } else {
-                        long rows = tmp + Simd.align64(WP * ldt);
-                        MemorySegment.copy(a, p0 * lda, scratch, rows, valid * lda);
-                        kernel6x4(scratch, rows, lda, cin, packedW, wOff, scratch, tmp, ldt);
-                    }
-                    finishWide(bias, bOff, scratch, tmp, ldt, out, o, ldc, res, relu, valid);
+                    tail(t, tmp, wOff, bOff, lda, ldc, ldt);
                 }
+            }
+        }
+
+        /** Tile t, the last, of fewer than WP pixels: through the thread's part of the scratch. */
+        private void tail(int t, long tmp, long wOff, long bOff, long lda, long ldc, long ldt) {
+            int p0 = t * WP;
+            long o = (long) p0 * ldc + bOff;
+            int valid = pixels - p0;
+            if (valid <= FEW) {
+                for (int r = 0; r < valid; r++) {
+                    kernel1x4(a, (long) (p0 + r) * lda, cin, packedW, wOff, scratch, tmp + r * ldt);
+                }
+            } else {
+                long rows = tmp + Simd.align64(WP * ldt);
+                MemorySegment.copy(a, p0 * lda, scratch, rows, valid * lda);
+                kernel6x4(scratch, rows, lda, cin, packedW, wOff, scratch, tmp, ldt);
+            }
+            finishWide(bias, bOff, scratch, tmp, ldt, out, o, ldc, res, relu, valid);
+        }
+
+        /**
+         * Tiles t0 .. t1 - 1 of the spread order: tile t is pixels t, t + tiles, ..., t + 5 tiles (those below
+         * pixels), so that its six rows lie in six distant parts of the input, each read forward tile after tile.
+         */
+        private void spread(int pair, int t0, int t1, long tmp, long wOff, long bOff, long lda, long ldc, long ldt) {
+            int m = pixels / WP;
+            long sa = m * lda, sc = m * ldc;
+            for (int t = t0; t < Math.min(t1, m); t++) {
+                long o = t * ldc + bOff;
+                kernel6x4(a, t * lda, sa, cin, packedW, wOff, out, o, sc);
+                finishWide(bias, bOff, out, o, sc, out, o, sc, res, relu, WP);
+            }
+            if (t1 > m) { // the last tile: the pixels after 6 m, consecutive
+                tail(m, tmp, wOff, bOff, lda, ldc, ldt);
             }
         }
     }
@@ -528,6 +594,7 @@ public final class ConvNhwc implements ConvKernel {
     private final class TableJob implements Parallel.Task {
         MemorySegment table;
         int n, h, w, oh, ow, tiles, parts;
+        boolean spread;
 
         @Override
         public void run(int part) {
@@ -539,7 +606,9 @@ public final class ConvNhwc implements ConvKernel {
             for (int t = t0; t < t1; t++) {
                 boolean inside = true;
                 for (int r = 0; r < tileRows; r++) {
-                    int p = (int) Math.min((long) t * tileRows + r, pixels - 1);
+                    long spreadRows = spread ? pixels / tileRows : 0; // tiles of the spread order, all full
+                    int p = (int) (t < spreadRows ? t + r * spreadRows
+                            : Math.min((long) t * tileRows + r, pixels - 1));
                     int img = p / plane, q = p - img * plane, oy = q / ow, ox = q - oy * ow;
                     int y0 = oy * stride - pad, x0 = ox * stride - pad;
                     inside &= y0 >= 0 && y0 + ks <= h && x0 >= 0 && x0 + ks <= w;
@@ -578,7 +647,7 @@ public final class ConvNhwc implements ConvKernel {
      * threads' tiles.
      */
     private final class TileJob extends BlockJob {
-        boolean pointwise, rowRuns;
+        boolean pointwise, rowRuns, spread;
         MemorySegment offsets; // the offset table (and flags): cached, or at the scratch's start
 
         /**
@@ -597,6 +666,8 @@ public final class ConvNhwc implements ConvKernel {
             long wPanel = (long) panel * taps * cin * width * 4;
             long bOff = (long) panel * width * 4;
             long ldc = cout * 4L;
+            int spreadTiles = spread ? pixels / rt : 0; // tiles 0 .. spreadTiles - 1 are spread, all full
+            long ldr = spread ? spreadTiles * ldc : ldc; // bytes from a full tile's row to the next in out
             long later = tmp + (long) rt * width * 4;
             int tt0 = block * tilesPerTask, tt1 = Math.min(tiles, (block + 1) * tilesPerTask);
             long flags = flagsOff(tiles);
@@ -607,16 +678,16 @@ public final class ConvNhwc implements ConvKernel {
                     long wOff = wPanel + ((long) tap * cin + k0) * width * 4;
                     boolean first = tap == 0 && k0 == 0;
                     for (int t = tt0; t < tt1; t++) {
-                        int p0 = t * rt;
-                        boolean full = p0 + rt <= pixels;
+                        int p0 = t < spreadTiles ? t : t * rt;
+                        boolean full = t < spreadTiles || p0 + rt <= pixels;
                         MemorySegment c = full ? out : scratch;
                         long cOff = full ? ((long) p0 * cout + (long) panel * width) * 4 : tmp;
-                        long ld = full ? ldc : width * 4L;
+                        long ld = full ? ldr : width * 4L;
                         long table = ((long) t * taps + tap) * rt * 4;
                         int from = k0;
                         int depth = kc;
                         if (pointwise) { // the fixed table from the tile's first pixel, or the last tile's own
-                            table = full ? 0 : 64;
+                            table = !full ? 64 : spread ? 128 : 0;
                             from = full ? p0 * cin + k0 : k0;
                         } else if (rowRuns && offsets.get(ValueLayout.JAVA_INT_UNALIGNED, flags + t * 4L) != 0) {
                             if (kx != 0) {
@@ -654,13 +725,12 @@ public final class ConvNhwc implements ConvKernel {
                 }
             }
             for (int t = tt0; t < tt1; t++) {
-                int p0 = t * rt;
-                int valid = Math.min(rt, pixels - p0);
+                int p0 = t < spreadTiles ? t : t * rt;
                 long o = ((long) p0 * cout + (long) panel * width) * 4;
-                if (valid == rt) {
-                    finishTile(width, bias, bOff, out, o, ldc, out, o, ldc, res, relu, rt);
+                if (t < spreadTiles || p0 + rt <= pixels) {
+                    finishTile(width, bias, bOff, out, o, ldr, out, o, ldr, res, relu, rt);
                 } else {
-                    finishTile(width, bias, bOff, scratch, tmp, width * 4L, out, o, ldc, res, relu, valid);
+                    finishTile(width, bias, bOff, scratch, tmp, width * 4L, out, o, ldc, res, relu, pixels - p0);
                 }
             }
         }

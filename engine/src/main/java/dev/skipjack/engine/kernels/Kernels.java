@@ -159,7 +159,7 @@ public final class Kernels {
                 MemorySegment weight = filled(arena, (long) s.cout() * s.gemmK(), 0.001f);
                 MemorySegment bias = filled(arena, s.cout(), 0.1f);
                 boolean wide = i < narrowFrom && ConvNhwc.WIDE_TILES;
-                nhwc[i] = i == readingAhead ? new ConvNhwc(s, weight, bias, wide, 0, arena)
+                nhwc[i] = i == readingAhead ? new ConvNhwc(s, weight, bias, wide, 0, ConvNhwc.SPREAD_MIN_BYTES, arena)
                         : new ConvNhwc(s, weight, bias, wide, arena);
                 nhwcScratch[i] = arena.allocate(Math.max(nhwc[i].scratchBytes(n, nh, nw, par.threads()),
                         nhwc[i].scratchBytes(n, 7, 7, par.threads())), 64);

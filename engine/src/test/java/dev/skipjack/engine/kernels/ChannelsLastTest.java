@@ -92,6 +92,9 @@ class ChannelsLastTest {
             check(shape, n, h, w, residual, relu, par, 7 + cin * 31L + k, Input.NHWC);
             // single panels on the 7x2 kernel, where the wide tiles would run
             check(shape, n, h, w, residual, relu, par, 7 + cin * 31L + k, Input.NHWC_NARROW);
+            // the tiles in the spread order (a tile's rows tiles apart), which large inputs take, on both kernels
+            check(shape, n, h, w, residual, relu, par, 7 + cin * 31L + k, Input.NHWC_SPREAD);
+            check(shape, n, h, w, residual, relu, par, 7 + cin * 31L + k, Input.NHWC_NARROW_SPREAD);
         }
     }
 
@@ -155,7 +158,7 @@ class ChannelsLastTest {
     }
 
     /** Which kernel: ConvNhwc and WinogradNhwc from channels-last, StemConv from NCHW. */
-    enum Input { NHWC, NHWC_NARROW, WINOGRAD2, WINOGRAD4, WINOGRAD2_PAIRS, WINOGRAD4_PAIRS, STEM }
+    enum Input { NHWC, NHWC_NARROW, NHWC_SPREAD, NHWC_NARROW_SPREAD, WINOGRAD2, WINOGRAD4, WINOGRAD2_PAIRS, WINOGRAD4_PAIRS, STEM }
 
     /**
      * Runs the kernel into a channels-last output and compares it, transposed, with the reference; checks the
@@ -179,6 +182,9 @@ class ChannelsLastTest {
             ConvKernel conv = switch (input) {
                 case NHWC -> new ConvNhwc(shape, weight, bias, arena);
                 case NHWC_NARROW -> new ConvNhwc(shape, weight, bias, false, arena);
+                case NHWC_SPREAD -> new ConvNhwc(shape, weight, bias, true, ConvNhwc.TOUCH_MIN_BYTES, -1, arena);
+                case NHWC_NARROW_SPREAD -> new ConvNhwc(shape, weight, bias, false, ConvNhwc.TOUCH_MIN_BYTES, -1,
+                        arena);
                 case WINOGRAD2 -> new WinogradNhwc(shape, 2, false, weight, bias, arena);
                 case WINOGRAD4 -> new WinogradNhwc(shape, 4, false, weight, bias, arena);
                 case WINOGRAD2_PAIRS -> new WinogradNhwc(shape, 2, true, weight, bias, arena);
