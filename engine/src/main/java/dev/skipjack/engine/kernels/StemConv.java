@@ -18,14 +18,21 @@ import jdk.incubator.vector.VectorSpecies;
  * channels-last activations: {@code out[p][co] = relu?(bias[co] + sum_{ci, ky, kx} in[ci][y + ky][x + kx] W[co][ci][ky][kx])}.
  *
  * <p>Layouts: in NCHW {@code [n][cin][h][w]}; out NHWC {@code [n][oh][ow][cout]} followed by one pixel of zeros
- * (see {@link ConvNhwc}); weights packed {@code [panel][kx][ky][ci][width]} (note: kx outer).
+ * (see {@link ConvNhwc}); weights packed k times, {@code [rot][panel][kx][slot][ci][width]} (note: kx outer), window
+ * row ky in slot (rot + ky) % k.
  *
  * <p>Image by image, two passes. First the image, channels-last and zero-padded, into the scratch: {@code P [hp][wp][cin]}
  * (hp = h + 2 pad, wp = w + 2 pad). Then per output row: its k window rows of P interleaved, column by column, into
- * the thread's {@code G [wp][ky][ci]} (k * cin floats a column), where the window of output pixel x is one run of
+ * the thread's {@code G [wp][slot][ci]} (k * cin floats a column), where the window of output pixel x is one run of
  * k * k * cin contiguous floats from column stride * x, and consecutive pixels' windows start stride * k * cin
  * floats apart: each register tile of pixels is then one call of ConvNhwc's micro-kernels over a plain depth
  * loop (constant strides, its bounds checks hoisted), per panel of output channels, then bias and ReLU into out.
+ *
+ * <p>Padded row yp sits in slot yp % k, so the next output row of a thread, stride rows down, gathers only its
+ * stride new rows, into the slots of the rows it no longer reads; its window rows are then in rotated order, which
+ * the weights packed for rotation (oy * stride) % k follow. The gather had been 13% of the stem's time; the stem
+ * alone, 224 x 224, both versions alternating in one process: 0.909 of the time on one thread (faster in 30 of 40
+ * rounds), 0.921 on two, 0.837 at batch 8; inside whole ResNet-18 passes 0.949 (session 17).
  *
  * <p>Why: read in place from P, a window is k runs of k * cin floats, and the kernel's depth index jumps after
  * each run: not affine in the loop counter, so C2 kept the bounds checks of the tile's six input reads in the
@@ -85,8 +92,9 @@ public final class StemConv implements ConvKernel {
      * against 0.85.
      */
     private final boolean wide;
-    // [panels][kx][ky][ci][width], width = 2 NRC where wide, else NRC: the depth order of a window in G
-    private final MemorySegment packedW;
+    // [rot][panels][kx][slot][ci][width], width = 2 NRC where wide, else NRC: the depth order of a window in G, for
+    // each rotation rot of the window rows in G's slots (window row ky in slot (rot + ky) % ks)
+    private final MemorySegment[] packedW;
     // [cout]
     private final MemorySegment bias;
     private final PadJob padJob = new PadJob();
@@ -117,18 +125,22 @@ public final class StemConv implements ConvKernel {
         shape.requireWeights("StemConv", weight, bias);
         this.bias = arena.allocate(cout * 4L, 64);
         MemorySegment.copy(bias, 0, this.bias, 0, cout * 4L);
-        // ConvNhwc's tap t = kx * ks + ky: the weights as [cout][cin][kx][ky]
+        // ConvNhwc's tap t = kx * ks + slot: the weights as [cout][cin][kx][slot], window row ky in slot
+        // (rot + ky) % ks
+        this.packedW = new MemorySegment[ks];
         try (Arena tmp = Arena.ofConfined()) {
             MemorySegment t = tmp.allocate((long) cout * depth * 4, 64);
-            for (int o = 0; o < cout * cin; o++) {
-                for (int ky = 0; ky < ks; ky++) {
-                    for (int kx = 0; kx < ks; kx++) {
-                        t.setAtIndex(F32, (long) o * ks * ks + kx * ks + ky,
-                                weight.getAtIndex(F32, (long) o * ks * ks + ky * ks + kx));
+            for (int rot = 0; rot < ks; rot++) {
+                for (int o = 0; o < cout * cin; o++) {
+                    for (int ky = 0; ky < ks; ky++) {
+                        for (int kx = 0; kx < ks; kx++) {
+                            t.setAtIndex(F32, (long) o * ks * ks + kx * ks + (rot + ky) % ks,
+                                    weight.getAtIndex(F32, (long) o * ks * ks + ky * ks + kx));
+                        }
                     }
                 }
+                this.packedW[rot] = ConvNhwc.packPanels(t, cout, cin, ks * ks, width, arena);
             }
-            this.packedW = ConvNhwc.packPanels(t, cout, cin, ks * ks, width, arena);
         }
     }
 
@@ -230,6 +242,7 @@ public final class StemConv implements ConvKernel {
                     pj.img = img;
                     j.img = img;
                     j.shares.reset(j.rows, j.parts);
+                    j.resetGathered(j.parts);
                     par.forEach(pj.parts, pj);
                     par.forEach(j.parts, j);
                 }
@@ -304,33 +317,47 @@ public final class StemConv implements ConvKernel {
         int wp, oh, ow, rows, parts, img;
         long tmp0, slotBytes;
         final Shares shares = new Shares();
+        /** Per thread slot, the output row whose window rows its G holds, -1 for none (reset per image). */
+        int[] gathered = new int[0];
+
+        /** Forgets what the threads' G hold (a new image in P), growing the record to {@code slots}. */
+        void resetGathered(int slots) {
+            if (gathered.length < slots) {
+                gathered = new int[slots];
+            }
+            java.util.Arrays.fill(gathered, -1);
+        }
 
         @Override
         public void run(int slot) {
             long g = tmp0 + (long) slot * slotBytes, tmp = g + slotBytes - tileBytes();
             for (int row; (row = shares.claim(slot)) >= 0; ) {
-                gather(row, g);
+                // the row after the last one: only its window's new input rows (stride of ks) into their slots
+                int first = row > 0 && gathered[slot] == row - 1 && stride < ks ? ks - stride : 0;
+                for (int ky = first; ky < ks; ky++) {
+                    gather(row * stride + ky, g);
+                }
+                gathered[slot] = row;
                 row(img, row, g, tmp);
             }
         }
 
         /**
-         * G [xp][ky][ci] = P [oy * stride + ky][xp][ci] at byte g of the scratch, for xp in [0, wp): a loop along
-         * each window row (constant strides, C2 hoists the bounds checks), for cin = 3 a long and an int a pixel.
+         * G [xp][yp % ks][ci] = P [yp][xp][ci] at byte g of the scratch, for xp in [0, wp): padded input row yp into
+         * its slot, a loop along the row (constant strides, C2 hoists the bounds checks), for cin = 3 a long and
+         * an int a pixel.
          */
-        private void gather(int oy, long g) {
-            long rowStride = (long) wp * cin * 4, colBytes = (long) ks * cin * 4, pix = cin * 4L;
-            for (int ky = 0; ky < ks; ky++) {
-                long src = (long) (oy * stride + ky) * rowStride, dst = g + ky * pix;
-                if (cin == 3) {
-                    for (int xp = 0; xp < wp; xp++, src += 12, dst += colBytes) {
-                        scratch.set(J64, dst, scratch.get(J64, src));
-                        scratch.set(F32, dst + 8, scratch.get(F32, src + 8));
-                    }
-                } else {
-                    for (int xp = 0; xp < wp; xp++, src += pix, dst += colBytes) {
-                        MemorySegment.copy(scratch, src, scratch, dst, pix);
-                    }
+        private void gather(int yp, long g) {
+            long colBytes = (long) ks * cin * 4, pix = cin * 4L;
+            long src = (long) yp * wp * pix, dst = g + (yp % ks) * pix;
+            if (cin == 3) {
+                for (int xp = 0; xp < wp; xp++, src += 12, dst += colBytes) {
+                    scratch.set(J64, dst, scratch.get(J64, src));
+                    scratch.set(F32, dst + 8, scratch.get(F32, src + 8));
+                }
+            } else {
+                for (int xp = 0; xp < wp; xp++, src += pix, dst += colBytes) {
+                    MemorySegment.copy(scratch, src, scratch, dst, pix);
                 }
             }
         }
@@ -340,6 +367,7 @@ public final class StemConv implements ConvKernel {
             long pixel0 = ((long) img * oh + oy) * ow;
             int tile = wide ? ConvNhwc.WP : MP, width = wide ? 2 * NRC : NRC;
             long ldc = cout * 4L, ldt = width * 4L;
+            MemorySegment packedW = StemConv.this.packedW[oy * stride % ks]; // window row 0 in slot oy * stride % ks
             for (int panel = 0; panel < panels; panel++) {
                 long wOff = (long) panel * depth * width * 4;
                 long bOff = (long) panel * width * 4;
