@@ -32,7 +32,7 @@ import jdk.incubator.vector.VectorSpecies;
  * stride new rows, into the slots of the rows it no longer reads; its window rows are then in rotated order, which
  * the weights packed for rotation (oy * stride) % k follow. The gather had been 13% of the stem's time; the stem
  * alone, 224 x 224, both versions alternating in one process: 0.909 of the time on one thread (faster in 30 of 40
- * rounds), 0.921 on two, 0.837 at batch 8; inside whole ResNet-18 passes 0.949 (session 17).
+ * rounds), 0.921 on two, 0.837 at batch 8; inside whole ResNet-18 passes 0.949 (session 16).
  *
  * <p>Why: read in place from P, a window is k runs of k * cin floats, and the kernel's depth index jumps after
  * each run: not affine in the loop counter, so C2 kept the bounds checks of the tile's six input reads in the
