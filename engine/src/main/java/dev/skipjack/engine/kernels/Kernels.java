@@ -114,6 +114,12 @@ public final class Kernels {
         inFloats = Math.max(inFloats, (nh * nw + 1) * (long) Math.max(maxCin, Simd.LANES));
         inFloats = Math.max(inFloats, 3L * (2 * nh) * (2 * nw));
         outFloats = Math.max(outFloats, (nh * nw + 1) * (long) nc);
+        // The channels-last Winograd also on 8 x 12: 12 tiles of F(2x2) and 6 of F(4x4), register tiles of 6 (the 6x2
+        // kernel where the vectors have 16 lanes) as the batch-8 layers' chunks take them: not warmed, ResNet-50's
+        // first call at batch 8 ran that kernel uncompiled and took 2.2 s instead of 0.55
+        int wh = 8, ww = 12;
+        outFloats = Math.max(outFloats, (wh * ww + 1) * (long) nc);
+        inFloats = Math.max(inFloats, (wh * ww + 1) * (long) Simd.LANES);
         int fcIn = 64;
         inFloats = Math.max(inFloats, Math.max(128L * 49, fcIn)); // the global pooling and fc below read it too
         try (Arena arena = Arena.ofShared()) {
@@ -148,7 +154,7 @@ public final class Kernels {
             long extraScratch = 0;
             for (ConvKernel k : extra) {
                 extraScratch = Math.max(extraScratch, k instanceof StemConv ? k.scratchBytes(n, sh, sw, par.threads())
-                        : k.scratchBytes(n, nh, nw, par.threads()));
+                        : Math.max(k.scratchBytes(n, nh, nw, par.threads()), k.scratchBytes(n, wh, ww, par.threads())));
             }
             MemorySegment extraSc = arena.allocate(extraScratch, 64);
             // each shape as ConvNhwc from channels-last
@@ -211,6 +217,9 @@ public final class Kernels {
                         boolean stem = k instanceof StemConv;
                         k.forward(in, out, !stem && (r & 1) == 0 ? res : null, (r & 2) == 0, n, stem ? sh : nh,
                                 stem ? sw : nw, extraSc, par);
+                        if (!stem) {
+                            k.forward(in, out, (r & 1) == 0 ? res : null, (r & 2) == 0, n, wh, ww, extraSc, par);
+                        }
                     }
                     MaxPool2d.forwardChannelsLast(out, pooled, n, nc, nh, nw, 3, 2, 1, par);
                     GlobalAvgPool.forwardChannelsLast(in, avg, n, gc, 7, 7, par);
