@@ -522,7 +522,8 @@ public final class ConvNhwc implements ConvKernel {
 
     /**
      * A stride-1 1x1 layer on {@link #kernel6x4} (see {@link #wide}): the columns are pairs of panels, the tiles
-     * 6 pixels. The input rows of a tile are consecutive pixels, {@code cin} floats apart; a partial last tile
+     * 6 pixels. The input rows of a tile are consecutive pixels, {@code cin} floats apart, or in the spread order
+     * ({@link #SPREAD}) pixels / 6 pixels apart; a partial last tile
      * reads a copy of its rows in the thread's part of the scratch (the rows after them hold whatever they held:
      * their sums are dropped) and sums into the tmp there.
      */
@@ -535,19 +536,18 @@ public final class ConvNhwc implements ConvKernel {
             long bOff = (long) 2 * pair * NRC * 4;
             long lda = cin * 4L, ldc = cout * 4L, ldt = 2 * NRC * 4L;
             int t0 = block * tilesPerTask, t1 = Math.min(tiles, (block + 1) * tilesPerTask);
-            if (spread) {
-                spread(pair, t0, t1, tmp, wOff, bOff, lda, ldc, ldt);
-                return;
+            // the full tiles, then a last one of the pixels after them (consecutive in either order); in the spread
+            // order tile t's rows are pixels t, t + m, ..., else t WP, t WP + 1, ...
+            int m = pixels / WP;
+            long tileA = spread ? lda : WP * lda, tileC = spread ? ldc : WP * ldc; // tile to tile
+            long rowA = spread ? m * lda : lda, rowC = spread ? m * ldc : ldc; // row to row
+            for (int t = t0; t < Math.min(t1, m); t++) {
+                long o = t * tileC + bOff;
+                kernel6x4(a, t * tileA, rowA, cin, packedW, wOff, out, o, rowC);
+                finishWide(bias, bOff, out, o, rowC, out, o, rowC, res, relu, WP);
             }
-            for (int t = t0; t < t1; t++) {
-                int p0 = t * WP;
-                long o = (long) p0 * ldc + bOff;
-                if (p0 + WP <= pixels) {
-                    kernel6x4(a, p0 * lda, lda, cin, packedW, wOff, out, o, ldc);
-                    finishWide(bias, bOff, out, o, ldc, out, o, ldc, res, relu, WP);
-                } else {
-                    tail(t, tmp, wOff, bOff, lda, ldc, ldt);
-                }
+            if (t1 > m) {
+                tail(m, tmp, wOff, bOff, lda, ldc, ldt);
             }
         }
 
@@ -566,23 +566,6 @@ public final class ConvNhwc implements ConvKernel {
                 kernel6x4(scratch, rows, lda, cin, packedW, wOff, scratch, tmp, ldt);
             }
             finishWide(bias, bOff, scratch, tmp, ldt, out, o, ldc, res, relu, valid);
-        }
-
-        /**
-         * Tiles t0 .. t1 - 1 of the spread order: tile t is pixels t, t + tiles, ..., t + 5 tiles (those below
-         * pixels), so that its six rows lie in six distant parts of the input, each read forward tile after tile.
-         */
-        private void spread(int pair, int t0, int t1, long tmp, long wOff, long bOff, long lda, long ldc, long ldt) {
-            int m = pixels / WP;
-            long sa = m * lda, sc = m * ldc;
-            for (int t = t0; t < Math.min(t1, m); t++) {
-                long o = t * ldc + bOff;
-                kernel6x4(a, t * lda, sa, cin, packedW, wOff, out, o, sc);
-                finishWide(bias, bOff, out, o, sc, out, o, sc, res, relu, WP);
-            }
-            if (t1 > m) { // the last tile: the pixels after 6 m, consecutive
-                tail(m, tmp, wOff, bOff, lda, ldc, ldt);
-            }
         }
     }
 
@@ -603,11 +586,11 @@ public final class ConvNhwc implements ConvKernel {
             int t0 = (int) ((long) tiles * part / parts), t1 = (int) ((long) tiles * (part + 1) / parts);
             long pixels = (long) n * plane;
             boolean runs = rowRuns();
+            long spreadTiles = spread ? pixels / tileRows : 0; // tiles of the spread order, all full
             for (int t = t0; t < t1; t++) {
                 boolean inside = true;
                 for (int r = 0; r < tileRows; r++) {
-                    long spreadRows = spread ? pixels / tileRows : 0; // tiles of the spread order, all full
-                    int p = (int) (t < spreadRows ? t + r * spreadRows
+                    int p = (int) (t < spreadTiles ? t + r * spreadTiles
                             : Math.min((long) t * tileRows + r, pixels - 1));
                     int img = p / plane, q = p - img * plane, oy = q / ow, ox = q - oy * ow;
                     int y0 = oy * stride - pad, x0 = ox * stride - pad;
@@ -666,8 +649,8 @@ public final class ConvNhwc implements ConvKernel {
             long wPanel = (long) panel * taps * cin * width * 4;
             long bOff = (long) panel * width * 4;
             long ldc = cout * 4L;
-            int spreadTiles = spread ? pixels / rt : 0; // tiles 0 .. spreadTiles - 1 are spread, all full
-            long ldr = spread ? spreadTiles * ldc : ldc; // bytes from a full tile's row to the next in out
+            int fullTiles = pixels / rt; // then a partial one of the pixels after them, consecutive in either order
+            long ldr = spread ? fullTiles * ldc : ldc; // bytes from a full tile's row to the next in out
             long later = tmp + (long) rt * width * 4;
             int tt0 = block * tilesPerTask, tt1 = Math.min(tiles, (block + 1) * tilesPerTask);
             long flags = flagsOff(tiles);
@@ -678,8 +661,8 @@ public final class ConvNhwc implements ConvKernel {
                     long wOff = wPanel + ((long) tap * cin + k0) * width * 4;
                     boolean first = tap == 0 && k0 == 0;
                     for (int t = tt0; t < tt1; t++) {
-                        int p0 = t < spreadTiles ? t : t * rt;
-                        boolean full = t < spreadTiles || p0 + rt <= pixels;
+                        boolean full = t < fullTiles;
+                        int p0 = spread && full ? t : t * rt;
                         MemorySegment c = full ? out : scratch;
                         long cOff = full ? ((long) p0 * cout + (long) panel * width) * 4 : tmp;
                         long ld = full ? ldr : width * 4L;
@@ -725,9 +708,10 @@ public final class ConvNhwc implements ConvKernel {
                 }
             }
             for (int t = tt0; t < tt1; t++) {
-                int p0 = t < spreadTiles ? t : t * rt;
+                boolean full = t < fullTiles;
+                int p0 = spread && full ? t : t * rt;
                 long o = ((long) p0 * cout + (long) panel * width) * 4;
-                if (t < spreadTiles || p0 + rt <= pixels) {
+                if (full) {
                     finishTile(width, bias, bOff, out, o, ldr, out, o, ldr, res, relu, rt);
                 } else {
                     finishTile(width, bias, bOff, scratch, tmp, width * 4L, out, o, ldc, res, relu, pixels - p0);

@@ -8,6 +8,7 @@ import dev.skipjack.engine.runtime.Shares;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorShuffle;
@@ -325,7 +326,7 @@ public final class StemConv implements ConvKernel {
             if (gathered.length < slots) {
                 gathered = new int[slots];
             }
-            java.util.Arrays.fill(gathered, -1);
+            Arrays.fill(gathered, -1);
         }
 
         @Override
