@@ -8,7 +8,6 @@ import dev.skipjack.engine.runtime.Shares;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.util.concurrent.atomic.AtomicInteger;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -37,10 +36,10 @@ import jdk.incubator.vector.VectorSpecies;
  * ResNet-50's layers, their weights out of cache, 2 threads), the stride-2 3x3 convolutions ran in 0.46-0.54 of
  * their NCHW time and the 7x7 and 14x14 layers in 0.55-0.92.
  *
- * <p>Work is split into tasks (block of output-channel panels, block of pixel tiles), claimed from a counter,
- * channel panel fastest so that consecutive tasks share their input block; layers of {@link #STATIC_MIN_TILES}
- * tiles or more give each thread a fixed share of the pixel blocks instead. A stride-1 1x1 convolution reads
- * consecutive pixels and needs no offset table pass.
+ * <p>Work is split into tasks (block of output-channel panels, block of pixel tiles), a share of them per thread
+ * ({@link Shares}): column by column, so that a thread's consecutive tasks share their weights; layers of
+ * {@link #STATIC_MIN_TILES} tiles or more give each thread a share of the pixel blocks instead, each block's columns
+ * in turn. A stride-1 1x1 convolution reads consecutive pixels and needs no offset table pass.
  */
 public final class ConvNhwc implements ConvKernel {
     private static final VectorSpecies<Float> S = Gemm.S;
@@ -93,7 +92,7 @@ public final class ConvNhwc implements ConvKernel {
     static final boolean ROW_RUNS = !"false".equals(System.getProperty("skipjack.nhwc.rowRuns"));
     static final int ROW_RUN_MAX = Math.min(KC, Integer.getInteger("skipjack.nhwc.rowRunMax", 512));
     /** Tasks per thread a layer is split into at least, by smaller pixel blocks, where its panels are too few. */
-    static final int TASKS_PER_THREAD = 4;
+    static final int TASKS_PER_THREAD = Integer.getInteger("skipjack.nhwc.tasksPerThread", 4);
     /** Pixels per tile of {@link #kernel6x4}. */
     static final int WP = 6;
     /**
@@ -457,10 +456,11 @@ public final class ConvNhwc implements ConvKernel {
     }
 
     /**
-     * A layer's tiles as tasks of (column of output channels, block of tiles) on the pool: claimed one at a time
-     * from {@link #next}, or, from {@link #STATIC_MIN_TILES} tiles on, each thread's share of the blocks with all
-     * their columns (then what is left of the others', {@link Shares}). Each thread has {@code slotBytes} of the
-     * scratch from {@code tmpOff} on for a partial tile.
+     * A layer's tiles as tasks of (column of output channels, block of tiles) on the pool, a share of them per
+     * thread, then what is left of the others' ({@link Shares}): ordered column by column, or, from
+     * {@link #STATIC_MIN_TILES} tiles on, block by block (each block's columns in turn), so that a thread's share
+     * is a share of the pixels, and another thread that takes over its last tasks takes single columns. Each thread
+     * has {@code slotBytes} of the scratch from {@code tmpOff} on for a partial tile.
      */
     private abstract class BlockJob implements Parallel.Task {
         MemorySegment a, out, res, scratch;
@@ -469,7 +469,6 @@ public final class ConvNhwc implements ConvKernel {
         int pixels, tiles, tilesPerTask, tasks, columns;
         boolean staticSplit;
         final Shares shares = new Shares();
-        final AtomicInteger next = new AtomicInteger();
 
         /** Runs the layer's tasks on {@code par}: {@code tiles} tiles by {@code columns} columns. */
         void run(MemorySegment a, MemorySegment out, MemorySegment res, boolean relu, MemorySegment scratch,
@@ -487,14 +486,11 @@ public final class ConvNhwc implements ConvKernel {
             int blocks = blocks(tiles, columns, par.threads());
             tilesPerTask = (tiles + blocks - 1) / blocks;
             tasks = columns * ((tiles + tilesPerTask - 1) / tilesPerTask);
-            next.set(0);
-            int parts = Math.min(par.threads(), tasks / columns);
             staticSplit = tiles >= STATIC_MIN_TILES;
-            if (staticSplit) {
-                shares.reset(tasks / columns, parts);
-            }
+            int parts = Math.min(par.threads(), staticSplit ? tasks / columns : tasks);
+            shares.reset(tasks, parts);
             try {
-                par.forEach(staticSplit ? parts : Math.min(par.threads(), tasks), this);
+                par.forEach(parts, this);
             } finally {
                 this.a = this.out = this.res = this.scratch = null;
             }
@@ -503,16 +499,15 @@ public final class ConvNhwc implements ConvKernel {
         @Override
         public void run(int slot) {
             long tmp = tmpOff + slot * slotBytes;
-            if (staticSplit) { // this part's share of the blocks (then what is left of the other's), all columns
-                for (int b; (b = shares.claim(slot)) >= 0; ) {
-                    for (int column = 0; column < columns; column++) {
-                        task(column, b, tmp);
-                    }
+            if (staticSplit) { // this part's share of the blocks, each with all its columns in turn
+                for (int t; (t = shares.claim(slot)) >= 0; ) {
+                    task(t % columns, t / columns, tmp);
                 }
                 return;
             }
-            for (int t; (t = next.getAndIncrement()) < tasks; ) {
-                task(t % columns, t / columns, tmp);
+            int blocks = tasks / columns; // column by column, so that a thread's tasks in a row share their weights
+            for (int t; (t = shares.claim(slot)) >= 0; ) {
+                task(t / blocks, t % blocks, tmp);
             }
         }
 

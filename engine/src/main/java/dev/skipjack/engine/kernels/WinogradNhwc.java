@@ -4,6 +4,7 @@ import static dev.skipjack.engine.kernels.Gemm.F32;
 import static dev.skipjack.engine.kernels.Gemm.LE;
 
 import dev.skipjack.engine.runtime.Parallel;
+import dev.skipjack.engine.runtime.Shares;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -29,10 +30,11 @@ import jdk.incubator.vector.VectorSpecies;
  * 14x14) and 0.91-0.95 (64 at 56x56) of the time; with U in cache within noise (0.96-1.01). Whole ResNet-18
  * passes 0.966-0.976 of the time, ResNet-50 0.998.
  *
- * <p>Each thread claims chunks of tiles (consecutive tiles, a chunk's V at most {@link #CHUNK_BYTES}) and does all
- * of it in its own slot of the scratch, with no barrier between the steps (where all the tiles fit one chunk of
- * {@link #GROUP_CHUNK_BYTES}, the threads transform a share of its tiles each into one V and, after a barrier, claim
- * its output-channel panels one at a time):
+ * <p>Each thread takes a share of the chunks of tiles ({@link Shares}: consecutive tiles, a chunk's V at most
+ * {@link #CHUNK_BYTES}; the rows a thread wrote in the layer before, where that layer split its pixels alike) and
+ * does all of it in its own slot of the scratch, with no barrier between the steps (where all the tiles fit one
+ * chunk of {@link #GROUP_CHUNK_BYTES}, the threads transform a share of its tiles each into one V and, after a
+ * barrier, claim its output-channel panels one at a time):
  * <ol>
  *   <li>input transform: V = B^T d B for every tile and channel vector (channels along the vector, so the
  *       transform is plain vector adds), into {@code V [tile][pos][cin]}, columns first and then each row in
@@ -372,6 +374,7 @@ public final class WinogradNhwc implements ConvKernel {
             j.outer = positionsOuter && j.chunks <= threads;
             j.zero = pixels * cin;
             j.next.set(0);
+            j.shares.reset(j.chunks, Math.max(1, Math.min(threads, j.chunks)));
             try {
                 if (j.groups > 1) { // the shared chunk's input transform, a share of its tiles per thread
                     par.forEach(j.groups, inputJob);
@@ -413,6 +416,7 @@ public final class WinogradNhwc implements ConvKernel {
         int h, w, th, tw, tiles, chunks, groups, rows;
         long zero, slotStride;
         final java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
+        final Shares shares = new Shares();
 
         @Override
         public void run(int slot) {
@@ -427,7 +431,7 @@ public final class WinogradNhwc implements ConvKernel {
                 }
                 return;
             }
-            for (int c; (c = next.getAndIncrement()) < chunks; ) {
+            for (int c; (c = shares.claim(slot)) >= 0; ) {
                 int t0 = chunkStart(c, chunks, tiles), t1 = chunkStart(c + 1, chunks, tiles);
                 input(t0, t1 - t0, (t1 - t0 + tileRows - 1) / tileRows * tileRows, base, base);
                 for (int col = 0; col < columns; col++) {

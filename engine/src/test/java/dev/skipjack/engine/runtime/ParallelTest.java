@@ -167,6 +167,36 @@ class ParallelTest {
     }
 
     @Test
+    void indexIRunsOnThreadIWhereThreadIComesForIt() throws Exception {
+        // Kernels that split a layer into per-thread shares (Shares) take the index as the share, so that each core
+        // reads and writes the same part of every buffer layer after layer: thread i must get index i, the caller
+        // index 0 and worker k index k, call after call. Each task waits until all three run, so every thread
+        // comes for one index (with a counter handing them out in claim order, a worker got its own in some calls
+        // and the other's in others).
+        try (Parallel par = new Parallel(3)) {
+            String[] expected = {Thread.currentThread().getName(), "skipjack-worker-1", "skipjack-worker-2"};
+            for (int call = 0; call < 200; call++) {
+                String[] ran = new String[5];
+                CountDownLatch all = new CountDownLatch(3);
+                par.forEach(5, i -> {
+                    ran[i] = Thread.currentThread().getName();
+                    if (i < 3) {
+                        all.countDown();
+                        try {
+                            assertTrue(all.await(10, java.util.concurrent.TimeUnit.SECONDS), "three threads at once");
+                        } catch (InterruptedException e) {
+                            throw new IllegalStateException(e);
+                        }
+                    }
+                });
+                for (int i = 0; i < 3; i++) {
+                    assertEquals(expected[i], ran[i], "call " + call + ", index " + i);
+                }
+            }
+        }
+    }
+
+    @Test
     void rethrowsTheFirstFailureAfterAllTasksRan() {
         try (Parallel par = new Parallel(3)) {
             AtomicIntegerArray hits = new AtomicIntegerArray(50);

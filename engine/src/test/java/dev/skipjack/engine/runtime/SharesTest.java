@@ -11,13 +11,13 @@ import org.junit.jupiter.api.Test;
 class SharesTest {
 
     @Test
-    void eachPartTakesItsOwnShareInOrderThenTheRestOfTheOthers() {
+    void eachPartTakesItsOwnShareInOrderThenTheRestOfTheOthersFromTheBack() {
         Shares s = new Shares();
         s.reset(10, 3); // shares [0, 3), [3, 6), [6, 10)
         assertEquals(List.of(3, 4, 5), take(s, 1, 3));
         assertEquals(List.of(0, 1), take(s, 0, 2));
-        // part 1's share is done: it goes on with part 2's, then what is left of part 0's
-        assertEquals(List.of(6, 7, 8, 9, 2), take(s, 1, 5));
+        // part 1's share is done: it goes on with part 2's, last item first, then what is left of part 0's
+        assertEquals(List.of(9, 8, 7, 6, 2), take(s, 1, 5));
         assertEquals(-1, s.claim(1));
         assertEquals(-1, s.claim(0));
         assertEquals(-1, s.claim(2));
@@ -28,6 +28,18 @@ class SharesTest {
         s.reset(0, 2);
         assertEquals(-1, s.claim(0));
         assertThrows(IllegalArgumentException.class, () -> s.reset(5, 0));
+    }
+
+    @Test
+    void aThiefAndTheOwnerMeetInsideTheOwnersShare() {
+        Shares s = new Shares();
+        s.reset(10, 2); // shares [0, 5), [5, 10)
+        assertEquals(List.of(0), take(s, 0, 1));
+        assertEquals(List.of(5, 6, 7, 8, 9), take(s, 1, 5));
+        assertEquals(List.of(4, 3), take(s, 1, 2)); // part 0 held up: part 1 takes its last items
+        assertEquals(List.of(1, 2), take(s, 0, 2)); // while part 0 goes on in order
+        assertEquals(-1, s.claim(0));
+        assertEquals(-1, s.claim(1));
     }
 
     @Test
