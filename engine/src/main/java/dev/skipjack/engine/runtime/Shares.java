@@ -48,7 +48,7 @@ public final class Shares {
      */
     public int claim(int self) {
         for (int k = 0; k < parts; k++) {
-            int p = self + k < parts ? self + k : self + k - parts;
+            int p = (self + k) % parts;
             int at = p * STRIDE;
             for (;;) {
                 long v = range.get(at);
