@@ -58,18 +58,6 @@ public final class ConvNhwc implements ConvKernel {
      */
     static final int KC = Integer.getInteger("skipjack.nhwc.kc", 2048);
     /**
-     * Layers of at least this many tiles split by shares: thread i takes the i-th share of the pixel blocks
-     * with all their panels (then helps with what is left of the other's, {@link Shares}), so that in
-     * channels-last values (pixels contiguous) each core reads and writes the same share of every buffer from
-     * layer to layer and its cache lines stay in that core's cache. Claimed
-     * dynamically, the two cores' writes interleaved across each other's lines: ResNet-50's 1x1 64 -> 256 at
-     * 56x56 took 0.62-0.64 ms against 0.44-0.47 split statically (2 threads, hot). Whole passes (two engines
-     * alternating): ResNet-50 2.4% faster at batch 1 and 5% at batch 8 with 100 (28x28 planes and larger), 2.2%
-     * with 300; split statically everywhere (no stealing), 11.5% slower (ResNet-18 25%: small layers' shares
-     * uneven, and a descheduled core held up the other). ResNet-18 is within noise at 100; stealing added 1.2% on
-     * ResNet-50. The property is for experiments.
-     */
-    /**
      * Whether layers with large inputs take their tiles in the spread order ({@link #spread}): tile t's rows are the
      * pixels t, t + m, ..., t + (rows - 1) m (m = pixels / rows; the few pixels after rows x m make one last tile of
      * consecutive pixels), so that its rows lie in as many distant parts of the input, each read forward, tile after
@@ -87,12 +75,24 @@ public final class ConvNhwc implements ConvKernel {
     static final boolean SPREAD = !"false".equals(System.getProperty("skipjack.nhwc.spread"));
     /** Least input bytes for the spread order, which also takes an input at least as large as the output. */
     static final long SPREAD_MIN_BYTES = Long.getLong("skipjack.nhwc.spreadMinBytes", 1L << 20);
+    /**
+     * Layers of at least this many tiles split by shares: thread i takes the i-th share of the pixel blocks
+     * with all their panels (then helps with what is left of the other's, {@link Shares}), so that in
+     * channels-last values (pixels contiguous) each core reads and writes the same share of every buffer from
+     * layer to layer and its cache lines stay in that core's cache. Claimed
+     * dynamically, the two cores' writes interleaved across each other's lines: ResNet-50's 1x1 64 -> 256 at
+     * 56x56 took 0.62-0.64 ms against 0.44-0.47 split statically (2 threads, hot). Whole passes (two engines
+     * alternating): ResNet-50 2.4% faster at batch 1 and 5% at batch 8 with 100 (28x28 planes and larger), 2.2%
+     * with 300; split statically everywhere (no stealing), 11.5% slower (ResNet-18 25%: small layers' shares
+     * uneven, and a descheduled core held up the other). ResNet-18 is within noise at 100; stealing added 1.2% on
+     * ResNet-50. The property is for experiments.
+     */
     static final int STATIC_MIN_TILES = Integer.getInteger("skipjack.nhwc.staticMinTiles", 100);
     /** For experiments: {@link #rowRuns} on or off, and the longest run in floats. */
     static final boolean ROW_RUNS = !"false".equals(System.getProperty("skipjack.nhwc.rowRuns"));
     static final int ROW_RUN_MAX = Math.min(KC, Integer.getInteger("skipjack.nhwc.rowRunMax", 512));
     /** Tasks per thread a layer is split into at least, by smaller pixel blocks, where its panels are too few. */
-    static final int TASKS_PER_THREAD = Integer.getInteger("skipjack.nhwc.tasksPerThread", 4);
+    static final int TASKS_PER_THREAD = 4;
     /** Pixels per tile of {@link #kernel6x4}. */
     static final int WP = 6;
     /**

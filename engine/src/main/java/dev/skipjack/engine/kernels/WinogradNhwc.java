@@ -71,9 +71,10 @@ public final class WinogradNhwc implements ConvKernel {
      * Whether a layer whose tiles all fit one chunk splits its output channels across the threads instead of its
      * tiles (see {@link #groups}). Two engines alternating: ResNet-18 6.5% and ResNet-50 3.9% faster
      * (the 14x14 F(2x2) layers: 49 tiles, one chunk; before, two chunks of 25 and 24 tiles, each thread
-     * streaming all 4.2 MB of U). The panels are claimed one at a time: in halves, a thread on a slower core
-     * (this host's cores differ from minute to minute) kept the other waiting 0.07-0.11 ms a layer in
-     * ResNet-18's 28x28 and 14x14 layers. The chunk's input is transformed once, a share of its tiles per thread
+     * streaming all 4.2 MB of U). Each thread takes a share of the panels, the other's last ones when it is done
+     * ({@link Shares}; fixed halves without that, a thread on a slower core (this host's cores differ from minute
+     * to minute) kept the other waiting 0.07-0.11 ms a layer in ResNet-18's 28x28 and 14x14 layers). The chunk's
+     * input is transformed once, a share of its tiles per thread
      * into slot 0's V, and read by all after a barrier: each such layer timed inside whole passes (both builds
      * alternating in one process, both orders) ran in 0.84-0.95 (28x28 F(4x4)) and 0.90-0.91 (14x14 F(2x2)) of
      * the time of every thread transforming all of it into its own V; alone (hot) within noise. For experiments.
@@ -385,9 +386,9 @@ public final class WinogradNhwc implements ConvKernel {
             j.slotStride = slotStride(j.rows, j.groups > 1);
             j.outer = positionsOuter && j.chunks <= threads;
             j.zero = pixels * cin;
-            j.next.set(0);
             // groups: per column two halves of the tiles (where the positions are outermost, a column)
-            int items = j.groups > 1 ? columns * (j.outer ? 1 : 2) : j.chunks;
+            j.halves = j.outer ? 1 : 2;
+            int items = j.groups > 1 ? columns * j.halves : j.chunks;
             j.shares.reset(items, Math.max(1, Math.min(threads, items)));
             try {
                 if (j.groups > 1) { // the shared chunk's input transform, a share of its tiles per thread
@@ -427,9 +428,8 @@ public final class WinogradNhwc implements ConvKernel {
     private final class Job implements Parallel.Task {
         MemorySegment in, out, res, scratch;
         boolean relu, outer;
-        int h, w, th, tw, tiles, chunks, groups, rows;
+        int h, w, th, tw, tiles, chunks, groups, rows, halves;
         long zero, slotStride;
-        final java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
         final Shares shares = new Shares();
 
         @Override
@@ -440,7 +440,7 @@ public final class WinogradNhwc implements ConvKernel {
                 scratch.set(ValueLayout.JAVA_INT_UNALIGNED, base + tableOff(rows) + i * 4L, i * positions * cin);
             }
             if (groups > 1) { // one chunk, its V in slot 0's (InputJob): its columns, or halves of them, in turn
-                int halves = outer ? 1 : 2, split = halves == 1 ? tiles : firstHalf(tiles);
+                int split = halves == 1 ? tiles : firstHalf(tiles);
                 for (int item; (item = shares.claim(slot)) >= 0; ) {
                     int col = item / halves, t0 = item % halves == 0 ? 0 : split;
                     int count = item % halves == 0 ? split : tiles - split;
