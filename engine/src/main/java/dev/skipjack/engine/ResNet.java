@@ -500,7 +500,9 @@ public final class ResNet implements AutoCloseable {
     }
 
     /**
-     * Runs the network on off-heap (or any) memory.
+     * Runs the network on off-heap (or any) memory. An off-heap input that every thread of the model's pool may
+     * access (a shared, global or automatic arena's) is read in place by the first layer and must not change until
+     * this returns; any other (a confined arena's, an array's, a mapped file's) is copied first.
      *
      * @param input  float32 NCHW {@code [n][3][h][w]} in native byte order, at least {@code n*3*h*w*4} bytes
      * @param output receives {@code [n][numClasses()]} float32, at least {@code n*numClasses()*4} bytes

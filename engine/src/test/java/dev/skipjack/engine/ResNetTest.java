@@ -116,11 +116,36 @@ class ResNetTest {
     void offHeapPredictMatchesArrayPredict() {
         float[] x = image(input224, 1, 224, 224);
         float[] want = model.predict(x, 1, 224, 224);
-        try (Arena arena = Arena.ofConfined()) {
+        try (Arena arena = Arena.ofConfined()) { // the workers may not read it: copied into the input buffer
             MemorySegment in = arena.allocateFrom(ValueLayout.JAVA_FLOAT, x);
             MemorySegment out = arena.allocate(10 * 4);
             model.predict(in, out, 1, 224, 224);
             assertArrayEquals(want, out.toArray(ValueLayout.JAVA_FLOAT));
+        }
+    }
+
+    /**
+     * A segment every thread may read is read in place by the first layer: the same logits, the input untouched,
+     * and the next call on other contents of the same segment (or of a slice 4 bytes in, off the buffers'
+     * 64-byte alignment) sees them.
+     */
+    @Test
+    void sharedInputSegmentsAreReadInPlaceAndLeftUnchanged() {
+        float[] x = image(input224, 1, 224, 224), y = image(input224, 2, 224, 224);
+        float[] wantX = model.predict(x, 1, 224, 224), wantY = model.predict(y, 1, 224, 224);
+        try (Arena arena = Arena.ofShared()) {
+            MemorySegment whole = arena.allocate(x.length * 4L + 4, 64);
+            MemorySegment out = arena.allocate(10 * 4);
+            for (long at : new long[] {0, 4}) {
+                MemorySegment in = whole.asSlice(at, x.length * 4L);
+                MemorySegment.copy(x, 0, in, ValueLayout.JAVA_FLOAT_UNALIGNED, 0, x.length);
+                model.predict(in, out, 1, 224, 224);
+                assertArrayEquals(wantX, out.toArray(ValueLayout.JAVA_FLOAT), "at byte " + at);
+                assertArrayEquals(x, in.toArray(ValueLayout.JAVA_FLOAT_UNALIGNED), "the input at byte " + at);
+                MemorySegment.copy(y, 0, in, ValueLayout.JAVA_FLOAT_UNALIGNED, 0, y.length);
+                model.predict(in, out, 1, 224, 224);
+                assertArrayEquals(wantY, out.toArray(ValueLayout.JAVA_FLOAT), "other contents at byte " + at);
+            }
         }
     }
 

@@ -20,6 +20,8 @@ public final class ExecutionContext implements AutoCloseable, Step.Activations {
     // The plan and pool of the run in progress, for the steps (Step.Activations).
     private Plan running;
     private Parallel runningPool;
+    // The caller's own input segment, read in place as value 0 by the run in progress; null: the input buffer.
+    private MemorySegment callerInput;
 
     /** Makes the buffers big enough for {@code plan}, reallocating (all at once) only if they are not. */
     void ensure(Plan plan) {
@@ -66,10 +68,15 @@ public final class ExecutionContext implements AutoCloseable, Step.Activations {
         return buffers[plan.bufferOf[plan.outputValue]];
     }
 
-    /** Runs the plan's steps (each a run of layers on one backend) over this context's buffers (after {@link #ensure}). */
-    void run(Network net, Plan plan, Parallel par) {
+    /**
+     * Runs the plan's steps (each a run of layers on one backend) over this context's buffers (after {@link #ensure}),
+     * the input value read from {@code input} where that is not null (the caller's segment, read in place: see
+     * {@link ExecutionContexts#run}), else from the input buffer.
+     */
+    void run(Network net, Plan plan, Parallel par, MemorySegment input) {
         running = plan;
         runningPool = par;
+        callerInput = input;
         try {
             for (Step s : plan.steps) {
                 s.run(this);
@@ -77,11 +84,15 @@ public final class ExecutionContext implements AutoCloseable, Step.Activations {
         } finally {
             running = null;
             runningPool = null;
+            callerInput = null;
         }
     }
 
     @Override
     public MemorySegment value(int v) {
+        if (v == 0 && callerInput != null) {
+            return callerInput;
+        }
         return buffers[running.bufferOf[v]];
     }
 

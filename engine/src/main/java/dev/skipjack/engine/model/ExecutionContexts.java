@@ -55,6 +55,16 @@ public final class ExecutionContexts {
         }
     }
 
+    /**
+     * Whether the first layer may read the caller's input segment in place instead of a copy in the context's input
+     * buffer: where it is off-heap memory of the same kind as the buffer (the kernels' compiled code has seen only
+     * that kind; an array's segment or a mapped file's would deoptimize them) and every thread of the pool may read
+     * it (a confined arena's may not). Saves a pass over the input: 600 KB at 224 x 224, batch 1.
+     */
+    private boolean readableInPlace(MemorySegment input, MemorySegment buffer) {
+        return input.getClass() == buffer.getClass() && parallel.canRead(input);
+    }
+
     /** Throws {@link IllegalStateException} once the model is closed. */
     public void checkOpen() {
         if (closed) {
@@ -83,12 +93,15 @@ public final class ExecutionContexts {
                     ctx.lastPlan = plan;
                 }
                 ctx.ensure(plan);
+                MemorySegment inPlace = null;
                 if (inArray != null) {
                     ctx.copyIn(plan, inArray);
+                } else if (readableInPlace(inSegment, ctx.input(plan))) {
+                    inPlace = inSegment;
                 } else {
                     MemorySegment.copy(inSegment, 0, ctx.input(plan), 0, plan.floats(0) * Float.BYTES);
                 }
-                ctx.run(network, plan, parallel);
+                ctx.run(network, plan, parallel, inPlace);
                 MemorySegment logits = ctx.output(plan);
                 if (outArray != null) {
                     MemorySegment.copy(logits, ValueLayout.JAVA_FLOAT, 0, outArray, 0, outArray.length);

@@ -87,6 +87,10 @@ public final class Parallel implements AutoCloseable {
     private final Task[] bodies = new Task[2];
     private final int[] counts = new int[2];
     private volatile Thread waiter;
+    // Whether the caller waiting for a job's last task is parked or about to park (awaitDone), so that the thread
+    // that ends the last task unparks it only then: set before its last look at done, read after the increment,
+    // both volatile, so either the caller sees the count or the other thread sees the flag (as with sleeping).
+    private volatile boolean waiterParked;
     private volatile Throwable failure;
     private volatile boolean closed;
 
@@ -150,6 +154,16 @@ public final class Parallel implements AutoCloseable {
         return steer;
     }
 
+    /** Whether the calling thread and every worker may access {@code segment} (a confined arena's: its owner only). */
+    public boolean canRead(MemorySegment segment) {
+        for (Thread w : workers) {
+            if (!segment.isAccessibleBy(w)) {
+                return false;
+            }
+        }
+        return segment.isAccessibleBy(Thread.currentThread());
+    }
+
     /** The number of threads that run a {@link #forEach}, the caller's included. */
     public int threads() {
         return threads;
@@ -201,7 +215,9 @@ public final class Parallel implements AutoCloseable {
             homes.set(gen << 32);
             state.set(gen << 32 | home); // publishes the slot and homes written above
             for (int i = 0; i < workers.length; i++) {
-                unpark(i);
+                if (sleeping.get(i) != 0) { // a spinning worker sees state; see workerLoop
+                    unpark(i);
+                }
             }
             runClaimed(gen, body, tasks, 0);
             awaitDone(tasks);
@@ -321,7 +337,7 @@ public final class Parallel implements AutoCloseable {
                 failure = t;
             }
         }
-        if (done.incrementAndGet() == tasks) {
+        if (done.incrementAndGet() == tasks && waiterParked) { // else it spins on done; see awaitDone
             Thread w = waiter;
             if (w != Thread.currentThread()) {
                 LockSupport.unpark(w);
@@ -335,7 +351,11 @@ public final class Parallel implements AutoCloseable {
             if (System.nanoTime() - start < spinNanos) {
                 Thread.onSpinWait();
             } else {
-                LockSupport.parkNanos(this, 100_000);
+                waiterParked = true;
+                if (done.get() < tasks) {
+                    LockSupport.parkNanos(this, 100_000);
+                }
+                waiterParked = false;
             }
         }
     }

@@ -165,7 +165,7 @@ class CpuBackendTest {
         try (var ctx = new ExecutionContext()) {
             ctx.ensure(p);
             ctx.copyIn(p, input);
-            ctx.run(net, p, par);
+            ctx.run(net, p, par, null);
             MemorySegment out = ctx.output(p);
             float[] logits = new float[n * 10];
             MemorySegment.copy(out, ValueLayout.JAVA_FLOAT, 0, logits, 0, logits.length);

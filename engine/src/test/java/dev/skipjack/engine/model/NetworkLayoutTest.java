@@ -94,7 +94,7 @@ class NetworkLayoutTest {
         try (var ctx = new ExecutionContext()) {
             ctx.ensure(p);
             ctx.copyIn(p, input);
-            ctx.run(net, p, par);
+            ctx.run(net, p, par, null);
             MemorySegment out = ctx.output(p);
             float[] logits = new float[n * net.graph().numClasses()];
             MemorySegment.copy(out, ValueLayout.JAVA_FLOAT, 0, logits, 0, logits.length);
