@@ -248,7 +248,9 @@ public final class ResNet implements AutoCloseable {
                     : Network.build(graph, tensors, origin, arena);
             long packedBytes = arena.allocatedBytes();
             parallel = new Parallel(options.threads());
-            dispatch = Dispatch.resolve(options.profile(), Layers.of(graph, folded), new CpuBackend(network, parallel));
+            // (with the weights for an accelerator; for the CPU its kernels' own pass, downsamples fused)
+            dispatch = Dispatch.resolve(options.profile(), folded != null ? Layers.of(graph, folded)
+                    : Layers.of(network), new CpuBackend(network, parallel));
             if (dispatch.notice() != null) {
                 System.err.println(dispatch.notice());
             }

@@ -462,7 +462,7 @@ public final class ConvNhwc implements ConvKernel {
      * is a share of the pixels, and another thread that takes over its last tasks takes single columns. Each thread
      * has {@code slotBytes} of the scratch from {@code tmpOff} on for a partial tile.
      */
-    private abstract class BlockJob implements Parallel.Task {
+    abstract static class BlockJob implements Parallel.Task {
         MemorySegment a, out, res, scratch;
         boolean relu;
         long tmpOff, slotBytes;

@@ -6,6 +6,7 @@ import dev.skipjack.engine.backend.Layer;
 import dev.skipjack.engine.backend.Step;
 import dev.skipjack.engine.kernels.GlobalAvgPool;
 import dev.skipjack.engine.kernels.MaxPool2d;
+import dev.skipjack.engine.kernels.ProjectedConvNhwc;
 import dev.skipjack.engine.runtime.Parallel;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -71,20 +72,38 @@ public final class CpuBackend implements Backend {
             w[t] = shapes.width(in);
         }
         int n = shapes.batch();
+        // a projected convolution's residual (the fused downsample's input): its height and width
+        int[] rh = new int[m], rw = new int[m];
+        for (int t = 0; t < m; t++) {
+            if (layers[t] instanceof Layer.Conv cv && cv.residual() >= 0) {
+                rh[t] = shapes.height(cv.residual());
+                rw[t] = shapes.width(cv.residual());
+            }
+        }
         return acts -> {
             Parallel par = acts.parallel();
             for (int t = 0; t < m; t++) {
-                forward(layers[t], acts, n, c[t], h[t], w[t], par);
+                forward(layers[t], acts, n, c[t], h[t], w[t], rh[t], rw[t], par);
             }
         };
     }
 
-    private void forward(Layer layer, Step.Activations acts, int n, int c, int h, int w, Parallel par) {
+    private void forward(Layer layer, Step.Activations acts, int n, int c, int h, int w, int rh, int rw,
+                         Parallel par) {
         MemorySegment src = acts.value(layer.input());
         MemorySegment dst = acts.value(layer.output());
         switch (layer) {
-            case Layer.Conv cv -> network.conv(convIndex(cv)).forward(src, dst,
-                    cv.residual() < 0 ? null : acts.value(cv.residual()), cv.relu(), n, h, w, acts.scratch(), par);
+            case Layer.Conv cv -> {
+                int i = convIndex(cv);
+                ProjectedConvNhwc projected = network.projected(i);
+                if (projected != null) {
+                    projected.forward(src, acts.value(cv.residual()), rh, rw, dst, cv.relu(), n, h, w,
+                            acts.scratch(), par);
+                } else {
+                    network.conv(i).forward(src, dst, cv.residual() < 0 ? null : acts.value(cv.residual()),
+                            cv.relu(), n, h, w, acts.scratch(), par);
+                }
+            }
             case Layer.MaxPool p -> {
                 if (network.channelsLast(p.input())) {
                     MaxPool2d.forwardChannelsLast(src, dst, n, c, h, w, p.kernel(), p.stride(), p.pad(), par);
@@ -120,13 +139,15 @@ public final class CpuBackend implements Backend {
             Step.Activations acts = activations(arena, shapes, v -> v == in || layer.reads(v) || v == layer.output(),
                     scratch);
             int n = shapes.batch(), c = shapes.channels(in), h = shapes.height(in), w = shapes.width(in);
+            int r0 = layer instanceof Layer.Conv cv && cv.residual() >= 0 ? cv.residual() : in;
+            int rh = shapes.height(r0), rw = shapes.width(r0);
             for (int r = 0; r < WARMUP_RUNS; r++) {
-                forward(layer, acts, n, c, h, w, parallel);
+                forward(layer, acts, n, c, h, w, rh, rw, parallel);
             }
             long best = Long.MAX_VALUE;
             for (int r = 0; r < TIMED_RUNS; r++) {
                 long t0 = System.nanoTime();
-                forward(layer, acts, n, c, h, w, parallel);
+                forward(layer, acts, n, c, h, w, rh, rw, parallel);
                 best = Math.min(best, System.nanoTime() - t0);
             }
             return best * 1e-9;
@@ -187,7 +208,7 @@ public final class CpuBackend implements Backend {
      * every layer of their kind.
      */
     private void warmUp(ActivationShapes shapes) {
-        List<Layer> all = Layers.of(network.graph(), null);
+        List<Layer> all = Layers.of(network);
         try (Arena arena = Arena.ofShared()) {
             Step.Activations acts = activations(arena, shapes, v -> true, maxScratchBytes(all, shapes));
             warmUp(compile(all, shapes, new boolean[shapes.values()]), acts);
@@ -216,6 +237,10 @@ public final class CpuBackend implements Backend {
 
     private long scratchBytes(Layer.Conv layer, ActivationShapes shapes) {
         int in = layer.input();
+        ProjectedConvNhwc projected = network.projected(convIndex(layer));
+        if (projected != null) {
+            return projected.scratchBytes(parallel.threads());
+        }
         return network.conv(convIndex(layer)).scratchBytes(shapes.batch(), shapes.height(in), shapes.width(in),
                 parallel.threads());
     }

@@ -42,7 +42,7 @@ public final class ExecutionContexts {
 
     /** Every layer on the CPU. */
     public ExecutionContexts(Network network, Parallel parallel) {
-        this(network, parallel, Dispatch.allOn(new CpuBackend(network, parallel), Layers.of(network.graph(), null)));
+        this(network, parallel, Dispatch.allOn(new CpuBackend(network, parallel), Layers.of(network)));
     }
 
     /** Each layer on the backend {@code dispatch} chose for it (the caller closes the dispatch). */

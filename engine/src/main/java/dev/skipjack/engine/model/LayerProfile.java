@@ -2,6 +2,7 @@ package dev.skipjack.engine.model;
 
 import dev.skipjack.engine.backend.ActivationShapes;
 import dev.skipjack.engine.backend.Layer;
+import dev.skipjack.engine.kernels.ProjectedConvNhwc;
 import dev.skipjack.engine.runtime.Parallel;
 import java.util.ArrayList;
 import java.util.List;
@@ -29,7 +30,7 @@ public final class LayerProfile {
 
     /** Times each layer of {@code network} on {@code [n][3][h][w]} with the threads of {@code parallel}. */
     public static List<Entry> measure(Network network, Parallel parallel, int n, int h, int w) {
-        List<Layer> layers = Layers.of(network.graph(), null);
+        List<Layer> layers = Layers.of(network);
         ActivationShapes shapes = ActivationShapes.infer(layers, n, h, w);
         CpuBackend cpu = new CpuBackend(network, parallel);
         double[] seconds = cpu.timeInPasses(layers, shapes, PASSES);
@@ -44,9 +45,19 @@ public final class LayerProfile {
                 case Layer.Conv cv -> {
                     var s = cv.shape();
                     flops = s.flops(n, hi, wi);
+                    int conv = ((ResNetGraph.Conv) network.ops()[cv.index()]).layer();
+                    ProjectedConvNhwc projected = network.projected(conv);
                     what = "conv " + s.kernel() + "x" + s.kernel() + "/" + s.stride() + " " + s.cin() + "->" + s.cout()
-                            + (s.groups() > 1 ? " g" + s.groups() : "") + " " + hi + "x" + wi + " "
-                            + network.conv(((ResNetGraph.Conv) network.ops()[cv.index()]).layer()).algorithm();
+                            + (s.groups() > 1 ? " g" + s.groups() : "") + " " + hi + "x" + wi + " ";
+                    if (projected != null) { // and the downsample fused into it, which reads the residual value
+                        var p = projected.projection();
+                        int r = cv.residual();
+                        flops += p.flops(n, shapes.height(r), shapes.width(r));
+                        what += "+ 1x1/" + p.stride() + " " + p.cin() + "->" + p.cout() + " " + shapes.height(r) + "x"
+                                + shapes.width(r) + " " + projected.algorithm();
+                    } else {
+                        what += network.conv(conv).algorithm();
+                    }
                 }
                 case Layer.MaxPool p -> what = "maxpool " + p.kernel() + "x" + p.kernel() + "/" + p.stride() + " "
                         + shapes.channels(in) + "ch " + hi + "x" + wi;

@@ -22,8 +22,20 @@ public final class Layers {
      * {@code weights} is null (for backends that already hold their weights, like the CPU's kernels).
      */
     public static List<Layer> of(ResNetGraph graph, WeightLoader.Weights weights) {
+        return of(graph, graph.ops(), weights);
+    }
+
+    /**
+     * The forward pass as {@code network}'s CPU kernels run it, without weights: its {@link Network#ops} (a
+     * downsample fused into a block's last convolution is no layer of its own, and that convolution's residual is
+     * the downsample's input).
+     */
+    public static List<Layer> of(Network network) {
+        return of(network.graph(), List.of(network.ops()), null);
+    }
+
+    private static List<Layer> of(ResNetGraph graph, List<Op> ops, WeightLoader.Weights weights) {
         var out = new ArrayList<Layer>();
-        List<Op> ops = graph.ops();
         for (int i = 0; i < ops.size(); i++) {
             Layer l = switch (ops.get(i)) {
                 case Conv c -> {

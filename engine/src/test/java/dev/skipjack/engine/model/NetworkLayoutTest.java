@@ -88,8 +88,59 @@ class NetworkLayoutTest {
         }
     }
 
+    /**
+     * ResNet-50's four downsamples go into their blocks' last 1x1 (where the vectors have 16 lanes): no layers of
+     * their own in the CPU's pass, that convolution reading the block's input as its residual, and the logits those
+     * of the network with them unfused. ResNet-18's blocks end in a 3x3: nothing fused.
+     */
+    @Test
+    void downsamplesFuseIntoTheBottlenecksLastConvolution() throws ModelFormatException {
+        ResNetGraph g = ResNetGraph.of(Architectures.named("resnet50"));
+        int[] projections = Network.projections(g, Network.channelsLastValues(g, true));
+        int fusable = (int) java.util.Arrays.stream(projections).filter(p -> p >= 0).count();
+        if (dev.skipjack.engine.kernels.Simd.LANES < 16) { // the fused kernel's 6x4 tile needs 32 registers
+            assertEquals(0, fusable, "ResNet-50's downsamples on " + dev.skipjack.engine.kernels.Simd.LANES + " lanes");
+            return;
+        }
+        assertEquals(4, fusable, "ResNet-50's downsamples");
+        for (int c = 0; c < projections.length; c++) {
+            if (projections[c] >= 0) {
+                String last = g.convs().get(c).conv(), ds = g.convs().get(projections[c]).conv();
+                assertTrue(last.endsWith(".conv3") && ds.equals(last.replace("conv3", "downsample.0")), last + " <- " + ds);
+            }
+        }
+        ResNetGraph r18 = ResNetGraph.of(Architectures.named("resnet18"));
+        for (int p : Network.projections(r18, Network.channelsLastValues(r18, true))) {
+            assertEquals(-1, p, "resnet18");
+        }
+        int n = 2, h = 45, w = 61;
+        var r = new SplittableRandom(5);
+        float[] input = new float[n * 3 * h * w];
+        for (int i = 0; i < input.length; i++) {
+            input[i] = (float) r.nextGaussian();
+        }
+        try (Arena arena = Arena.ofShared(); Parallel par = new Parallel(2)) {
+            var tensors = SeededWeights.create(g, 4, arena);
+            Network fused = Network.build(g, tensors, "seeded", arena, true, true);
+            Network apart = Network.build(g, tensors, "seeded", arena, true, false);
+            var layers = Layers.of(fused);
+            assertEquals(Layers.of(apart).size() - 4, layers.size());
+            for (var l : layers) {
+                assertFalse(l.name().contains("downsample"), l.name());
+            }
+            float[] want = infer(apart, par, input, n, h, w);
+            float[] got = infer(fused, par, input, n, h, w);
+            double diff = 0, scale = 0;
+            for (int i = 0; i < want.length; i++) {
+                diff = Math.max(diff, Math.abs(got[i] - want[i]));
+                scale = Math.max(scale, Math.abs(want[i]));
+            }
+            assertTrue(scale > 0 && diff <= 1e-5 * scale, "fused logits differ by " + diff + " (scale " + scale + ")");
+        }
+    }
+
     private static float[] infer(Network net, Parallel par, float[] input, int n, int h, int w) {
-        Plan p = Plan.create(net, Dispatch.allOn(new CpuBackend(net, par), Layers.of(net.graph(), null)), n, h, w,
+        Plan p = Plan.create(net, Dispatch.allOn(new CpuBackend(net, par), Layers.of(net)), n, h, w,
                 par.threads());
         try (var ctx = new ExecutionContext()) {
             ctx.ensure(p);
