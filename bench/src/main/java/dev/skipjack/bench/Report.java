@@ -125,6 +125,13 @@ final class Report {
                     l.flops() == 0 ? "-" : fixed(100 * g / peakGflops, 1) + "%"));
             if (ort != null) {
                 Double o = ort.seconds().get(l.name());
+                for (String f : l.fused()) { // a module fused into this layer: its time too, where ORT has it
+                    Double more = ort.seconds().get(f);
+                    if (o != null && more != null) {
+                        o += more;
+                        placed.add(f);
+                    }
+                }
                 if (o == null) {
                     cells.add("-");
                     cells.add("-");
@@ -162,7 +169,7 @@ final class Report {
                 others.add(nd.name() + " (" + nd.op() + ")");
                 otherSeconds += nd.seconds();
             }
-            sb.append("ORT ms: ONNX Runtime's own time for the module (its profiler, median of ")
+            sb.append("ORT ms: ONNX Runtime's own time for the module (and for a downsample fused into it; its profiler, median of ")
                     .append(LayerProfile.PASSES).append(" runs in a session of its own; the sum line sums the layers "
                             + "both have; vs ORT below 1.00 Skipjack is faster).\n");
             if (!others.isEmpty()) {

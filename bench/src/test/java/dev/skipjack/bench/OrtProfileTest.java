@@ -3,6 +3,7 @@ package dev.skipjack.bench;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.skipjack.engine.model.LayerProfile;
@@ -114,5 +115,16 @@ class OrtProfileTest {
         assertTrue(t.matches("(?s).*sum .* 4\\.25 +0\\.59\\n.*"), t);              // 2.5 ms of the matched against 4.25
         assertTrue(t.contains("ONNX Runtime nodes matching no layer: 0.010 ms in 1: ReorderOutput (ReorderOutput)"), t);
         assertTrue(!Report.layerTable(layers, 2000, null).contains("ORT"));
+    }
+
+    /** A layer with a downsample fused into it stands beside both of ONNX Runtime's nodes, summed. */
+    @Test
+    void aFusedDownsampleCountsOnOrtsSideToo() {
+        var layers = List.of(new LayerProfile.Entry("layer1.0.conv3", "conv 1x1/1 + 1x1/1", 1_000_000_000L, 0.003,
+                List.of("layer1.0.downsample.0")));
+        var ort = new OrtProfile.ByModule(Map.of("layer1.0.conv3", 0.002, "layer1.0.downsample.0", 0.001), List.of());
+        String t = Report.layerTable(layers, 2000, ort);
+        assertTrue(t.matches("(?s).*layer1\\.0\\.conv3 .* 3\\.00 +1\\.00\\n.*"), t);    // 3 ms against 2 + 1 ms
+        assertFalse(t.contains("matching no layer"), t);
     }
 }

@@ -25,8 +25,14 @@ public final class LayerProfile {
      * @param what    the operation and its geometry, e.g. "conv 3x3/1 64->64 56x56 WINOGRAD"
      * @param flops   direct-convolution FLOPs (2 per multiply-add), 0 for pooling
      * @param seconds the median over {@link #PASSES} passes of the layer's time inside a pass
+     * @param fused   the modules this layer computes besides its own (a downsample fused into it), by name
      */
-    public record Entry(String name, String what, long flops, double seconds) {}
+    public record Entry(String name, String what, long flops, double seconds, List<String> fused) {
+        /** A layer computing no other module. */
+        public Entry(String name, String what, long flops, double seconds) {
+            this(name, what, flops, seconds, List.of());
+        }
+    }
 
     /** Times each layer of {@code network} on {@code [n][3][h][w]} with the threads of {@code parallel}. */
     public static List<Entry> measure(Network network, Parallel parallel, int n, int h, int w) {
@@ -41,6 +47,7 @@ public final class LayerProfile {
             int hi = shapes.height(in), wi = shapes.width(in);
             String what;
             long flops = 0;
+            List<String> fused = List.of();
             switch (l) {
                 case Layer.Conv cv -> {
                     var s = cv.shape();
@@ -55,6 +62,7 @@ public final class LayerProfile {
                         flops += p.flops(n, shapes.height(r), shapes.width(r));
                         what += "+ 1x1/" + p.stride() + " " + p.cin() + "->" + p.cout() + " " + shapes.height(r) + "x"
                                 + shapes.width(r) + " " + projected.algorithm();
+                        fused = List.of(network.graph().convs().get(network.projectionOf(conv)).conv());
                     } else {
                         what += network.conv(conv).algorithm();
                     }
@@ -67,7 +75,7 @@ public final class LayerProfile {
                     what = "fc " + f.inFeatures() + "->" + f.outFeatures();
                 }
             }
-            out.add(new Entry(l.name(), what, flops, seconds[i]));
+            out.add(new Entry(l.name(), what, flops, seconds[i], fused));
         }
         return out;
     }

@@ -45,6 +45,7 @@ public final class Network {
     private final ConvKernel[] convs;
     // Per convolution, the kernel that runs it with a downsample fused in ({@link #projections}), else null.
     private final ProjectedConvNhwc[] projected;
+    private final int[] projectionOf;
     private final Linear fc;
     private final ResNetGraph.Op[] ops;
     private final boolean[] channelsLast;
@@ -54,6 +55,7 @@ public final class Network {
         this.graph = graph;
         this.convs = convs;
         this.projected = projected;
+        this.projectionOf = projectionOf.clone();
         this.fc = fc;
         this.ops = fusedOps(graph, projectionOf);
         this.channelsLast = channelsLast;
@@ -318,6 +320,11 @@ public final class Network {
     /** The kernel of convolution {@code layer}; null where it runs as a {@link #projected} one or was fused into one. */
     ConvKernel conv(int layer) {
         return convs[layer];
+    }
+
+    /** The convolution fused into convolution {@code layer} ({@link #projections}), else -1. */
+    int projectionOf(int layer) {
+        return projectionOf[layer];
     }
 
     /** The kernel of convolution {@code layer} where a downsample is fused into it ({@link #projections}), else null. */
