@@ -1058,21 +1058,30 @@ public final class ConvNhwc implements ConvKernel {
      */
     static void finishWide(MemorySegment bias, long bOff, MemorySegment src, long s, long srcLd, MemorySegment dst,
                            long d, long ldd, MemorySegment res, boolean relu, int rows) {
+        finishWide(bias, bOff, src, s, srcLd, dst, d, ldd, res, d, ldd, relu, rows);
+    }
+
+    /**
+     * {@link #finishWide} with the residual at its own byte offset {@code r} and row stride {@code resLd} (another
+     * sum in the scratch: {@link ProjectedConvNhwc}'s projection) instead of dst's.
+     */
+    static void finishWide(MemorySegment bias, long bOff, MemorySegment src, long s, long srcLd, MemorySegment dst,
+                           long d, long ldd, MemorySegment res, long r, long resLd, boolean relu, int rows) {
         FloatVector zero = FloatVector.zero(S);
         FloatVector b0 = FloatVector.fromMemorySegment(S, bias, bOff, LE);
         FloatVector b1 = FloatVector.fromMemorySegment(S, bias, bOff + VB, LE);
         FloatVector b2 = FloatVector.fromMemorySegment(S, bias, bOff + 2 * VB, LE);
         FloatVector b3 = FloatVector.fromMemorySegment(S, bias, bOff + 3 * VB, LE);
-        for (int r = 0; r < rows; r++, s += srcLd, d += ldd) {
+        for (int row = 0; row < rows; row++, s += srcLd, d += ldd, r += resLd) {
             FloatVector v0 = FloatVector.fromMemorySegment(S, src, s, LE).add(b0);
             FloatVector v1 = FloatVector.fromMemorySegment(S, src, s + VB, LE).add(b1);
             FloatVector v2 = FloatVector.fromMemorySegment(S, src, s + 2 * VB, LE).add(b2);
             FloatVector v3 = FloatVector.fromMemorySegment(S, src, s + 3 * VB, LE).add(b3);
             if (res != null) {
-                v0 = v0.add(FloatVector.fromMemorySegment(S, res, d, LE));
-                v1 = v1.add(FloatVector.fromMemorySegment(S, res, d + VB, LE));
-                v2 = v2.add(FloatVector.fromMemorySegment(S, res, d + 2 * VB, LE));
-                v3 = v3.add(FloatVector.fromMemorySegment(S, res, d + 3 * VB, LE));
+                v0 = v0.add(FloatVector.fromMemorySegment(S, res, r, LE));
+                v1 = v1.add(FloatVector.fromMemorySegment(S, res, r + VB, LE));
+                v2 = v2.add(FloatVector.fromMemorySegment(S, res, r + 2 * VB, LE));
+                v3 = v3.add(FloatVector.fromMemorySegment(S, res, r + 3 * VB, LE));
             }
             if (relu) {
                 v0 = v0.max(zero);

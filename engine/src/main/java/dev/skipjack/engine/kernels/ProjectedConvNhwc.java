@@ -1,13 +1,9 @@
 package dev.skipjack.engine.kernels;
 
-import static dev.skipjack.engine.kernels.Gemm.LE;
-
 import dev.skipjack.engine.runtime.Parallel;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorSpecies;
 
 /**
  * A bottleneck block's last 1x1 convolution with the block's downsample projection (a 1x1 convolution of the
@@ -33,8 +29,6 @@ import jdk.incubator.vector.VectorSpecies;
  * thread. The tiles' pixels are consecutive (no spread order: this layer writes four times what it reads).
  */
 public final class ProjectedConvNhwc {
-    private static final VectorSpecies<Float> S = Gemm.S;
-    private static final long VB = Gemm.VB;
     private static final int WP = ConvNhwc.WP;
     private static final int NRC = ConvNhwc.NRC;
 
@@ -202,8 +196,9 @@ public final class ProjectedConvNhwc {
                 } else {
                     ConvNhwc.kernel6x4(x, x0, x1, x2, x3, x4, x5, pcin, packedP, pOff, scratch, sumP, ldt);
                 }
-                finishSum(bias, bOff, scratch, tmp, sumP, ldt, out, (long) p0 * ldc + bOff, ldc, relu,
-                        t < full ? WP : valid);
+                // the tile's sums plus the projection's, as the residual, plus the bias
+                ConvNhwc.finishWide(bias, bOff, scratch, tmp, ldt, out, (long) p0 * ldc + bOff, ldc, scratch, sumP,
+                        ldt, relu, t < full ? WP : valid);
             }
         }
 
@@ -211,42 +206,6 @@ public final class ProjectedConvNhwc {
         private long xOffset(int p) {
             int img = p / plane, q = p - img * plane, oy = q / ow, ox = q - oy * ow;
             return (((long) img * xh + (long) oy * stride) * xw + (long) ox * stride) * pcin * 4;
-        }
-    }
-
-    /**
-     * rows x 2 NRC floats: the sums at a and b (the same layout, row stride ld) plus the bias, ReLU, into dst (row
-     * stride ldd): four vectors a row.
-     */
-    static void finishSum(MemorySegment bias, long bOff, MemorySegment s, long a, long b, long ld, MemorySegment dst,
-                          long d, long ldd, boolean relu, int rows) {
-        FloatVector zero = FloatVector.zero(S);
-        FloatVector b0 = FloatVector.fromMemorySegment(S, bias, bOff, LE);
-        FloatVector b1 = FloatVector.fromMemorySegment(S, bias, bOff + VB, LE);
-        FloatVector b2 = FloatVector.fromMemorySegment(S, bias, bOff + 2 * VB, LE);
-        FloatVector b3 = FloatVector.fromMemorySegment(S, bias, bOff + 3 * VB, LE);
-        for (int r = 0; r < rows; r++, a += ld, b += ld, d += ldd) {
-            FloatVector v0 = FloatVector.fromMemorySegment(S, s, a, LE).add(FloatVector.fromMemorySegment(S, s, b, LE));
-            FloatVector v1 = FloatVector.fromMemorySegment(S, s, a + VB, LE)
-                    .add(FloatVector.fromMemorySegment(S, s, b + VB, LE));
-            FloatVector v2 = FloatVector.fromMemorySegment(S, s, a + 2 * VB, LE)
-                    .add(FloatVector.fromMemorySegment(S, s, b + 2 * VB, LE));
-            FloatVector v3 = FloatVector.fromMemorySegment(S, s, a + 3 * VB, LE)
-                    .add(FloatVector.fromMemorySegment(S, s, b + 3 * VB, LE));
-            v0 = v0.add(b0);
-            v1 = v1.add(b1);
-            v2 = v2.add(b2);
-            v3 = v3.add(b3);
-            if (relu) {
-                v0 = v0.max(zero);
-                v1 = v1.max(zero);
-                v2 = v2.max(zero);
-                v3 = v3.max(zero);
-            }
-            v0.intoMemorySegment(dst, d, LE);
-            v1.intoMemorySegment(dst, d + VB, LE);
-            v2.intoMemorySegment(dst, d + 2 * VB, LE);
-            v3.intoMemorySegment(dst, d + 3 * VB, LE);
         }
     }
 }

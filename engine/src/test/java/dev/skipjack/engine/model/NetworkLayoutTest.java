@@ -63,11 +63,7 @@ class NetworkLayoutTest {
     void channelsLastAndNchwNetworksAgree() throws ModelFormatException {
         ResNetGraph g = ResNetGraph.of(Architectures.named("resnet18"));
         int n = 2, h = 45, w = 61;
-        var r = new SplittableRandom(9);
-        float[] input = new float[n * 3 * h * w];
-        for (int i = 0; i < input.length; i++) {
-            input[i] = (float) r.nextGaussian();
-        }
+        float[] input = gaussian(n * 3 * h * w, 9);
         try (Arena arena = Arena.ofShared(); Parallel par = new Parallel(2)) {
             var tensors = SeededWeights.create(g, 4, arena);
             Network nhwc = Network.build(g, tensors, "seeded", arena, true);
@@ -77,14 +73,7 @@ class NetworkLayoutTest {
             // what the load's warm-up compiles for each
             assertEquals(EnumSet.of(Kernels.Family.CHANNELS_LAST), nhwc.kernelFamilies());
             assertEquals(EnumSet.of(Kernels.Family.NCHW), nchw.kernelFamilies());
-            float[] want = infer(nchw, par, input, n, h, w);
-            float[] got = infer(nhwc, par, input, n, h, w);
-            double diff = 0, scale = 0;
-            for (int i = 0; i < want.length; i++) {
-                diff = Math.max(diff, Math.abs(got[i] - want[i]));
-                scale = Math.max(scale, Math.abs(want[i]));
-            }
-            assertTrue(scale > 0 && diff <= 1e-5 * scale, "channels-last logits differ by " + diff + " (scale " + scale + ")");
+            assertLogitsClose(infer(nchw, par, input, n, h, w), infer(nhwc, par, input, n, h, w), "channels-last");
         }
     }
 
@@ -114,11 +103,7 @@ class NetworkLayoutTest {
             assertEquals(-1, p, "resnet18");
         }
         int n = 2, h = 45, w = 61;
-        var r = new SplittableRandom(5);
-        float[] input = new float[n * 3 * h * w];
-        for (int i = 0; i < input.length; i++) {
-            input[i] = (float) r.nextGaussian();
-        }
+        float[] input = gaussian(n * 3 * h * w, 5);
         try (Arena arena = Arena.ofShared(); Parallel par = new Parallel(2)) {
             var tensors = SeededWeights.create(g, 4, arena);
             Network fused = Network.build(g, tensors, "seeded", arena, true, true);
@@ -128,15 +113,27 @@ class NetworkLayoutTest {
             for (var l : layers) {
                 assertFalse(l.name().contains("downsample"), l.name());
             }
-            float[] want = infer(apart, par, input, n, h, w);
-            float[] got = infer(fused, par, input, n, h, w);
-            double diff = 0, scale = 0;
-            for (int i = 0; i < want.length; i++) {
-                diff = Math.max(diff, Math.abs(got[i] - want[i]));
-                scale = Math.max(scale, Math.abs(want[i]));
-            }
-            assertTrue(scale > 0 && diff <= 1e-5 * scale, "fused logits differ by " + diff + " (scale " + scale + ")");
+            assertLogitsClose(infer(apart, par, input, n, h, w), infer(fused, par, input, n, h, w), "fused");
         }
+    }
+
+    private static float[] gaussian(int count, long seed) {
+        var r = new SplittableRandom(seed);
+        float[] x = new float[count];
+        for (int i = 0; i < count; i++) {
+            x[i] = (float) r.nextGaussian();
+        }
+        return x;
+    }
+
+    /** got within 1e-5 of want's largest logit, everywhere. */
+    private static void assertLogitsClose(float[] want, float[] got, String what) {
+        double diff = 0, scale = 0;
+        for (int i = 0; i < want.length; i++) {
+            diff = Math.max(diff, Math.abs(got[i] - want[i]));
+            scale = Math.max(scale, Math.abs(want[i]));
+        }
+        assertTrue(scale > 0 && diff <= 1e-5 * scale, what + " logits differ by " + diff + " (scale " + scale + ")");
     }
 
     private static float[] infer(Network net, Parallel par, float[] input, int n, int h, int w) {
