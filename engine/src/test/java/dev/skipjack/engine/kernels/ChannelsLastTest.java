@@ -415,8 +415,8 @@ class ChannelsLastTest {
             // 2 MB of projection weights: its calls read the next pair's weights ahead
             "16, 16, 512, 2, 1, 7, 7, true",
     })
-    void matchesTheDownsampleAndTheConvolutionRunApart(int cin, int pairs, int pcin, int s, int n, int xh, int xw,
-                                                       boolean relu) {
+    void projectedConvMatchesTheDownsampleAndTheConvolutionRunApart(int cin, int pairs, int pcin, int s, int n,
+                                                                    int xh, int xw, boolean relu) {
         Assumptions.assumeTrue(Simd.LANES >= 16, "the 6x4 tile needs 16-lane vectors");
         int cout = pairs * 2 * ConvNhwc.NRC;
         ConvShape last = new ConvShape(cin, cout, 1, 1, 0, 1), ds = new ConvShape(pcin, cout, 1, s, 0, 1);
@@ -460,7 +460,7 @@ class ChannelsLastTest {
     }
 
     @Test
-    void refusesWhatItCannotRun() {
+    void projectedConvRefusesWhatItCannotRun() {
         ConvShape last = new ConvShape(64, 256, 1, 1, 0, 1);
         assertFalse(ProjectedConvNhwc.supports(new ConvShape(64, 256, 3, 1, 1, 1), new ConvShape(64, 256, 1, 2, 0, 1)),
                 "a 3x3");
