@@ -14,10 +14,10 @@ import java.lang.foreign.ValueLayout;
  *
  * <p>What it saves: unfused, the projection writes its output (as large as this layer's: 3.2 MB at 56 x 56 x 256,
  * batch 1) and this layer reads it back as its residual, both through memory, and each is a layer of its own with
- * its barrier and its threads' wait at the end. Fused, the projection's sums are added to the tile's in registers'
- * reach: per tile of 6 pixels by 64 channels ({@link ConvNhwc#kernel6x4}) one call over h's channels and one over
- * x's, both into the thread's scratch (L1), then bias and ReLU into out in one pass, so each output line is written
- * once. Unlike the unfused pair, the projection's sums and the convolution's are rounded as one float32 sum, not
+ * its barrier and its threads' wait at the end. Fused, per tile of 6 pixels by 64 channels one
+ * {@link ConvNhwc#kernel6x4} call over h's channels and one over x's, both into the thread's scratch (L1), then the
+ * bias, the projection's sums (as {@link ConvNhwc#finishWide}'s residual) and ReLU into out in one pass: the
+ * projection's output is never written. Unlike the unfused pair, the projection's sums and the convolution's are rounded as one float32 sum, not
  * two rounded separately and added: a difference of an ulp or so in a logit's terms, well inside the fidelity bar.
  *
  * <p>Layouts: h NHWC {@code [n][oh][ow][cin]} (and its zero pixel), x NHWC {@code [n][xh][xw][pcin]} with
@@ -39,7 +39,14 @@ public final class ProjectedConvNhwc {
     // [cout]: both biases summed
     private final MemorySegment bias;
     private final Job job = new Job();
+    /**
+     * Whether the projection's calls read the next pair's projection weights ahead ({@link ConvNhwc#kernel6x4Ahead}):
+     * from {@link ConvNhwc#TOUCH_MIN_BYTES} of them on, as ConvNhwc's wide tiles do (ResNet-50's last two, 2 and 8
+     * MB, from memory at batch 1) unless {@link #READ_AHEAD} is off.
+     */
     private final boolean readAhead;
+    /** For experiments ({@code -Dskipjack.proj.ahead=false}): {@link #readAhead} never. */
+    static final boolean READ_AHEAD = !"false".equals(System.getProperty("skipjack.proj.ahead"));
 
     /**
      * Whether a 1x1 stride-1 {@code shape} can take the 1x1 {@code projection} of the block's input: one group each,
@@ -82,8 +89,7 @@ public final class ProjectedConvNhwc {
         }
         this.packedW = ConvNhwc.packPanels(weight, cout, cin, 1, 2 * NRC, arena);
         this.packedP = ConvNhwc.packPanels(pWeight, cout, pcin, 1, 2 * NRC, arena);
-        this.readAhead = !"false".equals(System.getProperty("skipjack.proj.ahead"))
-                && packedP.byteSize() >= ConvNhwc.TOUCH_MIN_BYTES;
+        this.readAhead = READ_AHEAD && packedP.byteSize() >= ConvNhwc.TOUCH_MIN_BYTES;
     }
 
     /** The convolution's geometry (the projection's is {@link #projection()}). */
