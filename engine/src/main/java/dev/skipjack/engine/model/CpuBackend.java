@@ -236,12 +236,12 @@ public final class CpuBackend implements Backend {
     }
 
     private long scratchBytes(Layer.Conv layer, ActivationShapes shapes) {
-        int in = layer.input();
-        ProjectedConvNhwc projected = network.projected(convIndex(layer));
+        int in = layer.input(), conv = convIndex(layer);
+        ProjectedConvNhwc projected = network.projected(conv);
         if (projected != null) {
             return projected.scratchBytes(parallel.threads());
         }
-        return network.conv(convIndex(layer)).scratchBytes(shapes.batch(), shapes.height(in), shapes.width(in),
+        return network.conv(conv).scratchBytes(shapes.batch(), shapes.height(in), shapes.width(in),
                 parallel.threads());
     }
 

@@ -123,34 +123,43 @@ public final class Network {
      * downsample's input in the residual's place.
      */
     private static ResNetGraph.Op[] fusedOps(ResNetGraph g, int[] projectionOf) {
-        var fused = new boolean[g.convs().size()];
+        boolean[] fused = fusedAway(projectionOf);
+        ResNetGraph.Conv[] opOf = convOps(g);
+        var out = new ArrayList<ResNetGraph.Op>();
+        for (ResNetGraph.Op op : g.ops()) {
+            if (op instanceof ResNetGraph.Conv c && fused[c.layer()]) {
+                continue;
+            }
+            if (op instanceof ResNetGraph.Conv c && projectionOf[c.layer()] >= 0) {
+                int x = opOf[projectionOf[c.layer()]].input();
+                out.add(new ResNetGraph.Conv(c.layer(), c.input(), c.output(), x, c.relu()));
+            } else {
+                out.add(op);
+            }
+        }
+        return out.toArray(new ResNetGraph.Op[0]);
+    }
+
+    /** Per convolution, whether it is fused into another ({@code projectionOf} names it). */
+    private static boolean[] fusedAway(int[] projectionOf) {
+        boolean[] fused = new boolean[projectionOf.length];
         for (int p : projectionOf) {
             if (p >= 0) {
                 fused[p] = true;
             }
         }
-        var out = new ArrayList<ResNetGraph.Op>();
-        ResNetGraph.Op[] all = g.ops().toArray(new ResNetGraph.Op[0]);
-        for (ResNetGraph.Op op : all) {
+        return fused;
+    }
+
+    /** Per convolution, the graph's operation that runs it. */
+    private static ResNetGraph.Conv[] convOps(ResNetGraph g) {
+        ResNetGraph.Conv[] opOf = new ResNetGraph.Conv[g.convs().size()];
+        for (ResNetGraph.Op op : g.ops()) {
             if (op instanceof ResNetGraph.Conv c) {
-                if (fused[c.layer()]) {
-                    continue;
-                }
-                int p = projectionOf[c.layer()];
-                if (p >= 0) {
-                    int x = -1;
-                    for (ResNetGraph.Op o : all) {
-                        if (o instanceof ResNetGraph.Conv d && d.layer() == p) {
-                            x = d.input();
-                        }
-                    }
-                    out.add(new ResNetGraph.Conv(c.layer(), c.input(), c.output(), x, c.relu()));
-                    continue;
-                }
+                opOf[c.layer()] = c;
             }
-            out.add(op);
         }
-        return out.toArray(new ResNetGraph.Op[0]);
+        return opOf;
     }
 
     /**
@@ -250,21 +259,11 @@ public final class Network {
             boolean channelsLast, boolean fuse) throws ModelFormatException {
         WeightLoader.validate(graph, tensors, origin);
         boolean[] nhwc = channelsLastValues(graph, channelsLast);
-        ResNetGraph.Conv[] opOf = new ResNetGraph.Conv[graph.convs().size()];
-        for (ResNetGraph.Op op : graph.ops()) {
-            if (op instanceof ResNetGraph.Conv c) {
-                opOf[c.layer()] = c;
-            }
-        }
+        ResNetGraph.Conv[] opOf = convOps(graph);
         ConvKernel[] convs = new ConvKernel[graph.convs().size()];
         ProjectedConvNhwc[] projected = new ProjectedConvNhwc[convs.length];
         int[] projectionOf = fuse ? projections(graph, nhwc) : noProjections(graph);
-        boolean[] fusedAway = new boolean[convs.length];
-        for (int p : projectionOf) {
-            if (p >= 0) {
-                fusedAway[p] = true;
-            }
-        }
+        boolean[] fusedAway = fusedAway(projectionOf);
         long largest = 0;
         for (ConvLayer c : graph.convs()) {
             largest = Math.max(largest, ((long) c.cout() * (c.cin() / c.groups()) * c.kernel() * c.kernel() + c.cout())

@@ -204,13 +204,22 @@ class ChannelsLastTest {
                 conv.forward(x, out, r, relu, n, h, w, scratch, par);
                 String what = conv.algorithm() + " " + shape + " n=" + n + " " + h + "x" + w + " threads="
                         + par.threads() + " run " + run;
-                assertClose(wantLast, out, magLast, outCount, 1e-5, 1e-7, what);
-                for (long i = outCount; i < outCount + cout; i++) {
-                    assertEquals(0f, out.get(F32, i * 4), what + ": the zero pixel after the output, float " + i);
-                }
-                checkGuard(out, outCount + cout, what);
+                checkOutput(wantLast, out, magLast, outCount, cout, what);
             }
         }
+    }
+
+    /**
+     * A channels-last output of {@code outCount} floats against the reference (transposed): within its error bound,
+     * then the zero pixel of {@code cout} floats its producer writes after it, then the guard band.
+     */
+    static void checkOutput(MemorySegment want, MemorySegment out, MemorySegment magnitude, long outCount, int cout,
+                            String what) {
+        assertClose(want, out, magnitude, outCount, 1e-5, 1e-7, what);
+        for (long i = outCount; i < outCount + cout; i++) {
+            assertEquals(0f, out.get(F32, i * 4), what + ": the zero pixel after the output, float " + i);
+        }
+        checkGuard(out, outCount + cout, what);
     }
 
     /** [n][c][hw] -> [n][hw][c], followed by {@code extraPixels} pixels of {@code fill}. */
@@ -449,11 +458,7 @@ class ChannelsLastTest {
                     conv.forward(hLast, xLast, xh, xw, out, relu, n, oh, ow, scratch, par);
                     String what = last + " + " + ds + " n=" + n + " " + xh + "x" + xw + " threads=" + par.threads()
                             + " run " + run;
-                    assertClose(wantLast, out, magLast, outCount, 1e-5, 1e-7, what);
-                    for (long i = outCount; i < outCount + cout; i++) {
-                        assertEquals(0f, out.get(F32, i * 4), what + ": the zero pixel after the output, float " + i);
-                    }
-                    checkGuard(out, outCount + cout, what);
+                    checkOutput(wantLast, out, magLast, outCount, cout, what);
                 }
             }
         }
