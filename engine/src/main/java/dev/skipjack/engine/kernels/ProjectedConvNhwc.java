@@ -28,7 +28,7 @@ import java.lang.foreign.ValueLayout;
  * <p>Work is split as ConvNhwc's 1x1s ({@link ConvNhwc.BlockJob}): tasks of (pair, block of tiles), a share per
  * thread. The tiles' pixels are consecutive (no spread order: this layer writes four times what it reads).
  */
-public final class ProjectedConvNhwc {
+public final class ProjectedConvNhwc implements ConvKernel {
     private static final int WP = ConvNhwc.WP;
     private static final int NRC = ConvNhwc.NRC;
 
@@ -93,14 +93,18 @@ public final class ProjectedConvNhwc {
     }
 
     /** The convolution's geometry (the projection's is {@link #projection()}). */
+    @Override
     public ConvShape shape() {
         return shape;
     }
 
+    /** The downsample fused in: a 1x1 of the residual, the block's input. */
+    @Override
     public ConvShape projection() {
         return projection;
     }
 
+    @Override
     public String algorithm() {
         return "NHWC+PROJECTION";
     }
@@ -114,21 +118,43 @@ public final class ProjectedConvNhwc {
         return 2 * tileBytes() + Simd.align64((long) WP * cin * 4);
     }
 
-    /** Bytes of 64-byte aligned scratch {@link #forward} needs on that many threads (any input size). */
-    public long scratchBytes(int threads) {
+    /** Bytes of 64-byte aligned scratch {@link #forward} needs on that many threads (the same for any input). */
+    @Override
+    public long scratchBytes(int n, int h, int w, int threads) {
         return (long) Math.max(1, threads) * slotBytes();
+    }
+
+    /**
+     * As {@link #forward(MemorySegment, MemorySegment, MemorySegment, int, int, boolean, int, int, int, MemorySegment,
+     * Parallel)} with the projection's input as large as h, which only a projection of stride 1 can take: at a
+     * larger stride its input's size is needed, and this throws IllegalArgumentException.
+     */
+    @Override
+    public void forward(MemorySegment h, MemorySegment out, MemorySegment x, boolean relu, int n, int oh, int ow,
+                        MemorySegment scratch, Parallel par) {
+        if (stride != 1) {
+            throw new IllegalArgumentException("ProjectedConvNhwc " + shape + ": the projection " + projection
+                    + " needs its input's height and width (forward with the residual's)");
+        }
+        forward(h, out, x, oh, ow, relu, n, oh, ow, scratch, par);
     }
 
     /**
      * {@code out = relu?(conv(h) + projection(x) + bias)}, and the zero pixel after out.
      *
      * @param h       NHWC [n][oh][ow][cin]
-     * @param x       NHWC [n][xh][xw][pcin], the projection's input; (xh - 1) / stride + 1 must be oh, likewise ow
      * @param out     NHWC [n][oh][ow][cout] + one pixel; must not overlap h, x or the scratch
-     * @param scratch at least {@link #scratchBytes}{@code (par.threads())} bytes, 64-byte aligned
+     * @param x       NHWC [n][xh][xw][pcin], the projection's input (the residual); (xh - 1) / stride + 1 must be
+     *                oh, likewise ow
+     * @param scratch at least {@link #scratchBytes} bytes, 64-byte aligned
      */
-    public void forward(MemorySegment h, MemorySegment x, int xh, int xw, MemorySegment out, boolean relu, int n,
+    @Override
+    public void forward(MemorySegment h, MemorySegment out, MemorySegment x, int xh, int xw, boolean relu, int n,
                         int oh, int ow, MemorySegment scratch, Parallel par) {
+        if (x == null) {
+            throw new IllegalArgumentException("ProjectedConvNhwc " + shape + ": needs the projection's input "
+                    + "as the residual, got null");
+        }
         if (n < 1 || oh < 1 || ow < 1 || xh < 1 || xw < 1) {
             throw new IllegalArgumentException("ProjectedConvNhwc " + shape + ": needs n, h, w >= 1, got n=" + n
                     + " h=" + oh + " w=" + ow + ", projection input " + xh + "x" + xw);
@@ -150,9 +176,10 @@ public final class ProjectedConvNhwc {
             throw new IllegalArgumentException("ProjectedConvNhwc " + shape + ": n=" + n + " h=" + oh + " w=" + ow
                     + " has too many pixels");
         }
-        if (scratch.byteSize() < scratchBytes(par.threads())) {
+        long need = scratchBytes(n, oh, ow, par.threads());
+        if (scratch.byteSize() < need) {
             throw new IllegalArgumentException("ProjectedConvNhwc " + shape + ": scratch of " + scratch.byteSize()
-                    + " bytes, needs " + scratchBytes(par.threads()) + " for threads=" + par.threads());
+                    + " bytes, needs " + need + " for threads=" + par.threads());
         }
         synchronized (job) {
             ConvNhwc.zeroPixel(out, pixels * cout, cout);

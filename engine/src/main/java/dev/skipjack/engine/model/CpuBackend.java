@@ -6,7 +6,6 @@ import dev.skipjack.engine.backend.Layer;
 import dev.skipjack.engine.backend.Step;
 import dev.skipjack.engine.kernels.GlobalAvgPool;
 import dev.skipjack.engine.kernels.MaxPool2d;
-import dev.skipjack.engine.kernels.ProjectedConvNhwc;
 import dev.skipjack.engine.runtime.Parallel;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -72,7 +71,7 @@ public final class CpuBackend implements Backend {
             w[t] = shapes.width(in);
         }
         int n = shapes.batch();
-        // a projected convolution's residual (the fused downsample's input): its height and width
+        // each residual's height and width (a fused downsample's input is larger than the output at stride 2)
         int[] rh = new int[m], rw = new int[m];
         for (int t = 0; t < m; t++) {
             if (layers[t] instanceof Layer.Conv cv && cv.residual() >= 0) {
@@ -93,17 +92,9 @@ public final class CpuBackend implements Backend {
         MemorySegment src = acts.value(layer.input());
         MemorySegment dst = acts.value(layer.output());
         switch (layer) {
-            case Layer.Conv cv -> {
-                int i = convIndex(cv);
-                ProjectedConvNhwc projected = network.projected(i);
-                if (projected != null) {
-                    projected.forward(src, acts.value(cv.residual()), rh, rw, dst, cv.relu(), n, h, w,
-                            acts.scratch(), par);
-                } else {
-                    network.conv(i).forward(src, dst, cv.residual() < 0 ? null : acts.value(cv.residual()),
-                            cv.relu(), n, h, w, acts.scratch(), par);
-                }
-            }
+            case Layer.Conv cv -> network.conv(convIndex(cv)).forward(src, dst,
+                    cv.residual() < 0 ? null : acts.value(cv.residual()), rh, rw, cv.relu(), n, h, w, acts.scratch(),
+                    par);
             case Layer.MaxPool p -> {
                 if (network.channelsLast(p.input())) {
                     MaxPool2d.forwardChannelsLast(src, dst, n, c, h, w, p.kernel(), p.stride(), p.pad(), par);
@@ -236,12 +227,8 @@ public final class CpuBackend implements Backend {
     }
 
     private long scratchBytes(Layer.Conv layer, ActivationShapes shapes) {
-        int in = layer.input(), conv = convIndex(layer);
-        ProjectedConvNhwc projected = network.projected(conv);
-        if (projected != null) {
-            return projected.scratchBytes(parallel.threads());
-        }
-        return network.conv(conv).scratchBytes(shapes.batch(), shapes.height(in), shapes.width(in),
+        int in = layer.input();
+        return network.conv(convIndex(layer)).scratchBytes(shapes.batch(), shapes.height(in), shapes.width(in),
                 parallel.threads());
     }
 

@@ -2,7 +2,7 @@ package dev.skipjack.engine.model;
 
 import dev.skipjack.engine.backend.ActivationShapes;
 import dev.skipjack.engine.backend.Layer;
-import dev.skipjack.engine.kernels.ProjectedConvNhwc;
+import dev.skipjack.engine.kernels.ConvKernel;
 import dev.skipjack.engine.runtime.Parallel;
 import java.util.ArrayList;
 import java.util.List;
@@ -53,19 +53,18 @@ public final class LayerProfile {
                     var s = cv.shape();
                     flops = s.flops(n, hi, wi);
                     int conv = ((ResNetGraph.Conv) network.ops()[cv.index()]).layer();
-                    ProjectedConvNhwc projected = network.projected(conv);
+                    ConvKernel kernel = network.conv(conv);
                     what = "conv " + s.kernel() + "x" + s.kernel() + "/" + s.stride() + " " + s.cin() + "->" + s.cout()
                             + (s.groups() > 1 ? " g" + s.groups() : "") + " " + hi + "x" + wi + " ";
-                    if (projected != null) { // and the downsample fused into it, which reads the residual value
-                        var p = projected.projection();
+                    var p = kernel.projection();
+                    if (p != null) { // and the downsample fused into it, which reads the residual value
                         int r = cv.residual();
                         flops += p.flops(n, shapes.height(r), shapes.width(r));
                         what += "+ 1x1/" + p.stride() + " " + p.cin() + "->" + p.cout() + " " + shapes.height(r) + "x"
-                                + shapes.width(r) + " " + projected.algorithm();
+                                + shapes.width(r) + " ";
                         fused = List.of(network.graph().convs().get(network.projectionOf(conv)).conv());
-                    } else {
-                        what += network.conv(conv).algorithm();
                     }
+                    what += kernel.algorithm();
                 }
                 case Layer.MaxPool p -> what = "maxpool " + p.kernel() + "x" + p.kernel() + "/" + p.stride() + " "
                         + shapes.channels(in) + "ch " + hi + "x" + wi;

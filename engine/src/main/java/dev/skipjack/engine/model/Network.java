@@ -42,19 +42,17 @@ public final class Network {
     static final boolean FUSE_PROJECTIONS = !"false".equals(System.getProperty("skipjack.conv.fuseProjections"));
 
     private final ResNetGraph graph;
+    // Per convolution its kernel (a ProjectedConvNhwc where a downsample is fused in, see projections); null for
+    // a downsample fused into another.
     private final ConvKernel[] convs;
-    // Per convolution, the kernel that runs it with a downsample fused in ({@link #projections}), else null.
-    private final ProjectedConvNhwc[] projected;
     private final int[] projectionOf;
     private final Linear fc;
     private final ResNetGraph.Op[] ops;
     private final boolean[] channelsLast;
 
-    private Network(ResNetGraph graph, ConvKernel[] convs, ProjectedConvNhwc[] projected, int[] projectionOf,
-                    Linear fc, boolean[] channelsLast) {
+    private Network(ResNetGraph graph, ConvKernel[] convs, int[] projectionOf, Linear fc, boolean[] channelsLast) {
         this.graph = graph;
         this.convs = convs;
-        this.projected = projected;
         this.projectionOf = projectionOf.clone();
         this.fc = fc;
         this.ops = fusedOps(graph, projectionOf);
@@ -72,8 +70,7 @@ public final class Network {
             convs[i] = new Conv2d(shapeOf(f.layer()), f.weight(), f.bias(), arena);
         }
         Linear fc = new Linear(graph.features(), graph.numClasses(), weights.fcWeight(), weights.fcBias(), arena);
-        return new Network(graph, convs, new ProjectedConvNhwc[convs.length], noProjections(graph), fc,
-                new boolean[graph.valueCount()]);
+        return new Network(graph, convs, noProjections(graph), fc, new boolean[graph.valueCount()]);
     }
 
     private static int[] noProjections(ResNetGraph graph) {
@@ -261,7 +258,6 @@ public final class Network {
         boolean[] nhwc = channelsLastValues(graph, channelsLast);
         ResNetGraph.Conv[] opOf = convOps(graph);
         ConvKernel[] convs = new ConvKernel[graph.convs().size()];
-        ProjectedConvNhwc[] projected = new ProjectedConvNhwc[convs.length];
         int[] projectionOf = fuse ? projections(graph, nhwc) : noProjections(graph);
         boolean[] fusedAway = fusedAway(projectionOf);
         long largest = 0;
@@ -289,7 +285,7 @@ public final class Network {
                     ConvLayer d = graph.convs().get(p);
                     WeightLoader.FoldedConv fd = WeightLoader.fold(d, tensors, origin,
                             SegmentAllocator.slicingAllocator(second));
-                    projected[i] = new ProjectedConvNhwc(shapeOf(c), f.weight(), f.bias(), shapeOf(d), fd.weight(),
+                    convs[i] = new ProjectedConvNhwc(shapeOf(c), f.weight(), f.bias(), shapeOf(d), fd.weight(),
                             fd.bias(), arena);
                 } else {
                     convs[i] = kernel(graph, opOf[i], nhwc, f.weight(), f.bias(), arena);
@@ -305,7 +301,7 @@ public final class Network {
             fc = new Linear(graph.features(), graph.numClasses(), WeightLoader.nativeOrder(fcWeight.data(), folding),
                     WeightLoader.nativeOrder(fcBias.data(), folding), arena);
         }
-        return new Network(graph, convs, projected, projectionOf, fc, nhwc);
+        return new Network(graph, convs, projectionOf, fc, nhwc);
     }
 
     static ConvShape shapeOf(ConvLayer l) {
@@ -316,7 +312,10 @@ public final class Network {
         return graph;
     }
 
-    /** The kernel of convolution {@code layer}; null where it runs as a {@link #projected} one or was fused into one. */
+    /**
+     * The kernel of convolution {@code layer}: with the downsample fused in where there is one ({@link #projectionOf},
+     * its {@link ConvKernel#projection}); null for a downsample fused into another.
+     */
     ConvKernel conv(int layer) {
         return convs[layer];
     }
@@ -324,11 +323,6 @@ public final class Network {
     /** The convolution fused into convolution {@code layer} ({@link #projections}), else -1. */
     int projectionOf(int layer) {
         return projectionOf[layer];
-    }
-
-    /** The kernel of convolution {@code layer} where a downsample is fused into it ({@link #projections}), else null. */
-    ProjectedConvNhwc projected(int layer) {
-        return projected[layer];
     }
 
     /** Whether value {@code v} is channels-last, [n][h][w][c] followed by a pixel of zeros (else NCHW). */
@@ -353,7 +347,7 @@ public final class Network {
     /**
      * The forward pass in execution order (the array is shared: do not modify): the graph's, less the downsamples
      * fused into a block's last convolution, whose {@link ResNetGraph.Conv#residual} is then the downsample's input
-     * (see {@link #projected}).
+     * (see {@link #projections}).
      */
     ResNetGraph.Op[] ops() {
         return ops;

@@ -4,8 +4,8 @@ import dev.skipjack.engine.backend.ActivationShapes;
 import dev.skipjack.engine.backend.BufferAssignment;
 import dev.skipjack.engine.backend.Dispatch;
 import dev.skipjack.engine.backend.Step;
+import dev.skipjack.engine.kernels.ConvKernel;
 import dev.skipjack.engine.kernels.ConvShape;
-import dev.skipjack.engine.kernels.ProjectedConvNhwc;
 import dev.skipjack.engine.kernels.Simd;
 import dev.skipjack.engine.model.ResNetGraph.AvgPool;
 import dev.skipjack.engine.model.ResNetGraph.Conv;
@@ -77,19 +77,18 @@ public final class Plan {
                     channels[out] = l.cout();
                     heights[out] = l.outSize(heights[in]);
                     widths[out] = l.outSize(widths[in]);
-                    ProjectedConvNhwc projected = net.projected(c.layer());
+                    ConvKernel kernel = net.conv(c.layer());
                     if (c.residual() >= 0) {
                         int r = c.residual();
                         lastUse[r] = i;
-                        ConvShape p = projected == null ? null : projected.projection(); // its input is the residual
+                        ConvShape p = kernel.projection(); // a fused downsample's: its input is the residual
                         if (p == null ? channels[r] != l.cout() || heights[r] != heights[out] || widths[r] != widths[out]
                                 : channels[r] != p.cin() || p.outH(heights[r]) != heights[out]
                                 || p.outW(widths[r]) != widths[out]) {
                             throw new IllegalStateException(l.conv() + ": residual shape does not match its output");
                         }
                     }
-                    scratch = Math.max(scratch, projected != null ? projected.scratchBytes(threads)
-                            : net.conv(c.layer()).scratchBytes(n, heights[in], widths[in], threads));
+                    scratch = Math.max(scratch, kernel.scratchBytes(n, heights[in], widths[in], threads));
                 }
                 case MaxPool p -> {
                     channels[out] = channels[in];

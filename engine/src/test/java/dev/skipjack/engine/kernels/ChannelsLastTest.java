@@ -3,6 +3,7 @@ package dev.skipjack.engine.kernels;
 import static dev.skipjack.engine.kernels.KernelTestSupport.*;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -445,17 +446,23 @@ class ChannelsLastTest {
             for (long i = 0; i < outCount; i++) { // the downsample's terms, not only their sum
                 mag.set(F32, i * 4, mag.get(F32, i * 4) + magD.get(F32, i * 4));
             }
-            var conv = new ProjectedConvNhwc(last, w3, b3, ds, wd, bd, arena);
+            ConvKernel conv = new ProjectedConvNhwc(last, w3, b3, ds, wd, bd, arena);
+            assertEquals(ds, conv.projection());
             MemorySegment hLast = toChannelsLast(arena, h, n, cin, oh * ow, 1, 0f);
             MemorySegment xLast = toChannelsLast(arena, x, n, pcin, xh * xw, 0, 0f);
             MemorySegment wantLast = toChannelsLast(arena, want, n, cout, oh * ow, 0, 0f);
             MemorySegment magLast = toChannelsLast(arena, mag, n, cout, oh * ow, 0, 0f);
             for (Parallel par : new Parallel[] {one, three}) {
-                MemorySegment scratch = arena.allocate(conv.scratchBytes(par.threads()), 64);
+                MemorySegment scratch = arena.allocate(conv.scratchBytes(n, oh, ow, par.threads()), 64);
                 scratch.fill((byte) 0x7f);
                 MemorySegment out = guarded(arena, outCount + cout);
+                // at stride 1 the second run takes the form without the residual's size (it is the output's)
                 for (int run = 0; run < 2; run++) {
-                    conv.forward(hLast, xLast, xh, xw, out, relu, n, oh, ow, scratch, par);
+                    if (run == 1 && s == 1) {
+                        conv.forward(hLast, out, xLast, relu, n, oh, ow, scratch, par);
+                    } else {
+                        conv.forward(hLast, out, xLast, xh, xw, relu, n, oh, ow, scratch, par);
+                    }
                     String what = last + " + " + ds + " n=" + n + " " + xh + "x" + xw + " threads=" + par.threads()
                             + " run " + run;
                     checkOutput(wantLast, out, magLast, outCount, cout, what);
@@ -474,13 +481,36 @@ class ChannelsLastTest {
         Assumptions.assumeTrue(Simd.LANES >= 16, "the 6x4 tile needs 16-lane vectors");
         ConvShape ds = new ConvShape(32, 256, 1, 2, 0, 1);
         try (Arena arena = Arena.ofShared(); Parallel par = new Parallel(1)) {
-            var conv = new ProjectedConvNhwc(last, arena.allocate(256 * 64 * 4), arena.allocate(256 * 4), ds,
+            ConvKernel conv = new ProjectedConvNhwc(last, arena.allocate(256 * 64 * 4), arena.allocate(256 * 4), ds,
                     arena.allocate(256 * 32 * 4), arena.allocate(256 * 4), arena);
-            MemorySegment big = arena.allocate(1 << 20), scratch = arena.allocate(conv.scratchBytes(1), 64);
+            MemorySegment big = arena.allocate(1 << 20), scratch = arena.allocate(conv.scratchBytes(1, 4, 4, 1), 64);
             var e = assertThrows(IllegalArgumentException.class,
-                    () -> conv.forward(big, big, 9, 9, big, true, 1, 4, 4, scratch, par));
+                    () -> conv.forward(big, big, big, 9, 9, true, 1, 4, 4, scratch, par));
             assertEquals("ProjectedConvNhwc " + last + ": the projection " + ds + " makes 5x5 of its 9x9 input, the "
                     + "convolution's input is 4x4", e.getMessage());
+            // at stride 2 the projection's input size cannot be taken from the output's
+            e = assertThrows(IllegalArgumentException.class,
+                    () -> conv.forward(big, big, big, true, 1, 4, 4, scratch, par));
+            assertEquals("ProjectedConvNhwc " + last + ": the projection " + ds + " needs its input's height and width"
+                    + " (forward with the residual's)", e.getMessage());
+            e = assertThrows(IllegalArgumentException.class,
+                    () -> conv.forward(big, big, null, 8, 8, true, 1, 4, 4, scratch, par));
+            assertEquals("ProjectedConvNhwc " + last + ": needs the projection's input as the residual, got null",
+                    e.getMessage());
+        }
+    }
+
+    // A kernel without a projection adds a residual shaped as its output: the form with the residual's size checks it.
+    @Test
+    void aResidualOfAnotherSizeIsRefused() {
+        ConvShape s = new ConvShape(16, 32, 3, 2, 1, 1);
+        try (Arena arena = Arena.ofShared(); Parallel par = new Parallel(1)) {
+            ConvKernel conv = new ConvNhwc(s, arena.allocate(32 * 16 * 9 * 4), arena.allocate(32 * 4), arena);
+            assertNull(conv.projection());
+            MemorySegment big = arena.allocate(1 << 20), scratch = arena.allocate(conv.scratchBytes(1, 9, 9, 1), 64);
+            var e = assertThrows(IllegalArgumentException.class,
+                    () -> conv.forward(big, big, big, 9, 9, true, 1, 9, 9, scratch, par));
+            assertEquals("ConvNhwc " + s + ": a residual of 9x9 for an output of 5x5", e.getMessage());
         }
     }
 }
