@@ -217,6 +217,12 @@ public final class Conv2d implements ConvKernel {
         return shape;
     }
 
+    /** The packed weights (null on the Winograd path). */
+    @Override
+    public MemorySegment weights() {
+        return packedW;
+    }
+
     @Override
     public String algorithm() {
         return path.name();

@@ -40,6 +40,15 @@ public interface ConvKernel {
     }
 
     /**
+     * The largest memory {@link #forward} reads that no layer writes, its packed weights, for the pool's threads to
+     * read while they wait at the end of the layer before ({@link Parallel#readWhileIdle}); null (the default) where
+     * there is none worth reading ahead.
+     */
+    default MemorySegment weights() {
+        return null;
+    }
+
+    /**
      * {@link #forward(MemorySegment, MemorySegment, MemorySegment, boolean, int, int, int, MemorySegment, Parallel)}
      * given the residual's height and width, {@code rh x rw} (ignored where residual is null): the output's without
      * a {@link #projection} (checked here), else the projection's input's, which the output's size does not

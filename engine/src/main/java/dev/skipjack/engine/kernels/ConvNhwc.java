@@ -266,6 +266,12 @@ public final class ConvNhwc implements ConvKernel {
         return shape;
     }
 
+    /** The packed weights. */
+    @Override
+    public MemorySegment weights() {
+        return packedW;
+    }
+
     @Override
     public String algorithm() {
         return "NHWC";

@@ -66,6 +66,11 @@ public final class Linear {
         return outFeatures;
     }
 
+    /** The weights, [out][in] (see {@link dev.skipjack.engine.kernels.ConvKernel#weights}). */
+    public MemorySegment weights() {
+        return weight;
+    }
+
     /** in [n][inFeatures] -> out [n][outFeatures]. */
     public void forward(MemorySegment in, MemorySegment out, int n, Parallel par) {
         if (n < 1) {

@@ -104,6 +104,12 @@ public final class ProjectedConvNhwc implements ConvKernel {
         return projection;
     }
 
+    /** The packed weights (the convolution's; each tile reads the projection's after them). */
+    @Override
+    public MemorySegment weights() {
+        return packedW;
+    }
+
     @Override
     public String algorithm() {
         return "NHWC+PROJECTION";

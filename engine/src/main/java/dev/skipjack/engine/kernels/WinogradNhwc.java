@@ -236,6 +236,12 @@ public final class WinogradNhwc implements ConvKernel {
         return shape;
     }
 
+    /** The packed weights (the transformed weights). */
+    @Override
+    public MemorySegment weights() {
+        return packedU;
+    }
+
     @Override
     public String algorithm() {
         return "WINOGRAD" + m + "-NHWC";

@@ -4,6 +4,7 @@ import dev.skipjack.engine.backend.ActivationShapes;
 import dev.skipjack.engine.backend.Backend;
 import dev.skipjack.engine.backend.Layer;
 import dev.skipjack.engine.backend.Step;
+import dev.skipjack.engine.kernels.ConvKernel;
 import dev.skipjack.engine.kernels.GlobalAvgPool;
 import dev.skipjack.engine.kernels.MaxPool2d;
 import dev.skipjack.engine.runtime.Parallel;
@@ -61,6 +62,15 @@ public final class CpuBackend implements Backend {
      */
     @Override
     public Step compile(List<Layer> run, ActivationShapes shapes, boolean[] onHost) {
+        return compile(run, shapes, (Layer) null);
+    }
+
+    /**
+     * As {@link #compile(List, ActivationShapes, boolean[])}, with the layer that runs after the last of {@code run}
+     * (null if none or not on the CPU): while the pool's threads wait at the end of a layer, they read the weights
+     * of the one after it ({@link Parallel#readWhileIdle}).
+     */
+    private Step compile(List<Layer> run, ActivationShapes shapes, Layer following) {
         int m = run.size();
         Layer[] layers = run.toArray(new Layer[0]);
         int[] c = new int[m], h = new int[m], w = new int[m];
@@ -79,11 +89,27 @@ public final class CpuBackend implements Backend {
                 rw[t] = shapes.width(cv.residual());
             }
         }
+        MemorySegment[] next = new MemorySegment[m];
+        for (int t = 0; t < m; t++) {
+            next[t] = weights(t + 1 < m ? layers[t + 1] : following);
+        }
         return acts -> {
             Parallel par = acts.parallel();
             for (int t = 0; t < m; t++) {
+                par.readWhileIdle(next[t]);
                 forward(layers[t], acts, n, c[t], h[t], w[t], rh[t], rw[t], par);
             }
+            par.readWhileIdle(null);
+        };
+    }
+
+    /** The weights {@code layer} reads (see {@link ConvKernel#weights}), or null. */
+    private MemorySegment weights(Layer layer) {
+        return switch (layer) {
+            case null -> null;
+            case Layer.Conv cv -> network.conv(convIndex(cv)).weights();
+            case Layer.Fc f -> network.fc().weights();
+            default -> null;
         };
     }
 
@@ -159,7 +185,7 @@ public final class CpuBackend implements Backend {
         int m = layers.size();
         Step[] steps = new Step[m];
         for (int i = 0; i < m; i++) {
-            steps[i] = compile(List.of(layers.get(i)), shapes, new boolean[shapes.values()]);
+            steps[i] = compile(List.of(layers.get(i)), shapes, i + 1 < m ? layers.get(i + 1) : null);
         }
         long[][] nanos = new long[m][passes];
         try (Arena arena = Arena.ofShared()) {

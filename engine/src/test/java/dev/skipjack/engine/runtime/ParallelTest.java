@@ -18,6 +18,59 @@ import org.junit.jupiter.api.Test;
 
 class ParallelTest {
 
+    /**
+     * While one thread runs a long last task the other reads the named segment, all of it once; after null it reads
+     * nothing more. A segment that some threads may not read is refused, and one whose arena was closed is dropped
+     * without failing the call.
+     */
+    @Test
+    void idleThreadsReadTheNamedSegmentOnce() throws Exception {
+        assumeTrue(Parallel.IDLE_READS, "-Dskipjack.parallel.idleReads=false");
+        try (Parallel par = new Parallel(2); Arena arena = Arena.ofShared()) {
+            MemorySegment seg = arena.allocate(1 << 20, 64);
+            Parallel.Task uneven = i -> {
+                if (i == 0) {
+                    sleepMillis(50); // the other thread is idle meanwhile, whichever runs this
+                }
+            };
+            long before = par.idleReadBytes();
+            par.readWhileIdle(seg);
+            par.forEach(2, uneven);
+            assertEquals(1 << 20, par.idleReadBytes() - before, "the whole segment, each line once");
+            par.readWhileIdle(null);
+            long after = par.idleReadBytes();
+            par.readWhileIdle(null);
+            par.forEach(2, uneven);
+            assertEquals(after, par.idleReadBytes(), "nothing named: nothing read");
+
+            try (Arena confined = Arena.ofConfined()) {
+                var e = assertThrows(IllegalArgumentException.class,
+                        () -> par.readWhileIdle(confined.allocate(4096)));
+                assertEquals("readWhileIdle: the segment must be readable by every thread of the pool (a shared, "
+                        + "automatic or global arena's)", e.getMessage());
+            }
+            Arena gone = Arena.ofShared();
+            MemorySegment closed = gone.allocate(1 << 16, 64);
+            gone.close();
+            par.readWhileIdle(closed);
+            par.forEach(2, uneven);
+            assertEquals(after, par.idleReadBytes(), "a closed arena's segment: dropped, nothing read");
+            AtomicIntegerArray hits = new AtomicIntegerArray(5);
+            par.forEach(5, hits::incrementAndGet);
+            for (int i = 0; i < 5; i++) {
+                assertEquals(1, hits.get(i));
+            }
+        }
+    }
+
+    private static void sleepMillis(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
     @Test
     void runsEveryIndexExactlyOnce() {
         for (int threads : new int[] {1, 2, 3, 5}) {
