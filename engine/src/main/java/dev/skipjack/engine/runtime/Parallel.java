@@ -138,18 +138,7 @@ public final class Parallel implements AutoCloseable {
         for (Thread t : workers) {
             t.start();
         }
-        boolean interrupted = false;
-        for (;;) {
-            try {
-                started.await();
-                break;
-            } catch (InterruptedException e) {
-                interrupted = true;
-            }
-        }
-        if (interrupted) {
-            Thread.currentThread().interrupt();
-        }
+        uninterruptibly(started::await);
         for (int tid : tids) {
             canSteer &= tid > 0;
         }
@@ -500,18 +489,27 @@ public final class Parallel implements AutoCloseable {
         for (Thread t : workers) {
             LockSupport.unpark(t);
         }
-        boolean interrupted = false;
         for (Thread t : workers) {
-            if (t == Thread.currentThread()) {
-                continue;
+            if (t != Thread.currentThread()) {
+                uninterruptibly(t::join);
             }
-            for (;;) {
-                try {
-                    t.join();
-                    break;
-                } catch (InterruptedException e) {
-                    interrupted = true;
-                }
+        }
+    }
+
+    /** A wait that may be interrupted. */
+    private interface Wait {
+        void run() throws InterruptedException;
+    }
+
+    /** Waits until {@code wait} returns, through interrupts, then sets the thread's interrupt status if there was one. */
+    private static void uninterruptibly(Wait wait) {
+        boolean interrupted = false;
+        for (;;) {
+            try {
+                wait.run();
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true;
             }
         }
         if (interrupted) {

@@ -20,7 +20,7 @@ class ParallelTest {
 
     /**
      * While one thread runs a long last task the other reads the named segment, all of it once; after null it reads
-     * nothing more. A segment that some threads may not read is refused, and one whose arena was closed is dropped
+     * nothing more (a task of 50 ms: time enough to read some of a segment, compiled or not). A segment that some threads may not read is refused, and one whose arena was closed is dropped
      * without failing the call.
      */
     @Test
@@ -34,7 +34,16 @@ class ParallelTest {
                 }
             };
             long before = par.idleReadBytes();
+            // task 0 lasts until the other thread has read the segment (at most 20 s: the first reads run in the
+            // interpreter), then one more call: each line read once, and nothing after the end
+            Parallel.Task untilRead = i -> {
+                long end = System.nanoTime() + 20_000_000_000L;
+                while (i == 0 && par.idleReadBytes() - before < 1 << 20 && System.nanoTime() < end) {
+                    sleepMillis(1);
+                }
+            };
             par.readWhileIdle(seg);
+            par.forEach(2, untilRead);
             par.forEach(2, uneven);
             assertEquals(1 << 20, par.idleReadBytes() - before, "the whole segment, each line once");
             par.readWhileIdle(null);
