@@ -205,16 +205,15 @@ public final class Parallel implements AutoCloseable {
             return false;
         }
         long k = idleStep.getAndIncrement();
+        // parts of whole lines, the last one to the end (at least as long as the others)
         long part = (seg.byteSize() / threads) & ~63L;
-        if (part == 0) {
-            part = seg.byteSize();
-        }
-        long from = k % threads * part + k / threads * IDLE_STEP;
-        long to = Math.min(Math.min(seg.byteSize(), (k % threads + 1) * part), from + IDLE_STEP);
-        if (k / threads * IDLE_STEP >= part) { // all read: no more claims on the counter
+        int p = (int) (k % threads);
+        if (k / threads * IDLE_STEP >= seg.byteSize() - (threads - 1) * part) { // all read: no more claims
             idleRead.compareAndSet(seg, null);
             return false;
         }
+        long from = p * part + k / threads * IDLE_STEP;
+        long to = Math.min(p == threads - 1 ? seg.byteSize() : (p + 1) * part, from + IDLE_STEP);
         int sum = 0;
         try {
             for (long o = from; o < to; o += 64) {

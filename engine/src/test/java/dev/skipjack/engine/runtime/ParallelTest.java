@@ -27,7 +27,8 @@ class ParallelTest {
     void idleThreadsReadTheNamedSegmentOnce() throws Exception {
         assumeTrue(Parallel.IDLE_READS, "-Dskipjack.parallel.idleReads=false");
         try (Parallel par = new Parallel(2); Arena arena = Arena.ofShared()) {
-            MemorySegment seg = arena.allocate(1 << 20, 64);
+            long size = (1 << 20) + 200; // two parts of whole lines, the second with the 200 bytes after them
+            MemorySegment seg = arena.allocate(size, 64);
             Parallel.Task uneven = i -> {
                 if (i == 0) {
                     sleepMillis(50); // the other thread is idle meanwhile, whichever runs this
@@ -38,14 +39,14 @@ class ParallelTest {
             // interpreter), then one more call: each line read once, and nothing after the end
             Parallel.Task untilRead = i -> {
                 long end = System.nanoTime() + 20_000_000_000L;
-                while (i == 0 && par.idleReadBytes() - before < 1 << 20 && System.nanoTime() < end) {
+                while (i == 0 && par.idleReadBytes() - before < size && System.nanoTime() < end) {
                     sleepMillis(1);
                 }
             };
             par.readWhileIdle(seg);
             par.forEach(2, untilRead);
             par.forEach(2, uneven);
-            assertEquals(1 << 20, par.idleReadBytes() - before, "the whole segment, each line once");
+            assertEquals(size, par.idleReadBytes() - before, "the whole segment, each line once");
             par.readWhileIdle(null);
             long after = par.idleReadBytes();
             par.readWhileIdle(null);
