@@ -107,7 +107,7 @@ public final class CpuBackend implements Backend {
     private MemorySegment weights(Layer layer) {
         return switch (layer) {
             case null -> null;
-            case Layer.Conv cv -> network.conv(convIndex(cv)).weights();
+            case Layer.Conv cv -> network.conv(network.convIndex(cv)).weights();
             case Layer.Fc f -> network.fc().weights();
             default -> null;
         };
@@ -118,7 +118,7 @@ public final class CpuBackend implements Backend {
         MemorySegment src = acts.value(layer.input());
         MemorySegment dst = acts.value(layer.output());
         switch (layer) {
-            case Layer.Conv cv -> network.conv(convIndex(cv)).forward(src, dst,
+            case Layer.Conv cv -> network.conv(network.convIndex(cv)).forward(src, dst,
                     cv.residual() < 0 ? null : acts.value(cv.residual()), rh, rw, cv.relu(), n, h, w, acts.scratch(),
                     par);
             case Layer.MaxPool p -> {
@@ -137,11 +137,6 @@ public final class CpuBackend implements Backend {
             }
             case Layer.Fc f -> network.fc().forward(src, dst, n, par);
         }
-    }
-
-    /** The convolution kernel of a layer: the graph's {@link ResNetGraph.Conv} at the layer's position. */
-    private int convIndex(Layer.Conv layer) {
-        return ((ResNetGraph.Conv) network.ops()[layer.index()]).layer();
     }
 
     @Override
@@ -254,7 +249,7 @@ public final class CpuBackend implements Backend {
 
     private long scratchBytes(Layer.Conv layer, ActivationShapes shapes) {
         int in = layer.input();
-        return network.conv(convIndex(layer)).scratchBytes(shapes.batch(), shapes.height(in), shapes.width(in),
+        return network.conv(network.convIndex(layer)).scratchBytes(shapes.batch(), shapes.height(in), shapes.width(in),
                 parallel.threads());
     }
 

@@ -52,7 +52,7 @@ public final class LayerProfile {
                 case Layer.Conv cv -> {
                     var s = cv.shape();
                     flops = s.flops(n, hi, wi);
-                    int conv = ((ResNetGraph.Conv) network.ops()[cv.index()]).layer();
+                    int conv = network.convIndex(cv);
                     ConvKernel kernel = network.conv(conv);
                     what = "conv " + s.kernel() + "x" + s.kernel() + "/" + s.stride() + " " + s.cin() + "->" + s.cout()
                             + (s.groups() > 1 ? " g" + s.groups() : "") + " " + hi + "x" + wi + " ";

@@ -1,5 +1,6 @@
 package dev.skipjack.engine.model;
 
+import dev.skipjack.engine.backend.Layer;
 import dev.skipjack.engine.kernels.Conv2d;
 import dev.skipjack.engine.kernels.ConvKernel;
 import dev.skipjack.engine.kernels.ConvNhwc;
@@ -318,6 +319,11 @@ public final class Network {
      */
     ConvKernel conv(int layer) {
         return convs[layer];
+    }
+
+    /** The convolution a layer of {@link Layers#of(Network)} runs: that of the operation at its position in {@link #ops}. */
+    int convIndex(Layer.Conv layer) {
+        return ((ResNetGraph.Conv) ops[layer.index()]).layer();
     }
 
     /** The convolution fused into convolution {@code layer} ({@link #projections}), else -1. */
