@@ -89,7 +89,7 @@ final class Bench {
     static List<Report.Row> rows(String model, int threads, List<BatchResult> results, double peakGflops) {
         List<Report.Row> rows = new ArrayList<>();
         for (BatchResult b : results) {
-            Double ratio = b.ort() == null ? null : Report.ratio(b.skipjack(), b.ort());
+            Ratio ratio = b.ort() == null ? null : Report.ratio(b.skipjack(), b.ort());
             rows.add(Report.row(model, b.batch(), threads, b.skipjack(), b.flops(), peakGflops, ratio,
                     b.maxLogitDiff()));
             if (b.ort() != null) {

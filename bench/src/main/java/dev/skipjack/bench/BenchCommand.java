@@ -145,7 +145,8 @@ public final class BenchCommand {
                         + "spread over %d rounds.%n",
                 peak.gflops(), peak.lanes(), peak.threads(), results.get(0).skipjack().samplesMs().length));
         if (o.onnx() != null) {
-            sb.append("vs ORT: Skipjack time / ONNX Runtime time (below 1.00 Skipjack is faster). "
+            sb.append("vs ORT: Skipjack time / ONNX Runtime time (below 1.00 Skipjack is faster); 95% CI: its "
+                    + "bootstrap interval over the rounds (a round's two calls kept together). "
                     + "max|dlogit|: largest logit difference on the same input.\n");
         }
         List<String> firsts = new ArrayList<>();

@@ -26,16 +26,17 @@ final class Report {
      * @param imagesPerSecond from the median
      * @param gflops       direct-convolution GFLOP per second, from the median
      * @param percentOfPeak {@code gflops} over the measured FP32 peak, in percent
-     * @param ratioVsOrt   this runtime's median time over ONNX Runtime's (Skipjack rows only; else null)
+     * @param ratioVsOrt   this runtime's median time over ONNX Runtime's, with its 95% interval (Skipjack rows
+     *                     only; else null)
      * @param maxLogitDiff max |logit difference| to ONNX Runtime on the same input (Skipjack rows; else null)
      */
     record Row(String model, int batch, int threads, String runtime, Stats perImageMs, double firstCallMs,
                int warmupRounds, double[] samplesMs, double imagesPerSecond, double gflops, double percentOfPeak,
-               Double ratioVsOrt, Double maxLogitDiff) {}
+               Ratio ratioVsOrt, Double maxLogitDiff) {}
 
     /** Builds a row from a timing; {@code flops} is one call's direct-convolution FLOPs at this batch. */
     static Row row(String model, int batch, int threads, Harness.Timing t, long flops, double peakGflops,
-                   Double ratioVsOrt, Double maxLogitDiff) {
+                   Ratio ratioVsOrt, Double maxLogitDiff) {
         Stats perImage = Stats.of(t.samplesMs()).scaled(1.0 / batch);
         double medianBatchMs = perImage.median() * batch;
         double gflops = flops / (medianBatchMs * 1e6);
@@ -44,9 +45,9 @@ final class Report {
                 maxLogitDiff);
     }
 
-    /** Median time of {@code a} over that of {@code b}. */
-    static double ratio(Harness.Timing a, Harness.Timing b) {
-        return Stats.of(a.samplesMs()).median() / Stats.of(b.samplesMs()).median();
+    /** Median time of {@code a} over that of {@code b}, and its interval; their calls measured in the same rounds. */
+    static Ratio ratio(Harness.Timing a, Harness.Timing b) {
+        return Ratio.of(a.samplesMs(), b.samplesMs());
     }
 
     /** The largest |a[i] - b[i]|; NaN anywhere gives NaN, so a broken output can never look like a match. */
@@ -78,6 +79,7 @@ final class Report {
                 new TextTable.Column("GFLOP/s", true),
                 new TextTable.Column("%peak", true),
                 new TextTable.Column("vs ORT", true),
+                new TextTable.Column("95% CI", true),
                 new TextTable.Column("max|dlogit|", true),
                 new TextTable.Column("1st call ms", true)));
         for (Row r : rows) {
@@ -85,7 +87,8 @@ final class Report {
                     ms(r.perImageMs().median()), ms(r.perImageMs().p10()) + "-" + ms(r.perImageMs().p90()),
                     fixed(r.imagesPerSecond(), r.imagesPerSecond() < 10 ? 2 : 1), fixed(r.gflops(), 1),
                     fixed(r.percentOfPeak(), 1) + "%",
-                    r.ratioVsOrt() == null ? "-" : fixed(r.ratioVsOrt(), 2),
+                    r.ratioVsOrt() == null ? "-" : fixed(r.ratioVsOrt().value(), 2),
+                    r.ratioVsOrt() == null ? "-" : fixed(r.ratioVsOrt().lo(), 2) + "-" + fixed(r.ratioVsOrt().hi(), 2),
                     r.maxLogitDiff() == null ? "-" : String.format(Locale.ROOT, "%.1e", r.maxLogitDiff()),
                     ms(r.firstCallMs()));
         }
@@ -220,7 +223,9 @@ final class Report {
         m.put("images_per_s", r.imagesPerSecond());
         m.put("gflops", r.gflops());
         m.put("percent_of_peak", r.percentOfPeak());
-        m.put("ratio_vs_onnxruntime", r.ratioVsOrt());
+        m.put("ratio_vs_onnxruntime", r.ratioVsOrt() == null ? null : r.ratioVsOrt().value());
+        m.put("ratio_vs_onnxruntime_ci95", r.ratioVsOrt() == null ? null
+                : new double[] {r.ratioVsOrt().lo(), r.ratioVsOrt().hi()});
         m.put("max_abs_logit_diff", r.maxLogitDiff());
         m.put("first_call_ms", r.firstCallMs());
         m.put("warmup_rounds", r.warmupRounds());

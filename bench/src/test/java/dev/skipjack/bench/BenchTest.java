@@ -58,7 +58,9 @@ class BenchTest {
                 rows.stream().map(Report.Row::runtime).toList());
         Report.Row sj4 = rows.get(2);
         assertEquals(10, sj4.perImageMs().median(), 1e-9);
-        assertEquals(0.8, sj4.ratioVsOrt(), 1e-9);   // 10 / 12.5 ms per image
+        assertEquals(0.8, sj4.ratioVsOrt().value(), 1e-9);   // 10 / 12.5 ms per image
+        assertEquals(0.8, sj4.ratioVsOrt().lo(), 1e-9);      // every round the same: no spread to resample
+        assertEquals(0.8, sj4.ratioVsOrt().hi(), 1e-9);
         assertEquals(100, sj4.gflops(), 1e-9);       // 4 GFLOP in 40 ms
         assertEquals(10, sj4.percentOfPeak(), 1e-9);
         assertNull(rows.get(3).ratioVsOrt());
@@ -118,7 +120,7 @@ class BenchTest {
         var machine = new MachineInfo(2, "AMD EPYC", List.of("avx2", "fma"), "Linux 6.1", "25.0.1 (OpenJDK)",
                 "0123456789abcdef0123456789abcdef01234567", false);
         var row = Report.row("resnet50", 1, 2, new Harness.Timing("skipjack", 5, 1, new double[] {50}), 4, 200,
-                0.9, 1e-5);
+                new Ratio(0.9, 0.85, 0.95), 1e-5);
         Map<String, Object> r = Bench.record(OffsetDateTime.of(2025, 3, 4, 5, 6, 7, 8, ZoneOffset.ofHours(2)),
                 machine, o, "resnet50", 1000, Map.of("skipjack", 12.0), "1.29.0", new PeakFlops.Result(200, 2, 8),
                 List.of(row), true, new Harness.Settling(124, 3, 17.5));
