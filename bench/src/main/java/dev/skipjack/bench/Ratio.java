@@ -9,7 +9,7 @@ import java.util.SplittableRandom;
  *
  * <p>Why: on a shared machine a call's time moves by tens of percent from one round to the next (ResNet-50 at batch
  * 1 on the 2-core Ice Lake Xeon: single calls of 41 to 116 ms, both runtimes), so a ratio of two medians over 20 or 30
- * rounds moves from run to run as well (the same build: 0.97, 1.01, 1.07, 1.10 and 1.20 within half an hour). The
+ * rounds moves from run to run as well (the same build, eight runs of 20 rounds within 40 minutes: 0.92 to 1.20). The
  * interval says how much of that a single run cannot resolve.
  *
  * <p>How: a percentile bootstrap over the measured rounds. Each resample draws as many rounds as were measured, with

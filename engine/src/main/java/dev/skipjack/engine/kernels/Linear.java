@@ -66,7 +66,7 @@ public final class Linear {
         return outFeatures;
     }
 
-    /** The weights, [out][in] (see {@link dev.skipjack.engine.kernels.ConvKernel#weights}). */
+    /** The weights, [out][in] (see {@link ConvKernel#weights}). */
     public MemorySegment weights() {
         return weight;
     }
