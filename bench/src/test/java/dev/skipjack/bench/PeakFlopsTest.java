@@ -12,10 +12,13 @@ class PeakFlopsTest {
         int lanes = PeakFlops.SPECIES.length();
         // No iterations: the sum of the twelve starting values 0.01..0.12 in every lane.
         assertEquals(0.78 * lanes, PeakFlops.fmaChains(0), 1e-4 * lanes);
-        // One step of c = 0.999c + 0.001 on each chain: 0.999 * 0.78 + 12 * 0.001.
-        assertEquals((0.999 * 0.78 + 0.012) * lanes, PeakFlops.fmaChains(1), 1e-4 * lanes);
-        // Long runs converge to the fixed point 0.001 / (1 - 0.999) = 1 per chain, and stay finite.
-        assertEquals(12.0 * lanes, PeakFlops.fmaChains(200_000), 0.01 * lanes);
+        // One step of c = 0.5 * 2^-20 + c on each chain.
+        double step = Math.scalb(1.0, -21);
+        assertEquals((0.78 + 12 * step) * lanes, PeakFlops.fmaChains(1), 1e-6 * lanes);
+        // n steps add n increments to each chain.
+        assertEquals((0.78 + 12 * 200_000 * step) * lanes, PeakFlops.fmaChains(200_000), 1e-4 * lanes);
+        // Past 8 - c0 over 2^-21 steps each chain stops at 8 (the increment half an ulp, rounded to even): finite.
+        assertEquals(12 * 8.0 * lanes, PeakFlops.fmaChains(20_000_000), 0.0);
     }
 
     @Test
