@@ -1,8 +1,9 @@
 package dev.skipjack.bench.kernels;
 
-import dev.skipjack.engine.kernels.Conv2d;
+import dev.skipjack.engine.kernels.ConvKernel;
 import dev.skipjack.engine.kernels.Kernels;
 import dev.skipjack.engine.kernels.Simd;
+import dev.skipjack.engine.model.Network;
 import dev.skipjack.engine.runtime.Parallel;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -69,8 +70,8 @@ public final class ConvProbe {
                 double gf = flops / best[i];
                 totalFlops += flops * (double) c.count();
                 totalTime += best[i] * c.count();
-                System.out.printf("%-22s %-7s %8.3f ms %7.1f GFLOP/s %5.1f%% of peak  x%d%n", c.name(),
-                        setups[i].conv.path(), best[i] / 1e6, gf, 100 * gf / (peak0 * threads), c.count());
+                System.out.printf("%-22s %-14s %8.3f ms %7.1f GFLOP/s %5.1f%% of peak  x%d%n", c.name(),
+                        setups[i].conv.algorithm(), best[i] / 1e6, gf, 100 * gf / (peak0 * threads), c.count());
             }
             System.out.printf("all convs (weighted by occurrence): %.2f ms, %.1f GFLOP/s, %.1f%% of peak %.1f GFLOP/s"
                     + " x %d thread(s)%n", totalTime / 1e6, totalFlops / totalTime,
@@ -78,20 +79,31 @@ public final class ConvProbe {
         }
     }
 
-    /** One convolution with random weights and input, ready to run. */
+    /**
+     * One convolution with random weights and input, ready to run, on the kernel a channels-last network runs
+     * for its shape ({@link Network#kernelFor}): the stem (3 input channels) reads NCHW and writes channels-last,
+     * every other shape is channels-last in and out, so a 3x3 stride-1 may be a Winograd kernel.
+     */
     static final class Setup {
         final ResNet50Convs.Conv c;
-        final Conv2d conv;
-        final MemorySegment in, out, scratch;
+        final ConvKernel conv;
+        // in and out in the kernel's layouts; weight [cout][cin][k][k], bias [cout]
+        final MemorySegment in, out, weight, bias, scratch;
 
         Setup(ResNet50Convs.Conv c, int threads, Arena arena) {
             this.c = c;
             Random rnd = new Random(1);
             var s = c.shape();
-            in = fill(arena, (long) s.cin() * c.h() * c.w(), rnd);
-            out = arena.allocate((long) s.cout() * s.outH(c.h()) * s.outW(c.w()) * 4, 64);
-            conv = new Conv2d(s, fill(arena, (long) s.cout() * s.gemmK(), rnd), fill(arena, s.cout(), rnd), arena);
-            scratch = arena.allocate(conv.scratchBytes(1, c.h(), c.w(), threads), 64);
+            Network.Layouts layouts = s.cin() == 3 ? Network.Layouts.NCHW_TO_NHWC : Network.Layouts.NHWC;
+            // channels-last values end in one pixel of zeros (ConvNhwc's padding taps read it); NCHW needs none
+            long pixels = (long) c.h() * c.w();
+            in = arena.allocate((pixels + 1) * s.cin() * 4, 64);
+            MemorySegment.copy(fill(arena, pixels * s.cin(), rnd), 0, in, 0, pixels * s.cin() * 4);
+            out = arena.allocate(((long) s.outH(c.h()) * s.outW(c.w()) + 1) * s.cout() * 4, 64);
+            weight = fill(arena, (long) s.cout() * s.gemmK(), rnd);
+            bias = fill(arena, s.cout(), rnd);
+            conv = Network.kernelFor(s, layouts, weight, bias, arena);
+            scratch = arena.allocate(Math.max(64, conv.scratchBytes(1, c.h(), c.w(), threads)), 64);
         }
 
         void run(Parallel par) {

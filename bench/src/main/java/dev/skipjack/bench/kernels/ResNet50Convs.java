@@ -12,9 +12,10 @@ public final class ResNet50Convs {
         }
 
         /**
-         * The GEMM this convolution amounts to, alone: M = cout, N = output pixels, K = cin * k * k, run as a 1x1
-         * convolution over K input channels at the output's size (B read from its rows and packed into panels,
-         * bias and ReLU in the epilogue), without the phase split or Winograd's transforms. Same FLOPs.
+         * The GEMM this convolution amounts to, alone: output pixels x cout x K (K = cin * k * k), run as a
+         * channels-last 1x1 convolution over K input channels at the output's size (the input read in place as the
+         * GEMM's rows, the weights packed at load, bias and ReLU in the epilogue), without the offset table or
+         * Winograd's transforms. Same FLOPs.
          */
         public Conv gemm() {
             ConvShape g = new ConvShape(shape.gemmK(), shape.cout(), 1, 1, 0, 1);

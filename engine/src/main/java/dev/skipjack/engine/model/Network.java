@@ -188,24 +188,46 @@ public final class Network {
     }
 
     /**
-     * The kernel of a convolution for the layouts {@code nhwc}: from channels-last to channels-last a
-     * {@link WinogradNhwc} or {@link ConvNhwc}; the stem (reading the NCHW input, writing channels-last) a
-     * {@link StemConv}; everything NCHW a Conv2d.
+     * The kernel of a convolution for the layouts {@code nhwc}: see {@link #kernelFor}.
      */
     private static ConvKernel kernel(ResNetGraph g, ResNetGraph.Conv op, boolean[] nhwc, MemorySegment weight,
                                      MemorySegment bias, Arena arena) {
         ConvLayer l = g.convs().get(op.layer());
-        if (nhwc[op.output()] && nhwc[op.input()]) {
-            int m = winogradTile(shapeOf(l));
-            if (m > 0) {
-                return new WinogradNhwc(shapeOf(l), m, weight, bias, arena);
+        Layouts layouts = !nhwc[op.output()] ? Layouts.NCHW
+                : nhwc[op.input()] ? Layouts.NHWC : Layouts.NCHW_TO_NHWC;
+        return kernelFor(shapeOf(l), layouts, weight, bias, arena);
+    }
+
+    /** The layouts a convolution reads and writes (see {@link #kernelFor}). */
+    public enum Layouts {
+        /** channels-last in and out: the stages after the stem */
+        NHWC,
+        /** an NCHW input into channels-last: the stem */
+        NCHW_TO_NHWC,
+        /** NCHW in and out (where the network runs without channels-last values) */
+        NCHW
+    }
+
+    /**
+     * The kernel the engine runs for a convolution of {@code shape} with these layouts, its weights packed into
+     * {@code arena}: from channels-last to channels-last a {@link WinogradNhwc} (3x3 stride-1, output tile by
+     * {@link #winogradTile}) or {@link ConvNhwc}; the stem a {@link StemConv}; NCHW a {@link Conv2d}. Public so
+     * that the kernel benchmarks time what a network runs.
+     *
+     * @param weight [cout][cin / groups][k][k] float32, batch norm folded in
+     * @param bias   [cout] float32
+     */
+    public static ConvKernel kernelFor(ConvShape shape, Layouts layouts, MemorySegment weight, MemorySegment bias,
+                                       Arena arena) {
+        return switch (layouts) {
+            case NHWC -> {
+                int m = winogradTile(shape);
+                yield m > 0 ? new WinogradNhwc(shape, m, weight, bias, arena)
+                        : new ConvNhwc(shape, weight, bias, arena);
             }
-            return new ConvNhwc(shapeOf(l), weight, bias, arena);
-        }
-        if (nhwc[op.output()]) {
-            return new StemConv(shapeOf(l), weight, bias, arena);
-        }
-        return new Conv2d(shapeOf(l), weight, bias, arena);
+            case NCHW_TO_NHWC -> new StemConv(shape, weight, bias, arena);
+            case NCHW -> new Conv2d(shape, weight, bias, arena);
+        };
     }
 
     /**
