@@ -112,9 +112,11 @@ public final class ConvNhwc implements ConvKernel {
      * 9.4 MB of weights streaming against 2.20 with one slice for all (2.43 at 2 MB); reading the next slice ahead,
      * 3.00. The layer (hot in L3): 0.867 of the time on one thread (faster in 25 of 30 rounds), 0.937 on two; the
      * 3x3/2 256 -> 512 at 14x14 0.876. Whole passes, two engines alternating, 2 threads, batch 1: ResNet-18 0.918,
-     * 0.936 and 0.943 (faster in 65, 64 and 70 of 100), ResNet-50 0.976 and 0.958 (38 and 43 of 60). Not in the
-     * 1x1s ({@link WideJob}: 2048 -> 512 at 7x7 1.033, 1024 -> 256 at 14x14 0.987) nor in WinogradNhwc's GEMMs
-     * (ResNet-18 1.006). Only in layers of {@link #TOUCH_MIN_BYTES} of weights or more.
+     * 0.936 and 0.943 (faster in 65, 64 and 70 of 100), ResNet-50 0.976 and 0.958 (38 and 43 of 60). In the
+     * 1x1s ({@link WideJob}) reading the next pair's weights ahead did not pay (2048 -> 512 at 7x7 1.033, 1024 ->
+     * 256 at 14x14 0.987: a pair's 512 KB, the next pair's and the input overflow L2); in blocks of depth it does
+     * ({@link #wideAhead}). Not in WinogradNhwc's GEMMs (ResNet-18 1.006). Only in layers of
+     * {@link #TOUCH_MIN_BYTES} of weights or more.
      */
     static final boolean TOUCH_AHEAD = !"false".equals(System.getProperty("skipjack.nhwc.touchAhead"));
     /**
@@ -130,6 +132,12 @@ public final class ConvNhwc implements ConvKernel {
      * weights, so a call reads ahead an eighth of a slice as long as its own ({@link #touchAhead}).
      */
     static final long AHEAD_STEP = VB / 2;
+    /**
+     * Depth steps per block of a wide (stride-1 1x1) layer that reads ahead ({@link #wideAhead}): its tiles run a
+     * block at a time, so that a block of a pair's weights (WIDE_KC x 64 floats, 128 KB) serves every tile from L2
+     * while the next block comes from memory. The property is for experiments.
+     */
+    static final int WIDE_KC = Integer.getInteger("skipjack.nhwc.wideKc", 512);
 
     private final ConvShape shape;
     private final int ks, stride, pad, cin, cout, taps, panels;
@@ -156,6 +164,18 @@ public final class ConvNhwc implements ConvKernel {
      * at least {@link #TOUCH_MIN_BYTES} of weights (the warm-up's layers: any).
      */
     private final boolean readAhead;
+    /**
+     * Whether this wide layer ({@link #wide}) runs its tiles block by block of {@link #WIDE_KC} depth steps on
+     * {@link #kernel6x4Ahead}, each block's calls reading the next block (or the next pair's first) ahead: where its
+     * weights are {@link #TOUCH_MIN_BYTES} or more and cin a multiple of WIDE_KC (ResNet-50's 2048 -> 512 and
+     * 512 -> 2048 at 7x7, 1024 -> 512 at 14x14). A pair's 512 KB of weights from memory otherwise came in at the
+     * first tile's loads alone, all of it before the other tiles could reuse it from L2. ResNet-50's 2048 -> 512
+     * at 7x7, its 4 MB of weights from memory (16 copies in turn): one thread 0.843 of the time (faster in 39 of
+     * 40 rounds); timed inside whole passes (2 threads, batch 1, three runs each way) 0.60-0.73 ms against
+     * 0.85-0.94 (ONNX Runtime's profile: 0.64-0.66). Whole ResNet-50 passes, both builds alternating: 0.997 and,
+     * order swapped, 0.988 (300 rounds each).
+     */
+    private final boolean wideAhead;
     /** Least input bytes for which the tiles are spread ({@link #spread}); negative: always. */
     private final long spreadFrom;
     /** Pixels per tile of {@link TileJob} (and of the offset table): WP where {@link #wideTiles}, else MP. */
@@ -226,6 +246,8 @@ public final class ConvNhwc implements ConvKernel {
         MemorySegment.copy(bias, 0, this.bias, 0, cout * 4L);
         this.packedW = packPanels(weight, cout, cin, taps, wide || this.wideTiles ? 2 * NRC : NRC, arena);
         this.readAhead = TOUCH_AHEAD && this.wideTiles && packedW.byteSize() >= readAheadFrom;
+        this.wideAhead = TOUCH_AHEAD && wide && WIDE_KC > 0 && cin % WIDE_KC == 0
+                && packedW.byteSize() >= readAheadFrom;
         this.spreadFrom = spreadFrom;
     }
 
@@ -309,9 +331,12 @@ public final class ConvNhwc implements ConvKernel {
         return spreadFrom < 0 || SPREAD && inBytes >= spreadFrom && inBytes >= outBytes;
     }
 
-    /** Bytes of a thread's part of the scratch where {@link #wide}: a tile's sums, then a partial tile's input. */
+    /**
+     * Bytes of a thread's part of the scratch where {@link #wide}: a tile's sums, then a partial tile's input, then
+     * (where {@link #wideAhead}) a block's sums.
+     */
     private long wideSlotBytes() {
-        return Simd.align64((long) WP * 2 * NRC * 4) + Simd.align64((long) WP * cin * 4);
+        return Simd.align64((long) WP * 2 * NRC * 4) * (wideAhead ? 2 : 1) + Simd.align64((long) WP * cin * 4);
     }
 
     private long tableBytes(int n, int h, int w) {
@@ -542,6 +567,10 @@ public final class ConvNhwc implements ConvKernel {
             int m = pixels / WP;
             long tileA = spread ? lda : WP * lda, tileC = spread ? ldc : WP * ldc; // tile to tile
             long rowA = spread ? m * lda : lda, rowC = spread ? m * ldc : ldc; // row to row
+            if (wideAhead) {
+                blocks(pair, t0, t1, m, tmp, wOff, bOff, tileA, tileC, rowA, rowC);
+                return;
+            }
             for (int t = t0; t < Math.min(t1, m); t++) {
                 long o = t * tileC + bOff;
                 kernel6x4(a, t * tileA, rowA, cin, packedW, wOff, out, o, rowC);
@@ -549,6 +578,63 @@ public final class ConvNhwc implements ConvKernel {
             }
             if (t1 > m) {
                 tail(m, tmp, wOff, bOff, lda, ldc, ldt);
+            }
+        }
+
+        /**
+         * The tiles t0 .. t1 of a pair where {@link #wideAhead}: depth block outermost, WIDE_KC steps of every tile
+         * (the first block's sums straight into out, the others' through the scratch, added), each call reading an
+         * eighth of the next block ahead ({@link #touchAhead}); then bias, residual and ReLU. A partial last tile
+         * (tile m) sums in the thread's scratch as in {@link #tail}, block by block in the same order.
+         */
+        private void blocks(int pair, int t0, int t1, int m, long tmp, long wOff, long bOff, long tileA, long tileC,
+                            long rowA, long rowC) {
+            long lda = cin * 4L, ldt = 2 * NRC * 4L;
+            long tileBytes = Simd.align64(WP * ldt);
+            long rows = tmp + tileBytes, later = rows + Simd.align64((long) WP * cin * 4);
+            int full = Math.min(t1, m), p0 = m * WP, valid = pixels - p0;
+            boolean tail = t1 > m, few = valid <= FEW;
+            if (tail && !few) {
+                MemorySegment.copy(a, p0 * lda, scratch, rows, valid * lda);
+            }
+            for (int k0 = 0; k0 < cin; k0 += WIDE_KC) {
+                long w0 = wOff + (long) k0 * 4 * VB;
+                long ko = k0 * 4L;
+                boolean first = k0 == 0;
+                for (int t = t0; t < full; t++) {
+                    long o = t * tileC + bOff, ao = t * tileA + ko;
+                    long ahead = touchAhead(packedW, w0, WIDE_KC, t - t0);
+                    if (first) {
+                        kernel6x4Ahead(a, ao, ao + rowA, ao + 2 * rowA, ao + 3 * rowA, ao + 4 * rowA, ao + 5 * rowA,
+                                WIDE_KC, packedW, w0, out, o, rowC, ahead);
+                    } else {
+                        kernel6x4Ahead(a, ao, ao + rowA, ao + 2 * rowA, ao + 3 * rowA, ao + 4 * rowA, ao + 5 * rowA,
+                                WIDE_KC, packedW, w0, scratch, later, ldt, ahead);
+                        addWideTile(scratch, later, out, o, rowC);
+                    }
+                }
+                if (!tail) {
+                    continue;
+                }
+                long dst = first ? tmp : later;
+                if (few) {
+                    for (int r = 0; r < valid; r++) {
+                        kernel1x4(a, (long) (p0 + r) * lda + ko, WIDE_KC, packedW, w0, scratch, dst + r * ldt);
+                    }
+                } else {
+                    kernel6x4(scratch, rows + ko, lda, WIDE_KC, packedW, w0, scratch, dst, ldt);
+                }
+                if (!first) { // (rows past the valid ones hold stale sums; finishWide drops them)
+                    addWideTile(scratch, later, scratch, tmp, ldt);
+                }
+            }
+            for (int t = t0; t < full; t++) {
+                long o = t * tileC + bOff;
+                finishWide(bias, bOff, out, o, rowC, out, o, rowC, res, relu, WP);
+            }
+            if (tail) {
+                finishWide(bias, bOff, scratch, tmp, ldt, out, (long) p0 * cout * 4 + bOff, cout * 4L, res, relu,
+                        valid);
             }
         }
 

@@ -86,6 +86,12 @@ class ChannelsLastTest {
             // last pair's last tap its own; a 3x3 with the taps' sums added, a 3x3/2 down to 7x7
             "256, 8, 3, 1, 1, 1, 7, 8, true, true",
             "256, 8, 3, 2, 1, 1, 13, 13, false, true",
+            // 1x1s of 2 MB of weights and a multiple of 512 input channels: the tiles in depth blocks, the next
+            // block read ahead, the later blocks' sums added; a last tile of one pixel (49), of four (16), none
+            // (two images of 15)
+            "1024, 16, 1, 1, 0, 1, 7, 7, true, true",
+            "1024, 16, 1, 1, 0, 1, 4, 4, false, true",
+            "1024, 16, 1, 1, 0, 2, 3, 5, true, false",
     })
     void convNhwcMatchesReference(int cin, int panels, int k, int s, int p, int n, int h, int w, boolean residual,
                                   boolean relu) {
