@@ -171,7 +171,8 @@ public final class ConvNhwc implements ConvKernel {
      * 512 -> 2048 at 7x7, 1024 -> 512 at 14x14). A pair's 512 KB of weights from memory otherwise came in at the
      * first tile's loads alone, all of it before the other tiles could reuse it from L2. ResNet-50's 2048 -> 512
      * at 7x7, its 4 MB of weights from memory (16 copies in turn): one thread 0.843 of the time (faster in 39 of
-     * 40 rounds); timed inside whole passes (2 threads, batch 1, three runs each way) 0.60-0.73 ms against
+     * 40 rounds), 512 -> 2048 (one block: the next pair's read ahead) 0.848 (36 of 40) and on two threads 0.895;
+     * timed inside whole passes (2 threads, batch 1, three runs each way) 0.60-0.73 ms against
      * 0.85-0.94 (ONNX Runtime's profile: 0.64-0.66). Whole ResNet-50 passes, both builds alternating: 0.997 and,
      * order swapped, 0.988 (300 rounds each).
      */
