@@ -569,7 +569,7 @@ public final class ConvNhwc implements ConvKernel {
             long tileA = spread ? lda : WP * lda, tileC = spread ? ldc : WP * ldc; // tile to tile
             long rowA = spread ? m * lda : lda, rowC = spread ? m * ldc : ldc; // row to row
             if (wideAhead) {
-                blocks(pair, t0, t1, m, tmp, wOff, bOff, tileA, tileC, rowA, rowC);
+                blocks(t0, t1, m, tmp, wOff, bOff, tileA, tileC, rowA, rowC);
                 return;
             }
             for (int t = t0; t < Math.min(t1, m); t++) {
@@ -588,7 +588,7 @@ public final class ConvNhwc implements ConvKernel {
          * eighth of the next block ahead ({@link #touchAhead}); then bias, residual and ReLU. A partial last tile
          * (tile m) sums in the thread's scratch as in {@link #tail}, block by block in the same order.
          */
-        private void blocks(int pair, int t0, int t1, int m, long tmp, long wOff, long bOff, long tileA, long tileC,
+        private void blocks(int t0, int t1, int m, long tmp, long wOff, long bOff, long tileA, long tileC,
                             long rowA, long rowC) {
             long lda = cin * 4L, ldt = 2 * NRC * 4L;
             long tileBytes = Simd.align64(WP * ldt);
