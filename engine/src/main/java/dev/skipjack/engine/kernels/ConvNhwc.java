@@ -138,6 +138,13 @@ public final class ConvNhwc implements ConvKernel {
      * while the next block comes from memory. The property is for experiments.
      */
     static final int WIDE_KC = Integer.getInteger("skipjack.nhwc.wideKc", 512);
+    /**
+     * Most input bytes for which a {@link #wideAhead} layer runs in depth blocks: the input shares L2 with the
+     * block in use and the one read ahead. ResNet-50's 1024 -> 512 at 14x14 (800 KB of input) took 1.08-1.14 times
+     * as long in blocks (one thread, weights from L3 or memory; the same probe read 1.06 with both on one path), and
+     * in passes no less; its 7x7 1x1s at batch 1 (100-400 KB) 0.84-0.85.
+     */
+    static final long WIDE_AHEAD_MAX_INPUT = Long.getLong("skipjack.nhwc.wideAheadMaxInput", 512L << 10);
 
     private final ConvShape shape;
     private final int ks, stride, pad, cin, cout, taps, panels;
@@ -168,7 +175,7 @@ public final class ConvNhwc implements ConvKernel {
      * Whether this wide layer ({@link #wide}) runs its tiles block by block of {@link #WIDE_KC} depth steps on
      * {@link #kernel6x4Ahead}, each block's calls reading the next block (or the next pair's first) ahead: where its
      * weights are {@link #TOUCH_MIN_BYTES} or more and cin a multiple of WIDE_KC (ResNet-50's 2048 -> 512 and
-     * 512 -> 2048 at 7x7, 1024 -> 512 at 14x14). A pair's 512 KB of weights from memory otherwise came in at the
+     * 512 -> 2048 at 7x7, 1024 -> 512 at 14x14), for inputs of at most {@link #WIDE_AHEAD_MAX_INPUT} bytes. A pair's 512 KB of weights from memory otherwise came in at the
      * first tile's loads alone, all of it before the other tiles could reuse it from L2. ResNet-50's 2048 -> 512
      * at 7x7, its 4 MB of weights from memory (16 copies in turn): one thread 0.843 of the time (faster in 39 of
      * 40 rounds), 512 -> 2048 (one block: the next pair's read ahead) 0.848 (36 of 40) and on two threads 0.895;
@@ -396,6 +403,7 @@ public final class ConvNhwc implements ConvKernel {
             synchronized (wideJob) {
                 zeroPixel(out, pixels * cout, cout);
                 wideJob.spread = spread(n, h, w);
+                wideJob.blocked = wideAhead && (long) n * h * w * cin * 4 <= WIDE_AHEAD_MAX_INPUT;
                 wideJob.run(in, out, residual, relu, scratch, tableBytes(n, h, w), wideSlotBytes(), (int) pixels,
                         (int) ((pixels + WP - 1) / WP), panels / 2, par);
             }
@@ -556,6 +564,8 @@ public final class ConvNhwc implements ConvKernel {
      */
     private final class WideJob extends BlockJob {
         boolean spread;
+        /** Whether this call runs in depth blocks ({@link #wideAhead} and an input small enough). */
+        boolean blocked;
 
         @Override
         void task(int pair, int block, long tmp) {
@@ -568,7 +578,7 @@ public final class ConvNhwc implements ConvKernel {
             int m = pixels / WP;
             long tileA = spread ? lda : WP * lda, tileC = spread ? ldc : WP * ldc; // tile to tile
             long rowA = spread ? m * lda : lda, rowC = spread ? m * ldc : ldc; // row to row
-            if (wideAhead) {
+            if (blocked) {
                 blocks(t0, t1, m, tmp, wOff, bOff, tileA, tileC, rowA, rowC);
                 return;
             }
@@ -583,7 +593,7 @@ public final class ConvNhwc implements ConvKernel {
         }
 
         /**
-         * The tiles t0 .. t1 of a pair where {@link #wideAhead}: depth block outermost, WIDE_KC steps of every tile
+         * The tiles t0 .. t1 of a pair where {@link #blocked}: depth block outermost, WIDE_KC steps of every tile
          * (the first block's sums straight into out, the others' through the scratch, added), each call reading an
          * eighth of the next block ahead ({@link #touchAhead}); then bias, residual and ReLU. A partial last tile
          * (tile m) sums in the thread's scratch as in {@link #tail}, block by block in the same order.
