@@ -97,8 +97,7 @@ public final class ConvProbe {
             Network.Layouts layouts = s.cin() == 3 ? Network.Layouts.NCHW_TO_NHWC : Network.Layouts.NHWC;
             // channels-last values end in one pixel of zeros (ConvNhwc's padding taps read it); NCHW needs none
             long pixels = (long) c.h() * c.w();
-            in = arena.allocate((pixels + 1) * s.cin() * 4, 64);
-            MemorySegment.copy(fill(arena, pixels * s.cin(), rnd), 0, in, 0, pixels * s.cin() * 4);
+            in = fill(arena.allocate((pixels + 1) * s.cin() * 4, 64), pixels * s.cin(), rnd);
             out = arena.allocate(((long) s.outH(c.h()) * s.outW(c.w()) + 1) * s.cout() * 4, 64);
             weight = fill(arena, (long) s.cout() * s.gemmK(), rnd);
             bias = fill(arena, s.cout(), rnd);
@@ -112,7 +111,11 @@ public final class ConvProbe {
     }
 
     static MemorySegment fill(Arena arena, long count, Random rnd) {
-        MemorySegment s = arena.allocate(count * 4, 64);
+        return fill(arena.allocate(count * 4, 64), count, rnd);
+    }
+
+    /** The first {@code count} floats of {@code s} uniform in [-0.5, 0.5); returns s. */
+    static MemorySegment fill(MemorySegment s, long count, Random rnd) {
         for (long i = 0; i < count; i++) {
             s.set(ValueLayout.JAVA_FLOAT_UNALIGNED, i * 4, rnd.nextFloat() - 0.5f);
         }

@@ -604,8 +604,8 @@ public final class ConvNhwc implements ConvKernel {
             long tileBytes = Simd.align64(WP * ldt);
             long rows = tmp + tileBytes, later = rows + Simd.align64((long) WP * cin * 4);
             int full = Math.min(t1, m), p0 = m * WP, valid = pixels - p0;
-            boolean tail = t1 > m, few = valid <= FEW;
-            if (tail && !few) {
+            boolean tail = t1 > m;
+            if (tail && valid > FEW) {
                 MemorySegment.copy(a, p0 * lda, scratch, rows, valid * lda);
             }
             for (int k0 = 0; k0 < cin; k0 += WIDE_KC) {
@@ -614,27 +614,18 @@ public final class ConvNhwc implements ConvKernel {
                 boolean first = k0 == 0;
                 for (int t = t0; t < full; t++) {
                     long o = t * tileC + bOff, ao = t * tileA + ko;
-                    long ahead = touchAhead(packedW, w0, WIDE_KC, t - t0);
-                    if (first) {
-                        kernel6x4Ahead(a, ao, ao + rowA, ao + 2 * rowA, ao + 3 * rowA, ao + 4 * rowA, ao + 5 * rowA,
-                                WIDE_KC, packedW, w0, out, o, rowC, ahead);
-                    } else {
-                        kernel6x4Ahead(a, ao, ao + rowA, ao + 2 * rowA, ao + 3 * rowA, ao + 4 * rowA, ao + 5 * rowA,
-                                WIDE_KC, packedW, w0, scratch, later, ldt, ahead);
+                    MemorySegment dst = first ? out : scratch;
+                    long dOff = first ? o : later, dLd = first ? rowC : ldt;
+                    kernel6x4Ahead(a, ao, ao + rowA, ao + 2 * rowA, ao + 3 * rowA, ao + 4 * rowA, ao + 5 * rowA,
+                            WIDE_KC, packedW, w0, dst, dOff, dLd, touchAhead(packedW, w0, WIDE_KC, t - t0));
+                    if (!first) {
                         addWideTile(scratch, later, out, o, rowC);
                     }
                 }
                 if (!tail) {
                     continue;
                 }
-                long dst = first ? tmp : later;
-                if (few) {
-                    for (int r = 0; r < valid; r++) {
-                        kernel1x4(a, (long) (p0 + r) * lda + ko, WIDE_KC, packedW, w0, scratch, dst + r * ldt);
-                    }
-                } else {
-                    kernel6x4(scratch, rows + ko, lda, WIDE_KC, packedW, w0, scratch, dst, ldt);
-                }
+                tailSums(p0, valid, rows, ko, WIDE_KC, w0, first ? tmp : later, lda, ldt);
                 if (!first) { // (rows past the valid ones hold stale sums; finishWide drops them)
                     addWideTile(scratch, later, scratch, tmp, ldt);
                 }
@@ -654,16 +645,27 @@ public final class ConvNhwc implements ConvKernel {
             int p0 = t * WP;
             long o = (long) p0 * ldc + bOff;
             int valid = pixels - p0;
+            long rows = tmp + Simd.align64(WP * ldt);
+            if (valid > FEW) {
+                MemorySegment.copy(a, p0 * lda, scratch, rows, valid * lda);
+            }
+            tailSums(p0, valid, rows, 0, cin, wOff, tmp, lda, ldt);
+            finishWide(bias, bOff, scratch, tmp, ldt, out, o, ldc, res, relu, valid);
+        }
+
+        /**
+         * The sums of the partial last tile's {@code valid} pixels (from pixel p0) over kc depth steps from byte ko
+         * of their rows, the weights from byte w of the packed ones, into the scratch at dst (rows ldt apart): a
+         * pixel at a time where they are {@link #FEW} or fewer, else on kernel6x4 over their rows' copy at rows.
+         */
+        private void tailSums(int p0, int valid, long rows, long ko, int kc, long w, long dst, long lda, long ldt) {
             if (valid <= FEW) {
                 for (int r = 0; r < valid; r++) {
-                    kernel1x4(a, (long) (p0 + r) * lda, cin, packedW, wOff, scratch, tmp + r * ldt);
+                    kernel1x4(a, (long) (p0 + r) * lda + ko, kc, packedW, w, scratch, dst + r * ldt);
                 }
             } else {
-                long rows = tmp + Simd.align64(WP * ldt);
-                MemorySegment.copy(a, p0 * lda, scratch, rows, valid * lda);
-                kernel6x4(scratch, rows, lda, cin, packedW, wOff, scratch, tmp, ldt);
+                kernel6x4(scratch, rows + ko, lda, kc, packedW, w, scratch, dst, ldt);
             }
-            finishWide(bias, bOff, scratch, tmp, ldt, out, o, ldc, res, relu, valid);
         }
     }
 
